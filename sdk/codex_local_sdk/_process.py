@@ -1,0 +1,240 @@
+"""The process engine: one codex child in its own process group, read line by line.
+
+Guarantees, whatever happens (normal exit, timeout, cancellation, KeyboardInterrupt in the
+sync API, client close): the whole process group is terminated (SIGTERM, a grace period,
+SIGKILL), the child is reaped, and every pipe is closed. The npm ``codex`` is a Node wrapper
+around a native binary, so killing only the direct child would orphan the real codex.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from .cli_args import CodexInvocation
+from .exceptions import CodexNotInstalledError, CodexUsageError
+
+__all__ = ["CodexProcess", "ReadTimeout"]
+
+logger = logging.getLogger("codex_local_sdk.process")
+
+_CHUNK = 64 * 1024
+_STDERR_TAIL_BYTES = 16 * 1024
+_POST_EXIT_DRAIN_SECONDS = 2.0  # stdout may be held open by a grandchild after codex exits
+_POSIX = os.name == "posix"
+
+
+class ReadTimeout(Exception):
+    """No output within the idle timeout, or the total deadline passed."""
+
+    def __init__(self, which: Literal["total", "idle"]) -> None:
+        super().__init__(which)
+        self.which: Literal["total", "idle"] = which
+
+
+class CodexProcess:
+    """A running codex child. Use :meth:`open` as an async context manager."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, invocation: CodexInvocation) -> None:
+        self._proc = proc
+        self._invocation = invocation
+        self._stderr_tail: collections.deque[bytes] = collections.deque()
+        self._stderr_size = 0
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+        self._stdin_task = asyncio.ensure_future(self._feed_stdin())
+        self._exit_task = asyncio.ensure_future(proc.wait())
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls, invocation: CodexInvocation, *, kill_grace_seconds: float = 3.0
+    ) -> AsyncIterator[CodexProcess]:
+        """Start the child; on leaving the block, make sure nothing of it survives."""
+        process = await cls._start(invocation)
+        try:
+            yield process
+        finally:
+            closing = asyncio.ensure_future(process.close(kill_grace_seconds))
+            # Finish the cleanup even if we are cancelled again while waiting for it.
+            while not closing.done():
+                try:
+                    await asyncio.shield(closing)
+                except asyncio.CancelledError:
+                    if closing.done():
+                        raise
+                    continue
+            closing.result()
+
+    @classmethod
+    async def _start(cls, invocation: CodexInvocation) -> CodexProcess:
+        if invocation.cwd is not None and not os.path.isdir(invocation.cwd):
+            raise CodexUsageError(f"working directory does not exist: {invocation.cwd}")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *invocation.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=invocation.cwd,
+                env=dict(invocation.env),
+                start_new_session=_POSIX,  # own session => own process group to kill
+                limit=_CHUNK,
+            )
+        except OSError as exc:
+            raise CodexNotInstalledError(
+                f"cannot start codex at {invocation.argv[0]!r}: {exc.strerror or exc}"
+            ) from exc
+        logger.debug("started codex pid=%s argv=%s", proc.pid, invocation.redacted_argv)
+        return cls(proc, invocation)
+
+    async def _feed_stdin(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            if self._invocation.stdin:
+                stdin.write(self._invocation.stdin)
+                await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # codex exited before reading its prompt; its exit code tells why
+        finally:
+            stdin.close()  # codex waits for EOF before it starts the turn
+
+    async def _drain_stderr(self) -> None:
+        stream = self._proc.stderr
+        assert stream is not None
+        while chunk := await stream.read(_CHUNK):
+            self._stderr_tail.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size - len(self._stderr_tail[0]) >= _STDERR_TAIL_BYTES:
+                self._stderr_size -= len(self._stderr_tail.popleft())
+
+    @property
+    def stderr_tail(self) -> str:
+        data = b"".join(self._stderr_tail)[-_STDERR_TAIL_BYTES:]
+        return data.decode("utf-8", "replace")
+
+    async def lines(
+        self, *, deadline: float | None = None, idle_timeout: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield stdout lines (without the newline) until EOF.
+
+        Memory is bounded by the longest line, not by the run. Raises :class:`ReadTimeout`
+        when nothing arrives for ``idle_timeout`` seconds or ``deadline`` (monotonic) passes.
+        """
+        stdout = self._proc.stdout
+        assert stdout is not None
+        pending = bytearray()
+        while True:
+            chunk = await self._read_chunk(stdout, deadline, idle_timeout)
+            if not chunk:
+                if pending.strip():
+                    yield bytes(pending)
+                return
+            start = 0
+            while (newline := chunk.find(b"\n", start)) >= 0:
+                pending += chunk[start:newline]
+                start = newline + 1
+                if pending.strip():
+                    yield bytes(pending.rstrip(b"\r"))
+                pending.clear()
+            pending += chunk[start:]
+
+    async def _read_chunk(
+        self, stdout: asyncio.StreamReader, deadline: float | None, idle_timeout: float | None
+    ) -> bytes:
+        read = asyncio.ensure_future(stdout.read(_CHUNK))
+        try:
+            while True:
+                now = time.monotonic()
+                waits: list[tuple[float, Literal["total", "idle", "drain"]]] = []
+                if deadline is not None:
+                    waits.append((deadline - now, "total"))
+                if idle_timeout is not None:
+                    waits.append((idle_timeout, "idle"))
+                if self._exit_task.done():
+                    waits.append((_POST_EXIT_DRAIN_SECONDS, "drain"))
+                timeout, reason = min(waits, default=(None, "idle"))
+                watch: set[asyncio.Future[object]] = {read}  # type: ignore[arg-type]
+                if not self._exit_task.done():
+                    watch.add(self._exit_task)  # type: ignore[arg-type]
+                done, _ = await asyncio.wait(
+                    watch,
+                    timeout=None if timeout is None else max(0.0, timeout),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if read in done:
+                    return read.result()
+                if not done:
+                    if reason == "drain":
+                        # codex is gone but a leftover child holds stdout: stop reading.
+                        return b""
+                    raise ReadTimeout(reason)
+                # the process exited: keep reading what it left in the pipe
+        finally:
+            if not read.done():
+                read.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await read
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit_task)
+
+    async def close(self, kill_grace_seconds: float = 3.0) -> None:
+        """Terminate the process group if anything of it still runs, reap, close pipes."""
+        try:
+            await self._terminate_group(kill_grace_seconds)
+        finally:
+            for task in (self._stdin_task, self._stderr_task):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(self._stdin_task, self._stderr_task, return_exceptions=True)
+            transport = getattr(self._proc, "_transport", None)
+            if transport is not None:
+                transport.close()
+
+    async def _terminate_group(self, grace: float) -> None:
+        if not _POSIX:  # pragma: no cover - no process groups to kill
+            if self._proc.returncode is None:
+                self._proc.kill()
+            await self._exit_task
+            return
+        pgid = self._proc.pid  # start_new_session: the child leads its own group
+        if self._group_alive(pgid):
+            self._signal_group(pgid, signal.SIGTERM)
+            loop_deadline = time.monotonic() + grace
+            while self._group_alive(pgid) and time.monotonic() < loop_deadline:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._exit_task), 0.05)
+            if self._group_alive(pgid):
+                logger.debug("codex group %s ignored SIGTERM; sending SIGKILL", pgid)
+                self._signal_group(pgid, signal.SIGKILL)
+        await self._exit_task
+
+    def _group_alive(self, pgid: int) -> bool:
+        if self._proc.returncode is None:
+            return True
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    @staticmethod
+    def _signal_group(pgid: int, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)

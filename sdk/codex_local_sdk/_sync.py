@@ -1,0 +1,115 @@
+"""Running the async engine from synchronous code.
+
+The sync API does not have a second implementation: it submits the async coroutine to an
+event loop running in a private daemon thread and waits. That works from plain scripts, from
+worker threads, and from inside a running event loop's thread (where ``asyncio.run`` would
+fail). If the waiting thread is interrupted (KeyboardInterrupt), the coroutine is cancelled
+and its cleanup (killing codex's process group) completes before the interrupt propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["LoopThread"]
+
+_T = TypeVar("_T")
+_CLEANUP_WAIT_SECONDS = 30.0
+
+
+class LoopThread:
+    """An event loop in a daemon thread, started on first use."""
+
+    def __init__(self, name: str = "codex-local-sdk") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=run, name=self._name, daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coro`` on the loop thread and wait for its result."""
+        loop = self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("a sync codex_local_sdk call cannot run inside its own loop")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except BaseException:
+            # KeyboardInterrupt (or another exception raised into this thread) while waiting:
+            # cancel the work and let it clean up before we propagate.
+            if not future.done():
+                future.cancel()
+                try:
+                    future.result(timeout=_CLEANUP_WAIT_SECONDS)
+                except (concurrent.futures.CancelledError, Exception):
+                    pass
+            raise
+
+    def iterate(self, agen: AsyncIterator[_T]) -> Iterator[_T]:
+        """Drive an async iterator from sync code, one item at a time."""
+        try:
+            while True:
+                try:
+                    yield self.run(_anext(agen))
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                self.run(_await(aclose()))
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or loop.is_closed():
+            return
+        if thread is threading.current_thread():  # pragma: no cover - misuse
+            loop.call_soon(loop.stop)
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await loop.shutdown_asyncgens()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(_CLEANUP_WAIT_SECONDS)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(_CLEANUP_WAIT_SECONDS)
+            if not loop.is_running():
+                loop.close()
+
+
+async def _anext(agen: AsyncIterator[_T]) -> _T:
+    return await agen.__anext__()
+
+
+async def _await(awaitable: Awaitable[Any]) -> None:
+    await awaitable

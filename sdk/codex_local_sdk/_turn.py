@@ -1,0 +1,161 @@
+"""Folding one attempt's stream of outputs into a :class:`CodexExecResult`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .events import (
+    AgentMessageItem,
+    ErrorEvent,
+    ItemCompleted,
+    MalformedLine,
+    ThreadStarted,
+    TurnCompleted,
+    TurnFailed,
+    UnknownEvent,
+    Usage,
+)
+from .failures import classify_failure
+from .models import CodexExecResult, Failure, FailureKind, Operation
+from .transport import StdoutText, TurnExit, TurnOutput
+
+__all__ = ["TurnAccumulator"]
+
+
+class TurnAccumulator:
+    """Collects events as they arrive; :meth:`result` is valid at any time (partial results
+    for failures and timeouts)."""
+
+    def __init__(
+        self,
+        operation: Operation,
+        *,
+        json_output: bool = True,
+        expected_thread_id: str | None = None,
+        previous_usage: Usage | None = None,
+        wants_structured_output: bool = False,
+        session_name: str | None = None,
+    ) -> None:
+        self._json_output = json_output
+        self._expected_thread_id = expected_thread_id
+        self._previous_usage = previous_usage
+        self._wants_structured = wants_structured_output
+        self._stdout: list[str] = []
+        self._error_messages: list[str] = []
+        self._turn_failure: str | None = None
+        self._exit: TurnExit | None = None
+        self.result = CodexExecResult(operation=operation, session_name=session_name)
+
+    @property
+    def did_work(self) -> bool:
+        return bool(self.result.items)
+
+    def feed(self, output: TurnOutput) -> None:
+        result = self.result
+        if isinstance(output, TurnExit):
+            self._exit = output
+            result.return_code = output.return_code
+            result.stderr_tail = output.stderr_tail
+            result.argv = output.argv
+            return
+        if isinstance(output, StdoutText):
+            self._stdout.append(output.text)
+            return
+        result.events.append(output)
+        if isinstance(output, ThreadStarted):
+            result.thread_id = output.thread_id
+        elif isinstance(output, ItemCompleted):
+            result.items.append(output.item)
+            if isinstance(output.item, AgentMessageItem):
+                result.final_message = output.item.text
+        elif isinstance(output, TurnCompleted):
+            result.turn_status = "completed"
+            result.usage = output.usage
+        elif isinstance(output, TurnFailed):
+            result.turn_status = "failed"
+            self._turn_failure = output.error.message or "turn failed"
+        elif isinstance(output, ErrorEvent):
+            # Usually a warning ("Reconnecting... 2/5"); the turn's end decides.
+            self._error_messages.append(output.message)
+            result.warnings.append(output.message)
+        elif isinstance(output, MalformedLine):
+            result.warnings.append(f"malformed output line ({output.error}): {output.line}")
+        elif isinstance(output, UnknownEvent):
+            pass  # kept in events; nothing to fold
+
+    def finish(self) -> CodexExecResult:
+        """Final touches once the process has exited: final message, usage, failure."""
+        result = self.result
+        if not self._json_output:
+            text = "\n".join(self._stdout).strip()
+            result.final_message = text or None
+        if result.usage is not None:
+            previous = self._previous_usage
+            result.turn_usage = result.usage - previous if previous else result.usage
+        if self._wants_structured and result.final_message is not None:
+            result.structured_output = _parse_json(result.final_message, result.warnings)
+        result.failure = self._failure()
+        if result.failure is None and not self._json_output and result.return_code == 0:
+            result.turn_status = "completed"
+        elif result.failure is not None and result.turn_status is None and result.thread_id:
+            result.turn_status = "failed"
+        return result
+
+    def _failure(self) -> Failure | None:
+        result, exit_info = self.result, self._exit
+        if exit_info is not None and exit_info.timed_out is not None:
+            return Failure(kind=FailureKind.TIMEOUT, message=_timeout_message(exit_info))
+        if (
+            self._expected_thread_id is not None
+            and result.thread_id is not None
+            and result.thread_id != self._expected_thread_id
+        ):
+            return Failure(
+                kind=FailureKind.THREAD_MISMATCH,
+                message=(
+                    f"asked to resume thread {self._expected_thread_id} but codex started "
+                    f"thread {result.thread_id}"
+                ),
+            )
+        stderr = result.stderr_tail
+        if self._turn_failure is not None:
+            kind = classify_failure([self._turn_failure, *self._error_messages], stderr)
+            return Failure(kind=kind, message=self._turn_failure)
+        code = result.return_code
+        if code not in (0, None):
+            kind = classify_failure(self._error_messages, stderr)
+            if kind is FailureKind.UNKNOWN and result.thread_id is None:
+                kind = FailureKind.CRASHED
+            return Failure(kind=kind, message=_exit_message(code, stderr, self._error_messages))
+        if code == 0 and self._json_output and result.turn_status is None:
+            return Failure(
+                kind=FailureKind.UNKNOWN,
+                message="codex exited without reporting the end of the turn",
+            )
+        return None
+
+
+def _parse_json(text: str, warnings: list[str]) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        warnings.append(f"final message is not the JSON the output schema asked for: {exc}")
+        return None
+
+
+def _timeout_message(exit_info: TurnExit) -> str:
+    if exit_info.timed_out == "idle":
+        return "codex produced no output within the idle timeout; its process group was killed"
+    return "codex did not finish within the timeout; its process group was killed"
+
+
+def _exit_message(code: int | None, stderr: str, errors: list[str]) -> str:
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith(("WARNING:", "Reading additional input"))
+    ]
+    detail = errors[-1] if errors else (next((ln for ln in lines if "rror" in ln), None)
+                                         or (lines[0] if lines else ""))
+    return f"codex exited with code {code}" + (f": {detail}" if detail else "")

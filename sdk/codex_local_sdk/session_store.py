@@ -1,0 +1,316 @@
+"""Named sessions: logical names mapped to codex thread ids, persisted across processes.
+
+:class:`JsonFileSessionStore` is crash-safe and shared safely between processes (the SDK, the
+``codex-bridge`` CLI, the MCP and LSP servers): every read-modify-write runs under one
+cross-process lock, the file is replaced atomically after an fsync, it carries a schema
+version, and a corrupt file is moved aside with a clear error, never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar, runtime_checkable
+
+import msgspec
+
+from .exceptions import (
+    SessionExistsError,
+    SessionNotFoundError,
+    SessionStoreCorruptError,
+    SessionStoreError,
+)
+from .models import SessionRecord
+
+try:  # POSIX advisory locks; Windows uses msvcrt below.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "InMemorySessionStore",
+    "JsonFileSessionStore",
+    "SessionLock",
+    "SessionStore",
+]
+
+SCHEMA_VERSION = 1
+_T = TypeVar("_T")
+
+
+class SessionLock(Protocol):
+    """A non-blocking lock, polled by the client so that waiting stays cancellable."""
+
+    def try_acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Where named sessions live. Implementations must be safe to share between threads."""
+
+    def get(self, name: str) -> SessionRecord | None: ...
+
+    def list(self) -> list[SessionRecord]: ...
+
+    def put(self, record: SessionRecord) -> None: ...
+
+    def update(
+        self, name: str, change: Callable[[SessionRecord | None], SessionRecord | None]
+    ) -> SessionRecord | None:
+        """Atomically replace the record of ``name`` by ``change(old)`` (None deletes it)."""
+        ...
+
+    def delete(self, name: str) -> bool: ...
+
+    def rename(self, old: str, new: str) -> SessionRecord: ...
+
+    def thread_lock(self, thread_id: str) -> SessionLock:
+        """A lock serialising turns on one thread (codex refuses two writers)."""
+        ...
+
+
+class _StoreFile(msgspec.Struct, kw_only=True):
+    schema_version: int = SCHEMA_VERSION
+    sessions: dict[str, SessionRecord] = msgspec.field(default_factory=dict)
+
+
+class _ThreadingLock:
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def try_acquire(self) -> bool:
+        return self._lock.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+class _InProcessLocks:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str) -> _ThreadingLock:
+        with self._guard:
+            return _ThreadingLock(self._locks.setdefault(key, threading.Lock()))
+
+
+class _RecordOps:
+    """The session operations, written once over an atomic ``_transact`` primitive."""
+
+    def _transact(
+        self, change: Callable[[dict[str, SessionRecord]], _T], *, write: bool = True
+    ) -> _T:
+        raise NotImplementedError
+
+    def get(self, name: str) -> SessionRecord | None:
+        return self._transact(lambda sessions: sessions.get(name), write=False)
+
+    def list(self) -> list[SessionRecord]:
+        return self._transact(
+            lambda sessions: sorted(sessions.values(), key=lambda r: r.updated_at, reverse=True),
+            write=False,
+        )
+
+    def put(self, record: SessionRecord) -> None:
+        def change(sessions: dict[str, SessionRecord]) -> None:
+            sessions[record.name] = record
+
+        self._transact(change)
+
+    def update(
+        self, name: str, change: Callable[[SessionRecord | None], SessionRecord | None]
+    ) -> SessionRecord | None:
+        def apply(sessions: dict[str, SessionRecord]) -> SessionRecord | None:
+            new = change(sessions.get(name))
+            if new is None:
+                sessions.pop(name, None)
+            else:
+                sessions[name] = new
+            return new
+
+        return self._transact(apply)
+
+    def delete(self, name: str) -> bool:
+        return self._transact(lambda sessions: sessions.pop(name, None) is not None)
+
+    def rename(self, old: str, new: str) -> SessionRecord:
+        def change(sessions: dict[str, SessionRecord]) -> SessionRecord:
+            if old not in sessions:
+                raise SessionNotFoundError(old)
+            if new in sessions and new != old:
+                raise SessionExistsError(new)
+            record = sessions.pop(old)
+            record.name = new
+            record.updated_at = time.time()
+            sessions[new] = record
+            return record
+
+        return self._transact(change)
+
+
+class InMemorySessionStore(_RecordOps):
+    """Sessions kept in this process only (the default when no store is given)."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, SessionRecord] = {}
+        self._mutex = threading.RLock()
+        self._locks = _InProcessLocks()
+
+    def __repr__(self) -> str:
+        return f"InMemorySessionStore({len(self._sessions)} sessions)"
+
+    def _transact(
+        self, change: Callable[[dict[str, SessionRecord]], _T], *, write: bool = True
+    ) -> _T:
+        with self._mutex:
+            # Work on copies so a failing change leaves the store untouched.
+            sessions = {k: msgspec.structs.replace(v) for k, v in self._sessions.items()}
+            outcome = change(sessions)
+            if write:
+                self._sessions = sessions
+            return outcome
+
+    def thread_lock(self, thread_id: str) -> SessionLock:
+        return self._locks.get(thread_id)
+
+
+class _FileLock:
+    """A cross-process advisory lock on a file (flock); non-blocking tries or blocking."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        return self._acquire(blocking=False)
+
+    def acquire(self) -> None:
+        self._acquire(blocking=True)
+
+    def _acquire(self, *, blocking: bool) -> bool:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+                fcntl.flock(fd, flags)
+            else:  # pragma: no cover - Windows
+                import msvcrt
+
+                mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
+                msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
+        except (BlockingIOError, PermissionError):
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
+
+    def __enter__(self) -> _FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class JsonFileSessionStore(_RecordOps):
+    """Sessions in one JSON file, safe across threads, processes and crashes.
+
+    Layout: ``{"schema_version": 1, "sessions": {name: record}}``. A lock file beside it
+    (``<file>.lock``) serialises writers; per-thread turn locks live in ``<file>.locks/``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self._mutex = threading.RLock()  # flock is per open file, so also guard threads
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(_StoreFile)
+
+    def __repr__(self) -> str:
+        return f"JsonFileSessionStore({str(self.path)!r})"
+
+    def _transact(
+        self, change: Callable[[dict[str, SessionRecord]], _T], *, write: bool = True
+    ) -> _T:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._mutex, _FileLock(self._sibling(".lock")):
+                sessions = self._read().sessions
+                outcome = change(sessions)
+                if write:
+                    self._write(_StoreFile(sessions=sessions))
+                return outcome
+        except OSError as exc:
+            raise SessionStoreError(f"session store {self.path}: {exc}") from exc
+
+    def thread_lock(self, thread_id: str) -> SessionLock:
+        directory = self._sibling(".locks")
+        directory.mkdir(parents=True, exist_ok=True)
+        return _FileLock(directory / f"{_safe_name(thread_id)}.lock")
+
+    def _sibling(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
+
+    def _read(self) -> _StoreFile:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return _StoreFile()
+        if not data.strip():
+            return _StoreFile()
+        try:
+            stored = self._decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            raise self._move_aside(f"cannot decode: {exc}") from exc
+        if stored.schema_version > SCHEMA_VERSION:
+            raise SessionStoreError(
+                f"session store {self.path} has schema version {stored.schema_version}; "
+                f"this version of codex_local_sdk reads up to {SCHEMA_VERSION}. Upgrade it."
+            )
+        return stored
+
+    def _move_aside(self, reason: str) -> SessionStoreCorruptError:
+        moved = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, moved)
+        return SessionStoreCorruptError(str(self.path), str(moved), reason)
+
+    def _write(self, stored: _StoreFile) -> None:
+        tmp = self._sibling(f".tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(msgspec.json.format(self._encoder.encode(stored), indent=2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "_"
+

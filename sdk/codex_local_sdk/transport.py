@@ -1,0 +1,150 @@
+"""Transports: how a turn reaches codex and its events come back.
+
+The client speaks to a :class:`CodexTransport`. Today there is one, :class:`ExecTransport`:
+one ``codex exec --json`` process per turn. A persistent ``codex app-server`` connection is a
+natural second transport for long-running servers; it would yield the same typed events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Literal, Protocol, runtime_checkable
+
+import msgspec
+
+from ._process import CodexProcess, ReadTimeout
+from .cli_args import build_invocation
+from .events import ThreadEvent, decode_event
+from .models import CodexExecRequest, Operation
+
+__all__ = [
+    "CodexTransport",
+    "ExecTransport",
+    "StdoutText",
+    "TurnExit",
+    "TurnLimits",
+    "TurnOutput",
+    "TurnSpec",
+]
+
+
+class TurnSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """What to run: a new thread, a resume, or a fork."""
+
+    request: CodexExecRequest
+    operation: Operation = "exec"
+    thread_id: str | None = None
+    last: bool = False
+    json_output: bool = True
+
+
+class TurnLimits(msgspec.Struct, kw_only=True, frozen=True):
+    timeout_seconds: float | None = None
+    """Total wall-clock budget for the process."""
+    idle_timeout_seconds: float | None = None
+    """Longest silence (no stdout) tolerated."""
+    kill_grace_seconds: float = 3.0
+    """Between SIGTERM and SIGKILL of the process group."""
+
+
+class StdoutText(msgspec.Struct, kw_only=True, frozen=True):
+    """A plain stdout line (``json_output=False`` runs)."""
+
+    text: str
+
+
+class TurnExit(msgspec.Struct, kw_only=True, frozen=True):
+    """Always the last output of a turn."""
+
+    return_code: int | None
+    stderr_tail: str
+    argv: list[str]
+    timed_out: Literal["total", "idle"] | None = None
+
+
+TurnOutput = ThreadEvent | StdoutText | TurnExit
+
+
+@runtime_checkable
+class CodexTransport(Protocol):
+    """Runs one turn and yields its outputs, ending with exactly one :class:`TurnExit`.
+
+    Cancelling the iteration (or closing it early) must stop the turn and leave nothing
+    running.
+    """
+
+    def stream_turn(
+        self, spec: TurnSpec, *, limits: TurnLimits, api_key: str | None = None
+    ) -> AsyncIterator[TurnOutput]: ...
+
+
+class ExecTransport:
+    """One ``codex exec`` process per turn."""
+
+    def __init__(self, binary: str, *, base_env: Mapping[str, str] | None = None) -> None:
+        self.binary = binary
+        self._base_env = base_env
+
+    def __repr__(self) -> str:
+        return f"ExecTransport(binary={self.binary!r})"
+
+    async def stream_turn(
+        self, spec: TurnSpec, *, limits: TurnLimits, api_key: str | None = None
+    ) -> AsyncIterator[TurnOutput]:
+        started = time.monotonic()
+        deadline = None if limits.timeout_seconds is None else started + limits.timeout_seconds
+        with _schema_file(spec.request.output_schema) as schema_path:
+            invocation = build_invocation(
+                self.binary,
+                spec.request,
+                operation=spec.operation,
+                thread_id=spec.thread_id,
+                last=spec.last,
+                json_output=spec.json_output,
+                output_schema_path=schema_path,
+                api_key=api_key,
+                base_env=self._base_env,
+            )
+            timed_out: Literal["total", "idle"] | None = None
+            async with CodexProcess.open(
+                invocation, kill_grace_seconds=limits.kill_grace_seconds
+            ) as process:
+                try:
+                    async for line in process.lines(
+                        deadline=deadline, idle_timeout=limits.idle_timeout_seconds
+                    ):
+                        if spec.json_output:
+                            yield decode_event(line)
+                        else:
+                            yield StdoutText(text=line.decode("utf-8", "replace"))
+                except ReadTimeout as exc:
+                    timed_out = exc.which
+                    await process.close(limits.kill_grace_seconds)
+                return_code = await process.wait()
+            yield TurnExit(
+                return_code=None if timed_out else return_code,
+                stderr_tail=process.stderr_tail,
+                argv=invocation.redacted_argv,
+                timed_out=timed_out,
+            )
+
+
+@contextlib.contextmanager
+def _schema_file(schema: dict[str, object] | str | None) -> Iterator[str | None]:
+    """A dict schema goes to a private temp file for the run, removed afterwards."""
+    if not isinstance(schema, dict):
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="codex-schema-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(schema, handle)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
