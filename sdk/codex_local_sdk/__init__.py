@@ -7,7 +7,7 @@ hook and typed errors. Imports only the standard library and msgspec.
 from __future__ import annotations
 
 from .cli_args import CodexInvocation, build_invocation
-from .client import CodexLocalClient, EventHook, EventStream, SyncEventStream
+from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, find_codex
 from .events import (
     AgentMessageItem,
@@ -91,6 +91,7 @@ __all__ = [
     "CommandExecutionItem",
     "ErrorEvent",
     "ErrorItem",
+    "EventCallback",
     "EventHook",
     "EventStream",
     "ExecTransport",

@@ -183,7 +183,7 @@ class CodexProcess:
                     if reason == "drain":
                         # codex is gone but a leftover child holds stdout: stop reading.
                         return b""
-                    raise ReadTimeout(reason)
+                    raise ReadTimeout("total" if reason == "total" else "idle")
                 # the process exited: keep reading what it left in the pipe
         finally:
             if not read.done():

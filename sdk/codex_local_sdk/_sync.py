@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -61,10 +62,8 @@ class LoopThread:
             # cancel the work and let it clean up before we propagate.
             if not future.done():
                 future.cancel()
-                try:
+                with contextlib.suppress(concurrent.futures.CancelledError, Exception):
                     future.result(timeout=_CLEANUP_WAIT_SECONDS)
-                except (concurrent.futures.CancelledError, Exception):
-                    pass
             raise
 
     def iterate(self, agen: AsyncIterator[_T]) -> Iterator[_T]:

@@ -156,6 +156,9 @@ def _exit_message(code: int | None, stderr: str, errors: list[str]) -> str:
         for line in stderr.splitlines()
         if line.strip() and not line.startswith(("WARNING:", "Reading additional input"))
     ]
-    detail = errors[-1] if errors else (next((ln for ln in lines if "rror" in ln), None)
-                                         or (lines[0] if lines else ""))
+    detail = (
+        errors[-1]
+        if errors
+        else (next((ln for ln in lines if "rror" in ln), None) or (lines[0] if lines else ""))
+    )
     return f"codex exited with code {code}" + (f": {detail}" if detail else "")

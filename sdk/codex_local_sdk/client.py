@@ -54,11 +54,18 @@ from .transport import (
     TurnSpec,
 )
 
-__all__ = ["CodexLocalClient", "EventHook", "EventStream", "SyncEventStream"]
+__all__ = [
+    "CodexLocalClient",
+    "EventCallback",
+    "EventHook",
+    "EventStream",
+    "SyncEventStream",
+]
 
 logger = logging.getLogger("codex_local_sdk")
 
-EventHook = Callable[[CodexClientEvent], "None | Awaitable[None]"]
+EventHook = Callable[[CodexClientEvent], "Awaitable[None] | None"]
+EventCallback = Callable[[ThreadEvent], "Awaitable[None] | None"]
 _RECENT_TURNS = 20
 _PREVIEW = 200
 _LOCK_POLL_SECONDS = 0.05
@@ -166,13 +173,20 @@ class CodexLocalClient:
         api_key: str | None = None,
         raise_on_error: bool = True,
         json_output: bool = True,
+        on_event: EventCallback | None = None,
     ) -> CodexExecResult:
-        """Run a new codex thread (``codex exec``) and return its result."""
+        """Run a new codex thread (``codex exec``) and return its result.
+
+        ``on_event`` (sync or async) sees every typed event of every attempt as it arrives.
+        """
         call = self._call(
-            TurnSpec(request=request, json_output=json_output), timeout_seconds,
+            TurnSpec(request=request, json_output=json_output),
+            timeout_seconds,
             idle_timeout_seconds,
         )
-        return await self._execute(call, api_key=api_key, raise_on_error=raise_on_error)
+        return await self._execute(
+            call, api_key=api_key, raise_on_error=raise_on_error, on_event=on_event
+        )
 
     async def start_thread_async(
         self,
@@ -184,6 +198,7 @@ class CodexLocalClient:
         idle_timeout_seconds: float | None = None,
         api_key: str | None = None,
         raise_on_error: bool = True,
+        on_event: EventCallback | None = None,
         **request_fields: Any,
     ) -> tuple[SessionRecord, CodexExecResult]:
         """Start a new thread and remember it under ``session_name``.
@@ -195,15 +210,21 @@ class CodexLocalClient:
         _check_session_name(session_name)
         built = _make_request(prompt, request, request_fields)
         call = self._call(
-            TurnSpec(request=built), timeout_seconds, idle_timeout_seconds,
+            TurnSpec(request=built),
+            timeout_seconds,
+            idle_timeout_seconds,
             session_name=session_name,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False)
+        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
         record = self._record_new_session(session_name, built, result)
         if record is None:
             if raise_on_error:
-                raise _error_for(result) if result.failure else CodexExecFailedError(
-                    "codex reported no thread id; cannot record the session", result
+                raise (
+                    _error_for(result)
+                    if result.failure
+                    else CodexExecFailedError(
+                        "codex reported no thread id; cannot record the session", result
+                    )
                 )
             return SessionRecord(name=session_name, thread_id=""), result
         if raise_on_error and result.failure is not None:
@@ -223,6 +244,7 @@ class CodexLocalClient:
         api_key: str | None = None,
         raise_on_error: bool = True,
         json_output: bool = True,
+        on_event: EventCallback | None = None,
         **request_fields: Any,
     ) -> CodexExecResult:
         """Continue a thread, named by ``session_name``, ``thread_id``, or ``last=True``
@@ -233,10 +255,16 @@ class CodexLocalClient:
         """
         built = _make_request(prompt, request, request_fields)
         call = self._resume_call(
-            "resume", built, session_name, thread_id, last, json_output,
-            timeout_seconds, idle_timeout_seconds,
+            "resume",
+            built,
+            session_name,
+            thread_id,
+            last,
+            json_output,
+            timeout_seconds,
+            idle_timeout_seconds,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False)
+        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
         self._record_turn(call, result)
         if raise_on_error and result.failure is not None:
             raise _error_for(result)
@@ -254,6 +282,7 @@ class CodexLocalClient:
         idle_timeout_seconds: float | None = None,
         api_key: str | None = None,
         raise_on_error: bool = True,
+        on_event: EventCallback | None = None,
         **request_fields: Any,
     ) -> tuple[SessionRecord | None, CodexExecResult]:
         """Fork a thread (``codex exec fork``) into a new thread and run ``prompt`` on it.
@@ -264,10 +293,16 @@ class CodexLocalClient:
             _check_session_name(new_session_name)
         built = _make_request(prompt, request, request_fields)
         call = self._resume_call(
-            "fork", built, session_name, thread_id, False, True,
-            timeout_seconds, idle_timeout_seconds,
+            "fork",
+            built,
+            session_name,
+            thread_id,
+            False,
+            True,
+            timeout_seconds,
+            idle_timeout_seconds,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False)
+        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
         record = None
         if new_session_name is not None:
             record = self._record_new_session(
@@ -296,8 +331,14 @@ class CodexLocalClient:
         """
         if session_name is not None or thread_id is not None:
             call = self._resume_call(
-                "resume", request, session_name, thread_id, False, True,
-                timeout_seconds, idle_timeout_seconds,
+                "resume",
+                request,
+                session_name,
+                thread_id,
+                False,
+                True,
+                timeout_seconds,
+                idle_timeout_seconds,
             )
         else:
             call = self._call(TurnSpec(request=request), timeout_seconds, idle_timeout_seconds)
@@ -317,9 +358,12 @@ class CodexLocalClient:
         """Blocking :meth:`run_async`."""
         return self._portal.run(
             self.run_async(
-                request, timeout_seconds=timeout_seconds,
-                idle_timeout_seconds=idle_timeout_seconds, api_key=api_key,
-                raise_on_error=raise_on_error, json_output=json_output,
+                request,
+                timeout_seconds=timeout_seconds,
+                idle_timeout_seconds=idle_timeout_seconds,
+                api_key=api_key,
+                raise_on_error=raise_on_error,
+                json_output=json_output,
             )
         )
 
@@ -398,9 +442,11 @@ class CodexLocalClient:
         **extra: Any,
     ) -> _Call:
         limits = TurnLimits(
-            timeout_seconds=timeout_seconds if timeout_seconds is not None
+            timeout_seconds=timeout_seconds
+            if timeout_seconds is not None
             else self.timeout_seconds,
-            idle_timeout_seconds=idle_timeout_seconds if idle_timeout_seconds is not None
+            idle_timeout_seconds=idle_timeout_seconds
+            if idle_timeout_seconds is not None
             else self.idle_timeout_seconds,
             kill_grace_seconds=self.kill_grace_seconds,
         )
@@ -437,11 +483,17 @@ class CodexLocalClient:
                 session_name = record_for_thread.name
                 previous_usage = record_for_thread.last_usage
         spec = TurnSpec(
-            request=request, operation=operation, thread_id=thread_id, last=last,
+            request=request,
+            operation=operation,
+            thread_id=thread_id,
+            last=last,
             json_output=json_output,
         )
         return self._call(
-            spec, timeout_seconds, idle_timeout_seconds, session_name=session_name,
+            spec,
+            timeout_seconds,
+            idle_timeout_seconds,
+            session_name=session_name,
             previous_usage=previous_usage,
             lock_key=thread_id if operation == "resume" else None,
         )
@@ -450,7 +502,12 @@ class CodexLocalClient:
         return next((r for r in self.session_store.list() if r.thread_id == thread_id), None)
 
     async def _execute(
-        self, call: _Call, *, api_key: str | None, raise_on_error: bool
+        self,
+        call: _Call,
+        *,
+        api_key: str | None,
+        raise_on_error: bool,
+        on_event: EventCallback | None = None,
     ) -> CodexExecResult:
         """One operation with retries, hooks and the per-thread lock."""
         policy = self.retry_policy
@@ -462,8 +519,9 @@ class CodexLocalClient:
             while True:
                 attempt += 1
                 attempt_stream = _Attempt(self, call, api_key, attempt)
-                async for _ in attempt_stream:
-                    pass
+                async for event in attempt_stream:
+                    if on_event is not None:
+                        await _call_back(on_event, event)
                 result = attempt_stream.result
                 if result.failure is None:
                     break
@@ -478,14 +536,21 @@ class CodexLocalClient:
                     )
                     break
                 await self._emit(
-                    "retry_scheduled", call, attempt=attempt, delay_seconds=delay,
-                    failure_kind=result.failure.kind, message=result.failure.message,
+                    "retry_scheduled",
+                    call,
+                    attempt=attempt,
+                    delay_seconds=delay,
+                    failure_kind=result.failure.kind,
+                    message=result.failure.message,
                 )
                 await asyncio.sleep(delay)
         result.attempts = attempt
         result.duration_seconds = time.monotonic() - started
         await self._emit(
-            "operation_finished", call, attempt=attempt, return_code=result.return_code,
+            "operation_finished",
+            call,
+            attempt=attempt,
+            return_code=result.return_code,
             thread_id=result.thread_id,
             failure_kind=result.failure.kind if result.failure else None,
             duration_seconds=result.duration_seconds,
@@ -503,15 +568,12 @@ class CodexLocalClient:
         if hook is None:
             return
         event = CodexClientEvent(
-            type=event_type, operation=call.spec.operation, session_name=call.session_name,
+            type=event_type,
+            operation=call.spec.operation,
+            session_name=call.session_name,
             **fields,
         )
-        try:
-            outcome = hook(event)
-            if inspect.isawaitable(outcome):
-                await outcome
-        except Exception:  # observability must never break a run
-            logger.exception("codex_local_sdk event hook failed on %s", event_type)
+        await _call_back(hook, event)
 
     def _record_new_session(
         self,
@@ -529,11 +591,17 @@ class CodexLocalClient:
 
         def change(old: SessionRecord | None) -> SessionRecord:
             if old is not None and old.thread_id != thread_id:
-                logger.info("session %r now points at thread %s (was %s)", name, thread_id,
-                            old.thread_id)
+                logger.info(
+                    "session %r now points at thread %s (was %s)", name, thread_id, old.thread_id
+                )
             record = SessionRecord(
-                name=name, thread_id=thread_id, created_at=now, updated_at=now,
-                cwd=request.cwd, model=request.model, forked_from=forked_from,
+                name=name,
+                thread_id=thread_id,
+                created_at=now,
+                updated_at=now,
+                cwd=request.cwd,
+                model=request.model,
+                forked_from=forked_from,
             )
             _append_turn(record, "fork" if forked_from else "exec", request, result)
             return record
@@ -601,7 +669,9 @@ class _Attempt:
                     continue
                 if output.type == "thread.started":
                     await client._emit(
-                        "thread_started", call, attempt=self._attempt,
+                        "thread_started",
+                        call,
+                        attempt=self._attempt,
                         thread_id=accumulator.result.thread_id,
                     )
                 yield output
@@ -610,8 +680,11 @@ class _Attempt:
                 kind=FailureKind.CANCELLED, message="cancelled; codex's process group was killed"
             )
             await client._emit(
-                "attempt_failed", call, attempt=self._attempt,
-                failure_kind=FailureKind.CANCELLED, message="cancelled",
+                "attempt_failed",
+                call,
+                attempt=self._attempt,
+                failure_kind=FailureKind.CANCELLED,
+                message="cancelled",
             )
             raise
         finally:
@@ -620,13 +693,20 @@ class _Attempt:
         result = accumulator.finish()
         if result.failure is None:
             await client._emit(
-                "attempt_succeeded", call, attempt=self._attempt,
-                return_code=result.return_code, thread_id=result.thread_id,
+                "attempt_succeeded",
+                call,
+                attempt=self._attempt,
+                return_code=result.return_code,
+                thread_id=result.thread_id,
             )
         else:
             await client._emit(
-                "attempt_failed", call, attempt=self._attempt, return_code=result.return_code,
-                thread_id=result.thread_id, failure_kind=result.failure.kind,
+                "attempt_failed",
+                call,
+                attempt=self._attempt,
+                return_code=result.return_code,
+                thread_id=result.thread_id,
+                failure_kind=result.failure.kind,
                 message=result.failure.message,
             )
 
@@ -671,7 +751,9 @@ class EventStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
@@ -725,6 +807,16 @@ class _PolledLock:
             self._lock.release()
 
 
+async def _call_back(callback: Callable[[Any], Any], value: Any) -> None:
+    """Call a sync or async callback; its failures are logged, never raised into the run."""
+    try:
+        outcome = callback(value)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception:
+        logger.exception("codex_local_sdk callback %r failed", callback)
+
+
 def _make_request(
     prompt: str | None, request: CodexExecRequest | None, fields: dict[str, Any]
 ) -> CodexExecRequest:
@@ -752,7 +844,9 @@ def _check_thread_id(thread_id: str) -> None:
 
 
 def _append_turn(
-    record: SessionRecord, operation: Operation, request: CodexExecRequest,
+    record: SessionRecord,
+    operation: Operation,
+    request: CodexExecRequest,
     result: CodexExecResult,
 ) -> None:
     record.turns += 1

@@ -37,8 +37,9 @@ def find_codex(explicit: str | os.PathLike[str] | None = None) -> CodexBinary:
     """Explicit path, then ``$CODEX_BIN``, then ``codex`` on PATH, then the binary bundled by the
     PyPI package ``openai-codex-cli-bin`` (the ``codex`` extra)."""
     if explicit is not None:
-        return CodexBinary(path=_executable(os.fspath(explicit), "the given codex_bin"),
-                           source="explicit")
+        return CodexBinary(
+            path=_executable(os.fspath(explicit), "the given codex_bin"), source="explicit"
+        )
     from_env = os.environ.get("CODEX_BIN")
     if from_env:
         return CodexBinary(path=_executable(from_env, "CODEX_BIN"), source="CODEX_BIN")
@@ -98,8 +99,9 @@ def probe_version(path: str, *, timeout: float = 30.0) -> str:
     return completed.stdout.strip()
 
 
-def check_minimum(version_text: str, binary: str,
-                  minimum: tuple[int, int, int] = MINIMUM_CODEX_VERSION) -> None:
+def check_minimum(
+    version_text: str, binary: str, minimum: tuple[int, int, int] = MINIMUM_CODEX_VERSION
+) -> None:
     found = parse_version(version_text)
     if found is not None and found < minimum:
         raise CodexVersionError(".".join(map(str, found)), ".".join(map(str, minimum)), binary)

@@ -8,7 +8,7 @@ and nothing crashes. A line that is not a JSON object becomes :class:`MalformedL
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, cast
 
 import msgspec
 
@@ -78,15 +78,15 @@ class _Item(msgspec.Struct, kw_only=True, frozen=True, tag_field="type"):
         return str(self.__struct_config__.tag)
 
 
-class AgentMessageItem(_Item, tag="agent_message"):
+class AgentMessageItem(_Item, tag="agent_message", frozen=True, kw_only=True):
     text: str = ""
 
 
-class ReasoningItem(_Item, tag="reasoning"):
+class ReasoningItem(_Item, tag="reasoning", frozen=True, kw_only=True):
     text: str = ""
 
 
-class CommandExecutionItem(_Item, tag="command_execution"):
+class CommandExecutionItem(_Item, tag="command_execution", frozen=True, kw_only=True):
     command: str = ""
     aggregated_output: str = ""
     exit_code: int | None = None
@@ -98,12 +98,12 @@ class FileChange(msgspec.Struct, kw_only=True, frozen=True):
     kind: str = "update"
 
 
-class FileChangeItem(_Item, tag="file_change"):
+class FileChangeItem(_Item, tag="file_change", frozen=True, kw_only=True):
     changes: list[FileChange] = msgspec.field(default_factory=list)
     status: str = ""
 
 
-class McpToolCallItem(_Item, tag="mcp_tool_call"):
+class McpToolCallItem(_Item, tag="mcp_tool_call", frozen=True, kw_only=True):
     server: str = ""
     tool: str = ""
     status: str = ""
@@ -112,7 +112,7 @@ class McpToolCallItem(_Item, tag="mcp_tool_call"):
     error: Any = None
 
 
-class WebSearchItem(_Item, tag="web_search"):
+class WebSearchItem(_Item, tag="web_search", frozen=True, kw_only=True):
     query: str = ""
 
 
@@ -121,15 +121,15 @@ class TodoEntry(msgspec.Struct, kw_only=True, frozen=True):
     completed: bool = False
 
 
-class TodoListItem(_Item, tag="todo_list"):
+class TodoListItem(_Item, tag="todo_list", frozen=True, kw_only=True):
     items: list[TodoEntry] = msgspec.field(default_factory=list)
 
 
-class ErrorItem(_Item, tag="error"):
+class ErrorItem(_Item, tag="error", frozen=True, kw_only=True):
     message: str = ""
 
 
-class UnknownItem(_Item, tag="unknown"):
+class UnknownItem(_Item, tag="unknown", frozen=True, kw_only=True):
     """An item type this SDK does not know (yet); ``raw`` is the item as codex sent it."""
 
     raw: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -139,17 +139,17 @@ class UnknownItem(_Item, tag="unknown"):
         return str(self.raw.get("type", ""))
 
 
-KnownItem = Union[
-    AgentMessageItem,
-    ReasoningItem,
-    CommandExecutionItem,
-    FileChangeItem,
-    McpToolCallItem,
-    WebSearchItem,
-    TodoListItem,
-    ErrorItem,
-]
-ThreadItem = Union[KnownItem, UnknownItem]
+KnownItem = (
+    AgentMessageItem
+    | ReasoningItem
+    | CommandExecutionItem
+    | FileChangeItem
+    | McpToolCallItem
+    | WebSearchItem
+    | TodoListItem
+    | ErrorItem
+)
+ThreadItem = KnownItem | UnknownItem
 """Every item: the known types, or :class:`UnknownItem` holding the raw object."""
 
 # --- events --------------------------------------------------------------------------------
@@ -162,15 +162,15 @@ class _Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="type"):
         return str(self.__struct_config__.tag)
 
 
-class ThreadStarted(_Event, tag="thread.started"):
+class ThreadStarted(_Event, tag="thread.started", frozen=True, kw_only=True):
     thread_id: str
 
 
-class TurnStarted(_Event, tag="turn.started"):
+class TurnStarted(_Event, tag="turn.started", frozen=True, kw_only=True):
     pass
 
 
-class TurnCompleted(_Event, tag="turn.completed"):
+class TurnCompleted(_Event, tag="turn.completed", frozen=True, kw_only=True):
     usage: Usage = msgspec.field(default_factory=Usage)
 
 
@@ -178,30 +178,30 @@ class TurnError(msgspec.Struct, kw_only=True, frozen=True):
     message: str = ""
 
 
-class TurnFailed(_Event, tag="turn.failed"):
+class TurnFailed(_Event, tag="turn.failed", frozen=True, kw_only=True):
     error: TurnError = msgspec.field(default_factory=TurnError)
 
 
-class ItemStarted(_Event, tag="item.started"):
+class ItemStarted(_Event, tag="item.started", frozen=True, kw_only=True):
     item: ThreadItem
 
 
-class ItemUpdated(_Event, tag="item.updated"):
+class ItemUpdated(_Event, tag="item.updated", frozen=True, kw_only=True):
     item: ThreadItem
 
 
-class ItemCompleted(_Event, tag="item.completed"):
+class ItemCompleted(_Event, tag="item.completed", frozen=True, kw_only=True):
     item: ThreadItem
 
 
-class ErrorEvent(_Event, tag="error"):
+class ErrorEvent(_Event, tag="error", frozen=True, kw_only=True):
     """A stream-level error. Often only a warning ("Reconnecting... 2/5"): a turn has failed
     only when ``turn.failed`` arrives or codex exits non-zero."""
 
     message: str = ""
 
 
-class UnknownEvent(_Event, tag="unknown"):
+class UnknownEvent(_Event, tag="unknown", frozen=True, kw_only=True):
     """An event type this SDK does not know (yet); ``raw`` is the whole JSON object."""
 
     raw: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -211,7 +211,7 @@ class UnknownEvent(_Event, tag="unknown"):
         return str(self.raw.get("type", ""))
 
 
-class MalformedLine(_Event, tag="malformed"):
+class MalformedLine(_Event, tag="malformed", frozen=True, kw_only=True):
     """A stdout line that is not a JSON event object (not sent by codex as an event).
     Surfaced to callers, never fatal."""
 
@@ -219,17 +219,17 @@ class MalformedLine(_Event, tag="malformed"):
     error: str = ""
 
 
-_KnownEvent = Union[
-    ThreadStarted,
-    TurnStarted,
-    TurnCompleted,
-    TurnFailed,
-    ItemStarted,
-    ItemUpdated,
-    ItemCompleted,
-    ErrorEvent,
-]
-ThreadEvent = Union[_KnownEvent, UnknownEvent, MalformedLine]
+_KnownEvent = (
+    ThreadStarted
+    | TurnStarted
+    | TurnCompleted
+    | TurnFailed
+    | ItemStarted
+    | ItemUpdated
+    | ItemCompleted
+    | ErrorEvent
+)
+ThreadEvent = _KnownEvent | UnknownEvent | MalformedLine
 """Every event a run can yield, in the order codex printed it."""
 
 _ITEM_EVENTS: dict[str, type[ItemStarted | ItemUpdated | ItemCompleted]] = {
@@ -251,7 +251,7 @@ def decode_event(line: bytes | str) -> ThreadEvent:
     fallbacks, keeping the raw object.
     """
     try:
-        return _event_decoder.decode(line)
+        return cast(ThreadEvent, _event_decoder.decode(line))
     except msgspec.DecodeError:
         pass
     try:
@@ -280,7 +280,7 @@ def event_to_dict(event: ThreadEvent) -> dict[str, Any]:
 
 def _convert_item(item: dict[str, Any]) -> ThreadItem:
     try:
-        return msgspec.convert(item, KnownItem)
+        return cast(ThreadItem, msgspec.convert(item, KnownItem))
     except msgspec.ValidationError:
         return UnknownItem(id=str(item.get("id", "")), raw=item)
 

@@ -14,7 +14,10 @@ __all__ = ["backoff_delay", "classify_failure", "is_retryable"]
 _PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
     (
         FailureKind.USAGE_ERROR,
-        re.compile(r"unexpected argument|^Usage: codex|invalid value '.*' for|--help' for more", re.I | re.M),
+        re.compile(
+            r"unexpected argument|^Usage: codex|invalid value '.*' for|--help' for more",
+            re.I | re.M,
+        ),
     ),
     (
         FailureKind.UNKNOWN_THREAD,
@@ -22,11 +25,15 @@ _PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
     ),
     (
         FailureKind.THREAD_BUSY,
-        re.compile(r"already (in use|running|being|locked)|another (process|writer)|locked by", re.I),
+        re.compile(
+            r"already (in use|running|being|locked)|another (process|writer)|locked by", re.I
+        ),
     ),
     (
         FailureKind.RATE_LIMIT,
-        re.compile(r"\b429\b|too many requests|rate.?limit|quota|usage limit|insufficient_quota", re.I),
+        re.compile(
+            r"\b429\b|too many requests|rate.?limit|quota|usage limit|insufficient_quota", re.I
+        ),
     ),
     (
         FailureKind.AUTH,
@@ -103,7 +110,9 @@ def is_retryable(policy: RetryPolicy, result: CodexExecResult) -> bool:
     return codes is not None and result.return_code in codes
 
 
-def backoff_delay(policy: RetryPolicy, retry_number: int, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    policy: RetryPolicy, retry_number: int, rng: random.Random | None = None
+) -> float:
     """Delay before retry ``retry_number`` (1 for the first retry), jitter applied."""
     base = policy.initial_backoff_seconds * policy.backoff_multiplier ** (retry_number - 1)
     base = min(base, policy.max_backoff_seconds)

@@ -121,14 +121,12 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         # Accept enum names as plain strings and path-likes, the way callers write them.
-        if self.sandbox is not None and not isinstance(self.sandbox, SandboxMode):
-            msgspec.structs.force_setattr(self, "sandbox", SandboxMode(self.sandbox))
-        if self.approval_policy is not None and not isinstance(
-            self.approval_policy, ApprovalPolicy
-        ):
-            msgspec.structs.force_setattr(
-                self, "approval_policy", ApprovalPolicy(self.approval_policy)
-            )
+        sandbox: object = self.sandbox
+        if sandbox is not None and not isinstance(sandbox, SandboxMode):
+            msgspec.structs.force_setattr(self, "sandbox", SandboxMode(str(sandbox)))
+        approval: object = self.approval_policy
+        if approval is not None and not isinstance(approval, ApprovalPolicy):
+            msgspec.structs.force_setattr(self, "approval_policy", ApprovalPolicy(str(approval)))
         for name in ("cwd", "codex_home"):
             msgspec.structs.force_setattr(self, name, _str_or_none(getattr(self, name)))
         for name in ("add_dirs", "images"):

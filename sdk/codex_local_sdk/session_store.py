@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,10 +27,18 @@ from .exceptions import (
 )
 from .models import SessionRecord
 
-try:  # POSIX advisory locks; Windows uses msvcrt below.
+if sys.platform == "win32":  # pragma: no cover
+    import msvcrt
+
+    def _lock_fd(fd: int, *, blocking: bool) -> None:
+        msvcrt.locking(fd, msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK, 1)
+
+else:
     import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+
+    def _lock_fd(fd: int, *, blocking: bool) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+
 
 __all__ = [
     "InMemorySessionStore",
@@ -197,14 +206,7 @@ class _FileLock:
     def _acquire(self, *, blocking: bool) -> bool:
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if fcntl is not None:
-                flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
-                fcntl.flock(fd, flags)
-            else:  # pragma: no cover - Windows
-                import msvcrt
-
-                mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
-                msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
+            _lock_fd(fd, blocking=blocking)
         except (BlockingIOError, PermissionError):
             os.close(fd)
             return False
@@ -313,4 +315,3 @@ def _fsync_dir(directory: Path) -> None:
 
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "_"
-

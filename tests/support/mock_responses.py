@@ -1,0 +1,381 @@
+"""A tiny offline stand-in for the OpenAI Responses API, for end-to-end tests.
+
+The real ``codex`` CLI is pointed at this server through a custom model provider
+(see ``tests/support/real_codex.py``). Each ``POST /v1/responses`` is answered with
+a streamed (SSE) response whose behaviour is chosen by a directive inside the last
+user message of the request:
+
+``[[mock:echo]]`` (default)
+    assistant message ``"echo: <last user text>"``.
+``[[mock:hello]]``
+    assistant message ``"Hello from the mock."``.
+``[[mock:shell]]``
+    first a shell tool call running ``echo mock-shell-ok``; once the tool output is
+    sent back, the assistant message ``"All done."``.
+``[[mock:schema]]``
+    assistant message ``{"status": "ok", "count": 0}`` (for ``--output-schema``).
+``[[mock:429]]`` / ``[[mock:500]]``
+    HTTP 429 / 500 on every request.
+``[[mock:slow]]``
+    waits ``slow_seconds`` (default 30 s) before echoing; aborted on shutdown.
+``[[mock:fail-once]]``
+    HTTP 500 the first time a given prompt is seen, echo afterwards.
+
+Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+__all__ = ["HELLO_TEXT", "SCHEMA_TEXT", "SHELL_COMMAND", "MockResponsesServer"]
+
+HELLO_TEXT = "Hello from the mock."
+SCHEMA_TEXT = '{"status": "ok", "count": 0}'
+SHELL_COMMAND = "echo mock-shell-ok"
+SHELL_PREAMBLE = "Running a command."
+SHELL_DONE_TEXT = "All done."
+
+_DIRECTIVE_RE = re.compile(r"\[\[mock:([a-z0-9-]+)\]\]")
+
+JsonDict = dict[str, Any]
+
+
+def _message_text(item: JsonDict) -> str:
+    """Concatenate the text parts of a Responses API ``message`` input item."""
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+    return "".join(parts)
+
+
+def _last_user_index(items: list[Any]) -> int:
+    """Index of the last ``role == "user"`` message in ``input`` (-1 if none)."""
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if (
+            isinstance(item, dict)
+            and item.get("role") == "user"
+            and item.get("type", "message") == "message"
+        ):
+            return index
+    return -1
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """Threaded server whose handler threads never block shutdown and which does
+    not print tracebacks when codex hangs up (e.g. killed on a test timeout)."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class MockResponsesServer:
+    """Threaded HTTP server speaking just enough of the Responses API for ``codex exec``.
+
+    Use as a context manager; ``base_url`` is ``http://127.0.0.1:<port>/v1``.
+    ``requests`` collects the JSON bodies of every ``POST /v1/responses`` and
+    ``paths`` every ``(method, path)`` seen, in arrival order.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", slow_seconds: float = 30.0) -> None:
+        self.host = host
+        self.slow_seconds = slow_seconds
+        self.requests: list[JsonDict] = []
+        self.paths: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._seen_prompts: set[str] = set()
+        self._ids = itertools.count(1)
+        self._httpd = _QuietHTTPServer((host, 0), self._make_handler())
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> MockResponsesServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="mock-responses",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> MockResponsesServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- helpers for tests -----------------------------------------------------
+
+    def user_texts(self) -> list[str]:
+        """The last user message text of every recorded ``/responses`` request."""
+        texts: list[str] = []
+        for body in self.requests:
+            items = body.get("input") or []
+            index = _last_user_index(items)
+            texts.append(_message_text(items[index]) if index >= 0 else "")
+        return texts
+
+    # -- request handling --------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            return f"{prefix}_mock_{next(self._ids)}"
+
+    def _record(self, method: str, path: str, body: JsonDict | None) -> None:
+        with self._lock:
+            self.paths.append((method, path))
+            if body is not None:
+                self.requests.append(body)
+
+    def _first_time(self, key: str) -> bool:
+        with self._lock:
+            if key in self._seen_prompts:
+                return False
+            self._seen_prompts.add(key)
+            return True
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep in small steps; False if the server started shutting down."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._stopping.wait(0.1):
+                return False
+        return True
+
+    def _plan(self, body: JsonDict) -> tuple[int, list[JsonDict]]:
+        """Decide the reply: (HTTP status, output items).
+
+        Status 200 streams the items; 429/500 are error replies; 0 means the
+        server is shutting down and the connection is just dropped.
+        """
+        items: list[Any] = body.get("input") or []
+        index = _last_user_index(items)
+        text = _message_text(items[index]) if index >= 0 else ""
+        match = _DIRECTIVE_RE.search(text)
+        directive = match.group(1) if match else "echo"
+        after_user = items[index + 1 :] if index >= 0 else items
+        tool_output_seen = any(
+            isinstance(item, dict) and str(item.get("type", "")).endswith("call_output")
+            for item in after_user
+        )
+
+        if directive == "429":
+            return 429, []
+        if directive == "500":
+            return 500, []
+        if directive == "fail-once" and self._first_time(text):
+            return 500, []
+        if directive == "slow" and not self._sleep(self.slow_seconds):
+            return 0, []
+        if directive == "hello":
+            return 200, [self._message(HELLO_TEXT)]
+        if directive == "schema":
+            return 200, [self._message(SCHEMA_TEXT)]
+        if directive == "shell":
+            if tool_output_seen:
+                return 200, [self._message(SHELL_DONE_TEXT)]
+            return 200, [self._message(SHELL_PREAMBLE), self._shell_call(body)]
+        return 200, [self._message(f"echo: {text}")]
+
+    def _message(self, text: str) -> JsonDict:
+        return {
+            "type": "message",
+            "id": self._next_id("msg"),
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+
+    def _shell_call(self, body: JsonDict) -> JsonDict:
+        """A function call to whichever shell tool the request advertises."""
+        names = {
+            str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)
+        }
+        call_id = self._next_id("call")
+        arguments: JsonDict
+        if "shell_command" in names or not names & {"shell", "exec_command"}:
+            name, arguments = "shell_command", {"command": SHELL_COMMAND}
+        elif "exec_command" in names:
+            name, arguments = "exec_command", {"cmd": SHELL_COMMAND}
+        else:
+            name, arguments = "shell", {"command": ["bash", "-lc", SHELL_COMMAND]}
+        return {
+            "type": "function_call",
+            "id": self._next_id("fc"),
+            "call_id": call_id,
+            "name": name,
+            "arguments": json.dumps(arguments),
+            "status": "completed",
+        }
+
+    def _sse_body(self, body: JsonDict, output: list[JsonDict]) -> bytes:
+        response_id = self._next_id("resp")
+        model = str(body.get("model", "mock-model"))
+        # Rough, deterministic token counts: ~4 characters per token.
+        input_tokens = max(1, len(json.dumps(body.get("input", []))) // 4)
+        output_tokens = sum(
+            max(1, len(str(part.get("text", item.get("arguments", "")))) // 4)
+            for item in output
+            for part in (item.get("content") or [item])
+        )
+        events: list[JsonDict] = [
+            {
+                "type": "response.created",
+                "response": {
+                    "id": response_id,
+                    "object": "response",
+                    "model": model,
+                    "status": "in_progress",
+                },
+            }
+        ]
+        for position, item in enumerate(output):
+            events.append(
+                {"type": "response.output_item.done", "output_index": position, "item": item}
+            )
+        events.append(
+            {
+                "type": "response.completed",
+                "response": {
+                    "id": response_id,
+                    "object": "response",
+                    "model": model,
+                    "status": "completed",
+                    "output": output,
+                    "usage": {
+                        "input_tokens": input_tokens,
+                        "input_tokens_details": {"cached_tokens": 0},
+                        "output_tokens": output_tokens,
+                        "output_tokens_details": {"reasoning_tokens": 0},
+                        "total_tokens": input_tokens + output_tokens,
+                    },
+                },
+            }
+        )
+        chunks = [f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in events]
+        return "".join(chunks).encode("utf-8")
+
+    def _make_handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # every reply carries Content-Length (keep-alive safe)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(
+                self, status: int, payload: bytes, content_type: str = "application/json"
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                if content_type == "text/event-stream":
+                    self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+
+            def _send_error_json(self, status: int, message: str, kind: str) -> None:
+                payload = {"error": {"message": message, "type": kind, "code": kind, "param": None}}
+                self._send(status, json.dumps(payload).encode("utf-8"))
+
+            def _read_body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length > 0 else b""
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                server._record("GET", self.path, None)
+                if path.rstrip("/") == "/v1/models":
+                    self._send(
+                        200,
+                        json.dumps({"object": "list", "data": [], "models": []}).encode("utf-8"),
+                    )
+                else:
+                    self._send_error_json(404, f"no route for GET {path}", "not_found")
+
+            def do_POST(self) -> None:
+                path = self.path.split("?", 1)[0]
+                raw = self._read_body()
+                if path.rstrip("/") != "/v1/responses":
+                    server._record("POST", self.path, None)
+                    self._send_error_json(404, f"no route for POST {path}", "not_found")
+                    return
+                try:
+                    body = json.loads(raw.decode("utf-8")) if raw else {}
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    server._record("POST", self.path, None)
+                    self._send_error_json(400, "request body is not JSON", "invalid_request_error")
+                    return
+                server._record("POST", self.path, body)
+                status, output = server._plan(body)
+                if status == 0:
+                    self.close_connection = True  # shutting down: hang up without a reply
+                elif status == 429:
+                    self._send_error_json(429, "Rate limit reached (mock).", "rate_limit_exceeded")
+                elif status != 200:
+                    self._send_error_json(status, "The server had an error (mock).", "server_error")
+                else:
+                    self._send(200, server._sse_body(body, output), "text/event-stream")
+
+            def _other(self) -> None:
+                self._read_body()
+                server._record(self.command, self.path, None)
+                if self.command == "HEAD":
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._send_error_json(
+                        404, f"no route for {self.command} {self.path}", "not_found"
+                    )
+
+            do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other
+
+        return Handler
