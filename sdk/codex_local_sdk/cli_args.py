@@ -31,8 +31,10 @@ __all__ = [
     "API_KEY_ENV",
     "CodexInvocation",
     "build_invocation",
+    "login_status_argv",
     "redact_argv",
     "toml_value",
+    "version_argv",
 ]
 
 API_KEY_ENV = "CODEX_API_KEY"
@@ -148,6 +150,14 @@ def build_invocation(
         stdin=request.prompt.encode("utf-8"),
         cwd=request.cwd,
     )
+
+
+def version_argv(binary: str) -> list[str]:
+    return [binary, "--version"]
+
+
+def login_status_argv(binary: str) -> list[str]:
+    return [binary, "login", "status"]
 
 
 def build_env(

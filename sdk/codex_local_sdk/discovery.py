@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from .cli_args import version_argv
 from .exceptions import CodexNotInstalledError, CodexVersionError
 
 __all__ = [
@@ -83,7 +84,7 @@ def probe_version(path: str, *, timeout: float = 30.0) -> str:
     """``codex --version`` output (e.g. ``codex-cli 0.169.0``); raises if it cannot run."""
     try:
         completed = subprocess.run(
-            [path, "--version"],
+            version_argv(path),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

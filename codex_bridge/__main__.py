@@ -1,0 +1,3 @@
+from codex_bridge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Turning codex events into short, human-readable progress lines."""
+
+from __future__ import annotations
+
+import re
+
+from codex_local_sdk import (
+    AgentMessageItem,
+    CommandExecutionItem,
+    ErrorEvent,
+    FileChangeItem,
+    ItemCompleted,
+    ItemStarted,
+    McpToolCallItem,
+    ReasoningItem,
+    ThreadEvent,
+    ThreadStarted,
+    TodoListItem,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+    UnknownEvent,
+    WebSearchItem,
+)
+
+__all__ = ["describe_event", "display_command"]
+
+_SHELL_WRAPPER = re.compile(r"^\S*(?:bash|zsh|sh)\s+-l?c\s+(['\"])(?P<inner>.*)\1$", re.S)
+_MAX = 160
+_VERBS = {"add": "added", "delete": "deleted", "update": "edited"}
+
+
+def display_command(command: str) -> str:
+    """``/bin/bash -lc 'pytest -q'`` → ``pytest -q``."""
+    match = _SHELL_WRAPPER.match(command.strip())
+    return match.group("inner") if match else command
+
+
+def _short(text: str, limit: int = _MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_event(event: ThreadEvent) -> str | None:
+    """A one-line description of an event, or None when it is not worth showing."""
+    if isinstance(event, ThreadStarted):
+        return f"thread {event.thread_id} started"
+    if isinstance(event, TurnStarted):
+        return "thinking…"
+    if isinstance(event, TurnCompleted):
+        return f"turn completed ({event.usage.total_tokens} tokens in the thread)"
+    if isinstance(event, TurnFailed):
+        return _short(f"turn failed: {event.error.message}")
+    if isinstance(event, ErrorEvent):
+        return _short(f"warning: {event.message}")
+    if isinstance(event, UnknownEvent):
+        return None
+    if isinstance(event, (ItemStarted, ItemCompleted)):
+        return _describe_item(event)
+    return None
+
+
+def _describe_item(event: ItemStarted | ItemCompleted) -> str | None:
+    item = event.item
+    done = isinstance(event, ItemCompleted)
+    if isinstance(item, CommandExecutionItem):
+        command = _short(display_command(item.command))
+        if not done:
+            return f"$ {command}"
+        return (
+            f"$ {command} (exit {item.exit_code})"
+            if item.exit_code is not None
+            else (f"$ {command} ({item.status or 'done'})")
+        )
+    if isinstance(item, FileChangeItem):
+        if not done or not item.changes:
+            return None
+        parts = [f"{_VERBS.get(c.kind, c.kind)} {c.path}" for c in item.changes]
+        return _short(", ".join(parts))
+    if isinstance(item, AgentMessageItem):
+        return _short(item.text) if done and item.text else None
+    if isinstance(item, ReasoningItem):
+        return "thinking…" if not item.text else _short(f"thinking: {item.text}")
+    if isinstance(item, TodoListItem):
+        finished = sum(entry.completed for entry in item.items)
+        return f"plan: {finished}/{len(item.items)} steps done"
+    if isinstance(item, McpToolCallItem):
+        return f"tool {item.server}.{item.tool}" + (f" ({item.status})" if done else "")
+    if isinstance(item, WebSearchItem):
+        return _short(f"searching the web: {item.query}")
+    return None

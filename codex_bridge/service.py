@@ -1,0 +1,810 @@
+"""The bridge service: the operations every front end (MCP, LSP, CLI) exposes.
+
+Front ends parse their protocol's arguments into the ``*Params`` Structs here (see
+:func:`parse_params`), call a :class:`BridgeService` method, and render the returned Structs.
+Policy checks, concurrency limits, background jobs and progress text all live here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from codex_local_sdk import (
+    ApprovalPolicy,
+    CodexError,
+    CodexExecRequest,
+    CodexExecResult,
+    CodexLocalClient,
+    CodexUsageError,
+    JsonFileSessionStore,
+    SandboxMode,
+    SessionError,
+    SessionRecord,
+    ThreadEvent,
+    Usage,
+)
+from codex_local_sdk.cli_args import login_status_argv
+from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
+
+from .policy import SANDBOX_RANK, BridgePolicy
+from .progress import describe_event, display_command
+
+__all__ = [
+    "BridgeError",
+    "BridgeService",
+    "CommandSummary",
+    "DoctorReport",
+    "ForkParams",
+    "JobInfo",
+    "ProgressCallback",
+    "ProgressUpdate",
+    "ResumeParams",
+    "RunOutcome",
+    "RunParams",
+    "SessionInfo",
+    "SessionRenameParams",
+    "parse_params",
+]
+
+_P = TypeVar("_P", bound=msgspec.Struct)
+_FORBIDDEN_OVERRIDES = ("sandbox_mode", "sandbox_workspace_write", "approval_policy")
+
+
+class BridgeError(Exception):
+    """A request the bridge refuses or cannot serve; the message is meant for the caller
+    (often a model), so it says what to do instead."""
+
+    def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+class _Params(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class RunParams(_Params):
+    """Start a new Codex thread."""
+
+    prompt: str
+    session_name: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    sandbox: SandboxMode | None = None
+    approval_policy: ApprovalPolicy | None = None
+    profile: str | None = None
+    config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    images: list[str] = msgspec.field(default_factory=list)
+    add_dirs: list[str] = msgspec.field(default_factory=list)
+    timeout_seconds: float | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class ResumeParams(_Params):
+    """Continue a thread by session name or thread id."""
+
+    prompt: str
+    session_name: str | None = None
+    thread_id: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    sandbox: SandboxMode | None = None
+    approval_policy: ApprovalPolicy | None = None
+    config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    images: list[str] = msgspec.field(default_factory=list)
+    timeout_seconds: float | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class ForkParams(_Params):
+    """Fork a thread into a new one and run a prompt on it."""
+
+    prompt: str
+    session_name: str | None = None
+    thread_id: str | None = None
+    new_session_name: str | None = None
+    model: str | None = None
+    sandbox: SandboxMode | None = None
+    timeout_seconds: float | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class SessionRenameParams(_Params):
+    name: str
+    new_name: str
+
+
+def parse_params(kind: type[_P], data: Any) -> _P:
+    """Validate protocol arguments into a params Struct, or raise a readable BridgeError."""
+    try:
+        return msgspec.convert(data, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        raise BridgeError(f"invalid arguments: {exc}") from None
+
+
+# --------------------------------------------------------------------------- results
+
+
+class CommandSummary(msgspec.Struct, kw_only=True):
+    command: str
+    exit_code: int | None = None
+    status: str = ""
+
+
+class FailureInfo(msgspec.Struct, kw_only=True):
+    kind: str
+    message: str
+
+
+class RunOutcome(msgspec.Struct, kw_only=True):
+    """What a run, resume or fork produced, in a shape every front end can render."""
+
+    ok: bool
+    status: Literal["completed", "failed", "timeout", "cancelled"]
+    final_message: str | None = None
+    thread_id: str | None = None
+    session_name: str | None = None
+    turn_status: str | None = None
+    usage: Usage | None = None
+    turn_usage: Usage | None = None
+    commands: list[CommandSummary] = msgspec.field(default_factory=list)
+    files_changed: list[str] = msgspec.field(default_factory=list)
+    structured_output: Any = None
+    error: FailureInfo | None = None
+    duration_seconds: float = 0.0
+    attempts: int = 1
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def from_result(cls, result: CodexExecResult) -> RunOutcome:
+        failure = result.failure
+        status: Literal["completed", "failed", "timeout", "cancelled"] = "completed"
+        if failure is not None:
+            status = (
+                "timeout"
+                if failure.kind.value == "timeout"
+                else "cancelled"
+                if failure.kind.value == "cancelled"
+                else "failed"
+            )
+        files: list[str] = []
+        for change_item in result.file_changes:
+            files += [c.path for c in change_item.changes if c.path not in files]
+        return cls(
+            ok=failure is None and result.turn_status == "completed",
+            status=status,
+            final_message=result.final_message,
+            thread_id=result.thread_id,
+            session_name=result.session_name,
+            turn_status=result.turn_status,
+            usage=result.usage,
+            turn_usage=result.turn_usage,
+            commands=[
+                CommandSummary(
+                    command=display_command(c.command), exit_code=c.exit_code, status=c.status
+                )
+                for c in result.commands
+            ],
+            files_changed=files,
+            structured_output=result.structured_output,
+            error=FailureInfo(kind=failure.kind.value, message=failure.message)
+            if failure
+            else None,
+            duration_seconds=round(result.duration_seconds, 3),
+            attempts=result.attempts,
+            warnings=list(result.warnings),
+        )
+
+    def to_text(self) -> str:
+        """A plain-text rendering for protocols that show text."""
+        lines: list[str] = []
+        if self.error is not None:
+            lines.append(f"Codex {self.status}: {self.error.message} [{self.error.kind}]")
+        if self.final_message:
+            lines.append(self.final_message)
+        for command in self.commands:
+            lines.append(f"$ {command.command} (exit {command.exit_code})")
+        if self.files_changed:
+            lines.append("files changed: " + ", ".join(self.files_changed))
+        ident = f"thread {self.thread_id}" if self.thread_id else "no thread"
+        if self.session_name:
+            ident += f", session {self.session_name!r}"
+        lines.append(f"[{ident}; {self.status} in {self.duration_seconds:.1f}s]")
+        return "\n".join(lines)
+
+
+class TurnInfo(msgspec.Struct, kw_only=True):
+    at: str
+    operation: str
+    prompt_preview: str
+    status: str
+    final_message_preview: str | None = None
+
+
+class SessionInfo(msgspec.Struct, kw_only=True):
+    name: str
+    thread_id: str
+    created_at: str
+    updated_at: str
+    cwd: str | None = None
+    model: str | None = None
+    turns: int = 0
+    last_status: str | None = None
+    forked_from: str | None = None
+    usage: Usage | None = None
+    recent_turns: list[TurnInfo] | None = None
+
+    @classmethod
+    def from_record(cls, record: SessionRecord, *, with_turns: bool = False) -> SessionInfo:
+        return cls(
+            name=record.name,
+            thread_id=record.thread_id,
+            created_at=_iso(record.created_at),
+            updated_at=_iso(record.updated_at),
+            cwd=record.cwd,
+            model=record.model,
+            turns=record.turns,
+            last_status=record.last_status,
+            forked_from=record.forked_from,
+            usage=record.last_usage,
+            recent_turns=[
+                TurnInfo(
+                    at=_iso(t.at),
+                    operation=t.operation,
+                    prompt_preview=t.prompt_preview,
+                    status=t.status,
+                    final_message_preview=t.final_message_preview,
+                )
+                for t in record.recent_turns
+            ]
+            if with_turns
+            else None,
+        )
+
+
+JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+class JobInfo(msgspec.Struct, kw_only=True):
+    job_id: str
+    kind: Literal["run", "resume", "fork"]
+    state: JobState
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    session_name: str | None = None
+    prompt_preview: str = ""
+    progress: list[str] = msgspec.field(default_factory=list)
+    """The latest progress lines (at most 20)."""
+    outcome: RunOutcome | None = None
+    error: str | None = None
+
+
+class DoctorCheck(msgspec.Struct, kw_only=True):
+    name: str
+    ok: bool
+    detail: str
+
+
+class DoctorReport(msgspec.Struct, kw_only=True):
+    ok: bool
+    binary: str | None = None
+    binary_source: str | None = None
+    version: str | None = None
+    logged_in: bool | None = None
+    store_path: str = ""
+    sessions: int | None = None
+    checks: list[DoctorCheck] = msgspec.field(default_factory=list)
+
+
+class ProgressUpdate(msgspec.Struct, kw_only=True, frozen=True):
+    progress: int
+    """Increases by one for each event described."""
+    message: str
+    event: ThreadEvent | None = None
+
+
+ProgressCallback = Callable[[ProgressUpdate], "Awaitable[None] | None"]
+
+
+def _iso(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class _Job:
+    def __init__(self, info: JobInfo, task: asyncio.Task[RunOutcome] | None = None) -> None:
+        self.info = info
+        self.task = task
+
+
+class BridgeService:
+    """The operations of codex-bridge, shared by every front end."""
+
+    def __init__(
+        self, policy: BridgePolicy | None = None, *, client: CodexLocalClient | None = None
+    ) -> None:
+        self.policy = policy or BridgePolicy()
+        self.client = client or CodexLocalClient(
+            codex_bin=self.policy.codex_bin,
+            session_store=JsonFileSessionStore(self.policy.store_path),
+        )
+        self._slots: asyncio.Semaphore | None = None
+        self._jobs: dict[str, _Job] = {}
+        self._job_numbers = itertools.count(1)
+        self._live: set[asyncio.Task[Any]] = set()
+
+    # ----------------------------------------------------------------- policy
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.policy.max_concurrency)
+        return self._slots
+
+    def _sandbox(self, requested: SandboxMode | None) -> SandboxMode:
+        sandbox = SandboxMode(requested) if requested else self.policy.default_sandbox
+        ceiling = self.policy.sandbox_ceiling
+        if SANDBOX_RANK[sandbox] > SANDBOX_RANK[ceiling]:
+            raise BridgeError(
+                f"sandbox {sandbox.value!r} is above this server's ceiling {ceiling.value!r}; "
+                f"ask for {ceiling.value!r} or less",
+                code="policy",
+            )
+        return sandbox
+
+    def _directory(self, path: str | None, *, what: str = "cwd") -> str:
+        base = self.policy.default_cwd or os.getcwd()
+        resolved = Path(base if path is None else os.path.join(base, os.path.expanduser(path)))
+        resolved = resolved.resolve()
+        if not resolved.is_dir():
+            raise BridgeError(f"{what} {str(resolved)!r} is not an existing directory")
+        roots = self.policy.allowed_roots
+        if roots and not any(resolved.is_relative_to(root) for root in roots):
+            raise BridgeError(
+                f"{what} {str(resolved)!r} is outside the allowed roots: {', '.join(roots)}",
+                code="policy",
+            )
+        return str(resolved)
+
+    def _overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        for key in overrides:
+            if key.split(".")[0] in _FORBIDDEN_OVERRIDES:
+                raise BridgeError(
+                    f"config override {key!r} is not allowed: use the sandbox and "
+                    "approval_policy arguments (they are checked against the server policy)",
+                    code="policy",
+                )
+        return overrides
+
+    def _timeouts(
+        self, timeout: float | None, idle: float | None
+    ) -> tuple[float, float | None, list[str]]:
+        notes: list[str] = []
+        total = self.policy.default_timeout_seconds if timeout is None else timeout
+        if total <= 0:
+            raise BridgeError("timeout_seconds must be positive")
+        if total > self.policy.max_timeout_seconds:
+            notes.append(
+                f"timeout lowered from {total:g}s to the server maximum "
+                f"{self.policy.max_timeout_seconds:g}s"
+            )
+            total = self.policy.max_timeout_seconds
+        idle_value = self.policy.idle_timeout_seconds if idle is None else idle
+        if idle_value is not None and idle_value <= 0:
+            raise BridgeError("idle_timeout_seconds must be positive")
+        return total, idle_value, notes
+
+    def _request(self, params: RunParams | ResumeParams | ForkParams, cwd: str | None) -> Any:
+        fields: dict[str, Any] = {
+            "prompt": params.prompt,
+            "model": params.model,
+            "sandbox": self._sandbox(params.sandbox),
+            "cwd": cwd,
+        }
+        if not params.prompt.strip():
+            raise BridgeError("prompt must not be empty")
+        if isinstance(params, (RunParams, ResumeParams)):
+            fields["approval_policy"] = params.approval_policy or ApprovalPolicy.NEVER
+            fields["config_overrides"] = self._overrides(params.config_overrides)
+            fields["output_schema"] = params.output_schema
+            fields["images"] = tuple(self._file(p) for p in params.images)
+        if isinstance(params, RunParams):
+            fields["profile"] = params.profile
+            fields["add_dirs"] = tuple(self._directory(d, what="add_dir") for d in params.add_dirs)
+        else:
+            fields["approval_policy"] = ApprovalPolicy.NEVER
+        return CodexExecRequest(**fields)
+
+    def _file(self, path: str) -> str:
+        resolved = Path(self.policy.default_cwd or os.getcwd(), os.path.expanduser(path)).resolve()
+        if not resolved.is_file():
+            raise BridgeError(f"image {str(resolved)!r} does not exist")
+        return str(resolved)
+
+    # ----------------------------------------------------------------- operations
+    async def run(
+        self, params: RunParams, *, on_progress: ProgressCallback | None = None
+    ) -> RunOutcome:
+        """Start a new thread (recorded as a session when ``session_name`` is given)."""
+        request = self._request(params, self._directory(params.cwd))
+        total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
+        reporter = _Reporter(on_progress)
+        async with self._slot(reporter):
+            if params.session_name:
+                _, result = await self._guard(
+                    self.client.start_thread_async(
+                        session_name=params.session_name,
+                        request=request,
+                        timeout_seconds=total,
+                        idle_timeout_seconds=idle,
+                        raise_on_error=False,
+                        on_event=reporter.on_event,
+                    )
+                )
+            else:
+                result = await self._guard(
+                    self.client.run_async(
+                        request,
+                        timeout_seconds=total,
+                        idle_timeout_seconds=idle,
+                        raise_on_error=False,
+                        on_event=reporter.on_event,
+                    )
+                )
+        return _outcome(result, notes)
+
+    async def resume(
+        self, params: ResumeParams, *, on_progress: ProgressCallback | None = None
+    ) -> RunOutcome:
+        """Continue a thread named by session name or thread id (exactly one)."""
+        self._one_target(params.session_name, params.thread_id)
+        cwd = None if params.cwd is None else self._directory(params.cwd)
+        if cwd is None and params.session_name:
+            recorded = self._record(params.session_name).cwd
+            cwd = None if recorded is None else self._directory(recorded)
+        request = self._request(params, cwd)
+        total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
+        reporter = _Reporter(on_progress)
+        async with self._slot(reporter):
+            result = await self._guard(
+                self.client.resume_async(
+                    session_name=params.session_name,
+                    thread_id=params.thread_id,
+                    request=request,
+                    timeout_seconds=total,
+                    idle_timeout_seconds=idle,
+                    raise_on_error=False,
+                    on_event=reporter.on_event,
+                )
+            )
+        return _outcome(result, notes)
+
+    async def fork(
+        self, params: ForkParams, *, on_progress: ProgressCallback | None = None
+    ) -> RunOutcome:
+        """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
+        self._one_target(params.session_name, params.thread_id)
+        cwd = None
+        if params.session_name:
+            recorded = self._record(params.session_name).cwd
+            cwd = None if recorded is None else self._directory(recorded)
+        request = self._request(params, cwd)
+        total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
+        reporter = _Reporter(on_progress)
+        async with self._slot(reporter):
+            _, result = await self._guard(
+                self.client.fork_async(
+                    session_name=params.session_name,
+                    thread_id=params.thread_id,
+                    new_session_name=params.new_session_name,
+                    request=request,
+                    timeout_seconds=total,
+                    idle_timeout_seconds=idle,
+                    raise_on_error=False,
+                    on_event=reporter.on_event,
+                )
+            )
+        return _outcome(result, notes)
+
+    @staticmethod
+    def _one_target(session_name: str | None, thread_id: str | None) -> None:
+        if (session_name is None) == (thread_id is None):
+            raise BridgeError("name exactly one of session_name or thread_id")
+
+    async def _guard(self, operation: Awaitable[Any]) -> Any:
+        """Map SDK errors raised before a run starts to BridgeErrors."""
+        try:
+            return await operation
+        except SessionError as exc:
+            raise BridgeError(str(exc), code="session") from exc
+        except CodexUsageError as exc:
+            raise BridgeError(str(exc)) from exc
+        except CodexError as exc:
+            raise BridgeError(str(exc), code="codex") from exc
+
+    def _slot(self, reporter: _Reporter) -> _Slot:
+        return _Slot(self._semaphore(), reporter, self._live)
+
+    # ----------------------------------------------------------------- sessions
+    def _record(self, name: str) -> SessionRecord:
+        try:
+            return self.client.get_session(name)
+        except SessionError as exc:
+            raise BridgeError(
+                f"{exc}; list sessions to see the names that exist", code="session"
+            ) from exc
+
+    def list_sessions(self) -> list[SessionInfo]:
+        return [SessionInfo.from_record(r) for r in self._store_call(self.client.list_sessions)]
+
+    def show_session(self, name: str) -> SessionInfo:
+        return SessionInfo.from_record(self._record(name), with_turns=True)
+
+    def rename_session(self, name: str, new_name: str) -> SessionInfo:
+        record = self._store_call(lambda: self.client.rename_session(name, new_name))
+        return SessionInfo.from_record(record)
+
+    def delete_session(self, name: str) -> SessionInfo:
+        record = self._record(name)
+        self._store_call(lambda: self.client.delete_session(name))
+        return SessionInfo.from_record(record)
+
+    @staticmethod
+    def _store_call(call: Callable[[], _T]) -> _T:
+        try:
+            return call()
+        except (SessionError, CodexUsageError) as exc:
+            raise BridgeError(str(exc), code="session") from exc
+
+    # ----------------------------------------------------------------- jobs
+    def start_job(
+        self,
+        kind: Literal["run", "resume", "fork"],
+        params: RunParams | ResumeParams | ForkParams,
+    ) -> JobInfo:
+        """Start an operation in the background and return at once."""
+        # Validate now, so that bad arguments fail the call rather than the job.
+        if isinstance(params, RunParams):
+            self._request(params, self._directory(params.cwd))
+        else:
+            self._one_target(params.session_name, params.thread_id)
+            if params.session_name:
+                self._record(params.session_name)
+            self._sandbox(params.sandbox)
+        job_id = f"job-{next(self._job_numbers)}-{uuid.uuid4().hex[:6]}"
+        info = JobInfo(
+            job_id=job_id,
+            kind=kind,
+            state="queued",
+            created_at=_iso(time.time()),
+            session_name=getattr(params, "session_name", None),
+            prompt_preview=params.prompt[:120],
+        )
+        job = _Job(info)
+
+        async def progress(update: ProgressUpdate) -> None:
+            if info.state == "queued":
+                info.state = "running"
+                info.started_at = _iso(time.time())
+            info.progress.append(update.message)
+            del info.progress[:-20]
+
+        async def work() -> RunOutcome:
+            try:
+                if isinstance(params, RunParams):
+                    outcome = await self.run(params, on_progress=progress)
+                elif isinstance(params, ResumeParams):
+                    outcome = await self.resume(params, on_progress=progress)
+                else:
+                    outcome = await self.fork(params, on_progress=progress)
+            except asyncio.CancelledError:
+                info.state = "cancelled"
+                raise
+            except BridgeError as exc:
+                info.state, info.error = "failed", exc.message
+                raise
+            except Exception as exc:  # a job must always end in a readable state
+                info.state, info.error = "failed", f"internal error: {exc!r}"
+                raise
+            finally:
+                info.finished_at = _iso(time.time())
+            info.outcome = outcome
+            info.state = (
+                "completed"
+                if outcome.ok
+                else ("cancelled" if outcome.status == "cancelled" else "failed")
+            )
+            return outcome
+
+        job.task = asyncio.ensure_future(work())
+        job.task.add_done_callback(_consume_exception)
+        self._jobs[job_id] = job
+        self._prune_jobs()
+        return info
+
+    def _job(self, job_id: str) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise BridgeError(f"no job {job_id!r}; list jobs to see the ids", code="job")
+        return job
+
+    def job_status(self, job_id: str) -> JobInfo:
+        return self._job(job_id).info
+
+    async def wait_job(self, job_id: str, timeout_seconds: float = 60.0) -> JobInfo:
+        """Wait until the job ends or ``timeout_seconds`` pass; the job keeps running."""
+        job = self._job(job_id)
+        if job.task is not None and not job.task.done():
+            await asyncio.wait({job.task}, timeout=max(0.0, timeout_seconds))
+        return job.info
+
+    async def cancel_job(self, job_id: str) -> JobInfo:
+        job = self._job(job_id)
+        if job.task is not None and not job.task.done():
+            job.task.cancel()
+            await asyncio.wait({job.task})
+            job.info.state = "cancelled"
+        return job.info
+
+    def list_jobs(self) -> list[JobInfo]:
+        return [job.info for job in self._jobs.values()]
+
+    def _prune_jobs(self) -> None:
+        finished = [k for k, j in self._jobs.items() if j.task is not None and j.task.done()]
+        for key in finished[: max(0, len(finished) - self.policy.max_finished_jobs)]:
+            del self._jobs[key]
+
+    # ----------------------------------------------------------------- lifecycle
+    async def aclose(self) -> None:
+        """Cancel every job and live run; their codex process groups are killed."""
+        tasks = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
+        tasks += [t for t in self._live if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.client.aclose()
+
+    # ----------------------------------------------------------------- doctor
+    def doctor(self) -> DoctorReport:
+        """What the bridge found: codex binary and version, login, session store."""
+        report = DoctorReport(ok=True, store_path=self.policy.store_path)
+        checks = report.checks
+        try:
+            binary = self.client.binary
+            report.binary, report.binary_source = binary.path, binary.source
+            checks.append(
+                DoctorCheck(name="codex", ok=True, detail=f"{binary.path} ({binary.source})")
+            )
+            report.version = self.client.version()
+            found = parse_version(report.version)
+            minimum = ".".join(map(str, MINIMUM_CODEX_VERSION))
+            try:
+                check_minimum(report.version, binary.path)
+                checks.append(
+                    DoctorCheck(
+                        name="version", ok=True, detail=f"{report.version} (minimum {minimum})"
+                    )
+                )
+            except CodexError as exc:
+                checks.append(DoctorCheck(name="version", ok=False, detail=str(exc)))
+            if found is None:
+                checks.append(
+                    DoctorCheck(name="version", ok=False, detail=f"cannot parse {report.version!r}")
+                )
+            report.logged_in, detail = _login_status(binary.path)
+            # Not fatal: an API key per call or a custom model provider also works.
+            checks.append(DoctorCheck(name="login", ok=True, detail=detail))
+        except CodexError as exc:
+            checks.append(DoctorCheck(name="codex", ok=False, detail=str(exc)))
+        try:
+            report.sessions = len(self.client.list_sessions())
+            checks.append(
+                DoctorCheck(
+                    name="session store",
+                    ok=True,
+                    detail=f"{self.policy.store_path} ({report.sessions} sessions)",
+                )
+            )
+        except CodexError as exc:
+            checks.append(DoctorCheck(name="session store", ok=False, detail=str(exc)))
+        report.ok = all(check.ok for check in checks)
+        return report
+
+
+_T = TypeVar("_T")
+
+
+def _login_status(binary: str) -> tuple[bool | None, str]:
+    try:
+        completed = subprocess.run(
+            login_status_argv(binary),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"could not ask codex: {exc}"
+    text = (completed.stdout + completed.stderr).strip().splitlines()
+    summary = text[-1] if text else ""
+    if completed.returncode == 0:
+        return True, summary or "logged in"
+    return False, (summary or "not logged in") + " (an API key per call also works)"
+
+
+def _outcome(result: CodexExecResult, notes: list[str]) -> RunOutcome:
+    outcome = RunOutcome.from_result(result)
+    outcome.warnings = notes + outcome.warnings
+    return outcome
+
+
+def _consume_exception(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved here; the job's state already records it
+
+
+class _Reporter:
+    """Numbers and describes events for a progress callback."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self._callback = callback
+        self._count = 0
+
+    async def emit(self, message: str, event: ThreadEvent | None = None) -> None:
+        if self._callback is None:
+            return
+        self._count += 1
+        outcome = self._callback(ProgressUpdate(progress=self._count, message=message, event=event))
+        if outcome is not None:
+            await outcome
+
+    async def on_event(self, event: ThreadEvent) -> None:
+        message = describe_event(event)
+        if message is not None:
+            await self.emit(message, event)
+
+
+class _Slot:
+    """A concurrency slot; tells the caller when it has to queue."""
+
+    def __init__(
+        self, semaphore: asyncio.Semaphore, reporter: _Reporter, live: set[asyncio.Task[Any]]
+    ) -> None:
+        self._semaphore = semaphore
+        self._reporter = reporter
+        self._live = live
+        self._task: asyncio.Task[Any] | None = None
+
+    async def __aenter__(self) -> None:
+        if self._semaphore.locked():
+            await self._reporter.emit("queued: waiting for a free codex slot")
+        await self._semaphore.acquire()
+        self._task = asyncio.current_task()
+        if self._task is not None:
+            self._live.add(self._task)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._live.discard(self._task)
+        self._semaphore.release()
