@@ -138,9 +138,9 @@ def build_invocation(
 
     if operation == "resume" and last:
         argv.append("--last")
-    elif thread_id is not None:
-        if thread_id.startswith("-"):
-            raise CodexUsageError(f"invalid thread id {thread_id!r}")
+    # "--" ends the options: "--image" takes several values and would swallow what follows.
+    argv.append("--")
+    if thread_id is not None:
         argv.append(thread_id)
     argv.append("-")  # the prompt comes on stdin
 

@@ -306,7 +306,7 @@ class CodexLocalClient:
         record = None
         if new_session_name is not None:
             record = self._record_new_session(
-                new_session_name, built, result, forked_from=call.spec.thread_id
+                new_session_name, call.spec.request, result, forked_from=call.spec.thread_id
             )
         if raise_on_error and result.failure is not None:
             raise _error_for(result)

@@ -1,0 +1,80 @@
+"""Shared fixtures.
+
+* ``fake_codex`` / ``fake_env``: the fake codex executable (tests/fake_codex/codex) with a
+  private CODEX_HOME, for fast deterministic tests of the SDK and the front ends.
+* ``mock_server`` / ``real_codex``: the REAL codex CLI, offline against a mock Responses API
+  on 127.0.0.1. In CI (``CI`` set) a missing codex is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from tests.support.mock_responses import MockResponsesServer
+from tests.support.real_codex import codex_binary, e2e_env, make_codex_home
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FAKE_CODEX = ROOT / "tests" / "fake_codex" / "codex"
+
+
+class RealCodex(msgspec.Struct, kw_only=True):
+    """A real codex binary wired to the mock model server."""
+
+    binary: str
+    home: pathlib.Path
+    env: dict[str, str]
+    server: MockResponsesServer
+    workdir: pathlib.Path
+
+
+@pytest.fixture
+def fake_codex() -> str:
+    return str(FAKE_CODEX)
+
+
+@pytest.fixture
+def fake_env(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A private CODEX_HOME and state dir for the fake codex, set in os.environ too."""
+    home = tmp_path / "codex_home"
+    home.mkdir()
+    values = {
+        "CODEX_HOME": str(home),
+        "FAKE_CODEX_STATE_DIR": str(home),
+        "FAKE_CODEX_LOG": str(tmp_path / "fake_codex_log.jsonl"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    for key in ("FAKE_CODEX_MODE", "CODEX_API_KEY", "CODEX_BIN"):
+        monkeypatch.delenv(key, raising=False)
+    return values
+
+
+def _require_real_codex() -> str:
+    binary = codex_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("the real codex CLI is required in CI (pip install -e '.[dev]')")
+        pytest.skip("no real codex binary (install the dev extra: openai-codex-cli-bin)")
+    return binary
+
+
+@pytest.fixture
+def mock_server() -> Iterator[MockResponsesServer]:
+    with MockResponsesServer() as server:
+        yield server
+
+
+@pytest.fixture
+def real_codex(tmp_path: pathlib.Path, mock_server: MockResponsesServer) -> RealCodex:
+    binary = _require_real_codex()
+    home = make_codex_home(tmp_path, mock_server.base_url)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return RealCodex(
+        binary=binary, home=home, env=e2e_env(home), server=mock_server, workdir=workdir
+    )
