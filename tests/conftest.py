@@ -54,12 +54,24 @@ def fake_env(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
     return values
 
 
-def _require_real_codex() -> str:
-    binary = codex_binary()
+NPM_CODEX = pathlib.Path(
+    os.environ.get("CODEX_E2E_NPM_BIN", ROOT / ".venv" / "npm" / "node_modules" / ".bin" / "codex")
+)
+
+
+def _require_real_codex(build: str) -> str:
+    """The real codex of one build: ``pypi`` (openai-codex-cli-bin, 0.163) or ``npm``
+    (@openai/codex, 0.169, a Node wrapper around the native binary)."""
+    binary = codex_binary() if build == "pypi" else (str(NPM_CODEX) if NPM_CODEX.exists() else None)
     if binary is None:
+        hint = (
+            "pip install -e '.[dev]'"
+            if build == "pypi"
+            else ("npm install --prefix .venv/npm @openai/codex@0.169.0")
+        )
         if os.environ.get("CI"):
-            pytest.fail("the real codex CLI is required in CI (pip install -e '.[dev]')")
-        pytest.skip("no real codex binary (install the dev extra: openai-codex-cli-bin)")
+            pytest.fail(f"the real codex CLI ({build}) is required in CI: {hint}")
+        pytest.skip(f"no real codex binary ({build}): {hint}")
     return binary
 
 
@@ -69,9 +81,12 @@ def mock_server() -> Iterator[MockResponsesServer]:
         yield server
 
 
-@pytest.fixture
-def real_codex(tmp_path: pathlib.Path, mock_server: MockResponsesServer) -> RealCodex:
-    binary = _require_real_codex()
+@pytest.fixture(params=["pypi", "npm"])
+def real_codex(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path, mock_server: MockResponsesServer
+) -> RealCodex:
+    """Each end-to-end test runs against both real builds of codex."""
+    binary = _require_real_codex(request.param)
     home = make_codex_home(tmp_path, mock_server.base_url)
     workdir = tmp_path / "work"
     workdir.mkdir()
