@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from codex_local_sdk import SandboxMode
 from platformdirs import user_data_dir
+
+from codex_local_sdk import SandboxMode
 
 __all__ = ["SANDBOX_RANK", "BridgePolicy", "PolicyError", "default_store_path"]
 

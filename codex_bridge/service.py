@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import msgspec
+
 from codex_local_sdk import (
     ApprovalPolicy,
     CodexError,
@@ -26,6 +27,7 @@ from codex_local_sdk import (
     CodexExecResult,
     CodexLocalClient,
     CodexUsageError,
+    EventCallback,
     JsonFileSessionStore,
     SandboxMode,
     SessionError,
@@ -442,12 +444,20 @@ class BridgeService:
 
     # ----------------------------------------------------------------- operations
     async def run(
-        self, params: RunParams, *, on_progress: ProgressCallback | None = None
+        self,
+        params: RunParams,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_event: EventCallback | None = None,
     ) -> RunOutcome:
-        """Start a new thread (recorded as a session when ``session_name`` is given)."""
+        """Start a new thread (recorded as a session when ``session_name`` is given).
+
+        ``on_progress`` gets a described update per notable event; ``on_event`` (also on
+        resume and fork) sees every raw event, for callers that relay the stream itself.
+        """
         request = self._request(params, self._directory(params.cwd))
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
-        reporter = _Reporter(on_progress)
+        reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
             if params.session_name:
                 _, result = await self._guard(
@@ -473,7 +483,11 @@ class BridgeService:
         return _outcome(result, notes)
 
     async def resume(
-        self, params: ResumeParams, *, on_progress: ProgressCallback | None = None
+        self,
+        params: ResumeParams,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_event: EventCallback | None = None,
     ) -> RunOutcome:
         """Continue a thread named by session name or thread id (exactly one)."""
         self._one_target(params.session_name, params.thread_id)
@@ -483,7 +497,7 @@ class BridgeService:
             cwd = None if recorded is None else self._directory(recorded)
         request = self._request(params, cwd)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
-        reporter = _Reporter(on_progress)
+        reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
             result = await self._guard(
                 self.client.resume_async(
@@ -499,7 +513,11 @@ class BridgeService:
         return _outcome(result, notes)
 
     async def fork(
-        self, params: ForkParams, *, on_progress: ProgressCallback | None = None
+        self,
+        params: ForkParams,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_event: EventCallback | None = None,
     ) -> RunOutcome:
         """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
         self._one_target(params.session_name, params.thread_id)
@@ -509,7 +527,7 @@ class BridgeService:
             cwd = None if recorded is None else self._directory(recorded)
         request = self._request(params, cwd)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
-        reporter = _Reporter(on_progress)
+        reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
             _, result = await self._guard(
                 self.client.fork_async(
@@ -767,8 +785,11 @@ def _consume_exception(task: asyncio.Task[Any]) -> None:
 class _Reporter:
     """Numbers and describes events for a progress callback."""
 
-    def __init__(self, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, callback: ProgressCallback | None, raw_callback: EventCallback | None = None
+    ) -> None:
         self._callback = callback
+        self._raw_callback = raw_callback
         self._count = 0
 
     async def emit(self, message: str, event: ThreadEvent | None = None) -> None:
@@ -780,6 +801,10 @@ class _Reporter:
             await outcome
 
     async def on_event(self, event: ThreadEvent) -> None:
+        if self._raw_callback is not None:
+            outcome = self._raw_callback(event)
+            if outcome is not None:
+                await outcome
         message = describe_event(event)
         if message is not None:
             await self.emit(message, event)
