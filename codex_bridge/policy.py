@@ -59,6 +59,13 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     max_finished_jobs: int = 200
 
     def __post_init__(self) -> None:
+        for name in ("default_sandbox", "sandbox_ceiling"):  # accept "read-only" etc. too
+            value: object = getattr(self, name)
+            try:
+                msgspec.structs.force_setattr(self, name, SandboxMode(str(value)))
+            except ValueError:
+                choices = ", ".join(mode.value for mode in SandboxMode)
+                raise PolicyError(f"{name} must be one of {choices}, not {value!r}") from None
         if SANDBOX_RANK[self.default_sandbox] > SANDBOX_RANK[self.sandbox_ceiling]:
             raise PolicyError(
                 f"default sandbox {self.default_sandbox.value!r} exceeds the ceiling "

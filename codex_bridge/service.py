@@ -355,8 +355,23 @@ class BridgeService:
         self._jobs: dict[str, _Job] = {}
         self._job_numbers = itertools.count(1)
         self._live: set[asyncio.Task[Any]] = set()
+        self._retired_clients: list[CodexLocalClient] = []
 
     # ----------------------------------------------------------------- policy
+    def reconfigure(self, policy: BridgePolicy) -> None:
+        """Use ``policy`` for later calls (e.g. an editor changed its settings).
+
+        Running calls finish under the limits they started with. A new codex binary or store
+        path gets a new client; the old one is closed by :meth:`aclose`."""
+        old, self.policy = self.policy, policy
+        if policy.max_concurrency != old.max_concurrency:
+            self._slots = None  # runs holding a slot release it on the old semaphore
+        if (policy.codex_bin, policy.store_path) != (old.codex_bin, old.store_path):
+            self._retired_clients.append(self.client)
+            self.client = CodexLocalClient(
+                codex_bin=policy.codex_bin, session_store=JsonFileSessionStore(policy.store_path)
+            )
+
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.policy.max_concurrency)
@@ -598,8 +613,13 @@ class BridgeService:
         self,
         kind: Literal["run", "resume", "fork"],
         params: RunParams | ResumeParams | ForkParams,
+        *,
+        on_progress: ProgressCallback | None = None,
     ) -> JobInfo:
-        """Start an operation in the background and return at once."""
+        """Start an operation in the background and return at once.
+
+        ``on_progress`` also receives the job's progress updates (for front ends that stream
+        them, such as the language server's work-done progress)."""
         # Validate now, so that bad arguments fail the call rather than the job.
         if isinstance(params, RunParams):
             self._request(params, self._directory(params.cwd))
@@ -625,6 +645,10 @@ class BridgeService:
                 info.started_at = _iso(time.time())
             info.progress.append(update.message)
             del info.progress[:-20]
+            if on_progress is not None:
+                forwarded = on_progress(update)
+                if forwarded is not None:
+                    await forwarded
 
         async def work() -> RunOutcome:
             try:
@@ -700,11 +724,14 @@ class BridgeService:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self.client.aclose()
+        for client in [*self._retired_clients, self.client]:
+            await client.aclose()
 
     # ----------------------------------------------------------------- doctor
-    def doctor(self) -> DoctorReport:
-        """What the bridge found: codex binary and version, login, session store."""
+    def doctor(self, *, login: bool = True) -> DoctorReport:
+        """What the bridge found: codex binary and version, login, session store.
+
+        ``login=False`` skips asking codex for its login status (a quick startup check)."""
         report = DoctorReport(ok=True, store_path=self.policy.store_path)
         checks = report.checks
         try:
@@ -729,9 +756,10 @@ class BridgeService:
                 checks.append(
                     DoctorCheck(name="version", ok=False, detail=f"cannot parse {report.version!r}")
                 )
-            report.logged_in, detail = _login_status(binary.path)
-            # Not fatal: an API key per call or a custom model provider also works.
-            checks.append(DoctorCheck(name="login", ok=True, detail=detail))
+            if login:
+                report.logged_in, detail = _login_status(binary.path)
+                # Not fatal: an API key per call or a custom model provider also works.
+                checks.append(DoctorCheck(name="login", ok=True, detail=detail))
         except CodexError as exc:
             checks.append(DoctorCheck(name="codex", ok=False, detail=str(exc)))
         try:

@@ -1,0 +1,955 @@
+"""The MCP server: Codex as MCP tools for agent hosts, over the official ``mcp`` SDK.
+
+A thin adapter over :class:`~codex_bridge.service.BridgeService`: it publishes the tools and
+resources, turns arguments into the service's params Structs, relays progress and renders
+results. Every decision (policy, sessions, jobs, concurrency) is the service's.
+
+It is built on the SDK's low-level ``Server`` rather than ``MCPServer`` so that the input and
+output schemas come from the service's msgspec Structs (one source of truth, validated by
+``parse_params``) instead of being restated as Python signatures.
+
+Run it with ``codex-bridge mcp`` or ``python -m codex_bridge.mcp_server`` (stdio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, unquote
+
+import anyio
+import anyio.to_thread
+import mcp_types as types
+import msgspec
+from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+
+from . import __version__
+from .policy import BridgePolicy, PolicyError
+from .service import (
+    BridgeError,
+    BridgeService,
+    ForkParams,
+    JobInfo,
+    ProgressCallback,
+    ProgressUpdate,
+    ResumeParams,
+    RunOutcome,
+    RunParams,
+    SessionInfo,
+    SessionRenameParams,
+    parse_params,
+)
+
+__all__ = ["SERVER_NAME", "build_server", "main", "serve"]
+
+logger = logging.getLogger("codex_bridge.mcp")
+
+SERVER_NAME = "codex-bridge"
+SESSIONS_URI = "codex://sessions"
+SESSION_URI_TEMPLATE = "codex://sessions/{name}"
+_SESSION_URI_PREFIX = SESSIONS_URI + "/"
+_CLEANUP_SECONDS = 30.0  # bound on waiting for codex to be killed and reaped
+_MAX_WAIT_SECONDS = 3600.0
+_T = TypeVar("_T")
+
+Context = ServerRequestContext[BridgeService, Any]
+
+INSTRUCTIONS = """\
+codex-bridge runs the OpenAI Codex coding agent on this machine. Codex reads and edits files \
+and runs shell commands inside a sandbox, in a working directory you choose.
+- codex_run starts a task and waits for the result; codex_resume continues a thread (by \
+session_name or thread_id) with its earlier context; codex_fork tries an alternative on a copy.
+- For long work use codex_job_start, then codex_job_wait / codex_job_status; codex_job_cancel \
+stops it.
+- Give Codex complete, self-contained prompts: it does not see this conversation.
+- The server enforces a sandbox ceiling, allowed working directories and timeouts; a refused \
+request says what is allowed."""
+
+
+# --------------------------------------------------------------------------- schemas
+
+_FIELD_DOCS: dict[str, str] = {
+    "prompt": (
+        "The task for Codex in plain language. Codex does not see your conversation, so say "
+        "what to do, where, the constraints and how to check the result."
+    ),
+    "session_name": "Name of a recorded session (see codex_sessions_list).",
+    "thread_id": "Codex thread id (a UUID) from an earlier result's thread_id.",
+    "cwd": "Working directory for Codex (absolute, or relative to the default).",
+    "model": "Model to use instead of the Codex configuration's default.",
+    "sandbox": (
+        "Where Codex's shell commands may write: read-only (inspect and answer), "
+        "workspace-write (edit files in cwd), danger-full-access (anything)."
+    ),
+    "approval_policy": (
+        "When Codex would ask for approval before running a command. Nobody can answer "
+        "those questions here, so keep the default 'never'."
+    ),
+    "profile": "A profile from the Codex config.toml to use.",
+    "config_overrides": (
+        'Extra Codex config values as {"dotted.key": value} (like codex -c). Sandbox and '
+        "approval keys are refused: use the sandbox argument."
+    ),
+    "output_schema": (
+        "A JSON Schema (object) the final answer must follow; the parsed answer is returned "
+        "as structured_output."
+    ),
+    "images": "Image files to attach to the prompt (paths).",
+    "add_dirs": "Additional writable directories for the workspace-write sandbox.",
+    "timeout_seconds": "Give up (and stop Codex) after this many seconds.",
+    "idle_timeout_seconds": "Give up when Codex produces no event for this many seconds.",
+    "new_session_name": "Name to record the forked thread under.",
+    "name": "The session name.",
+    "new_name": "The new session name.",
+    "job_id": "A job id returned by codex_job_start (see codex_jobs_list).",
+    "kind": (
+        "What the job does: run (new thread, codex_run arguments), resume (continue a "
+        "thread, codex_resume arguments) or fork (codex_fork arguments)."
+    ),
+    "wait_seconds": (
+        "Return after at most this many seconds even if the job is still running "
+        "(it keeps running)."
+    ),
+}
+
+_TOOL_FIELD_DOCS: dict[str, dict[str, str]] = {
+    "codex_run": {
+        "session_name": (
+            "Record the new thread under this name, to continue it later with codex_resume. "
+            "Must not exist yet."
+        ),
+    },
+    "codex_resume": {
+        "session_name": "The session to continue (exactly one of session_name or thread_id).",
+        "thread_id": "The thread to continue (exactly one of session_name or thread_id).",
+        "cwd": "Working directory (default: the session's recorded one, else the default).",
+    },
+    "codex_fork": {
+        "session_name": "The session to fork (exactly one of session_name or thread_id).",
+        "thread_id": "The thread to fork (exactly one of session_name or thread_id).",
+    },
+    "codex_job_start": {
+        "session_name": (
+            "run: record the new thread under this name; resume/fork: the session to "
+            "continue or fork (exactly one of session_name or thread_id)."
+        ),
+        "thread_id": "resume/fork only: the thread to continue or fork.",
+        "new_session_name": "fork only: name to record the forked thread under.",
+        "profile": "run only: " + _FIELD_DOCS["profile"],
+        "add_dirs": "run only: " + _FIELD_DOCS["add_dirs"],
+        "cwd": "run/resume only: " + _FIELD_DOCS["cwd"],
+    },
+}
+
+
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    """Replace ``$ref``s by their definitions: some hosts do not resolve references."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = dict(defs[ref.removeprefix("#/$defs/")])
+            target.pop("title", None)
+            return _inline_refs(target, defs)
+        return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
+def _struct_schema(kind: Any) -> dict[str, Any]:
+    """The JSON Schema of a msgspec type, with an inline object root."""
+    raw = msgspec.json.schema(kind)
+    schema: dict[str, Any] = _inline_refs(raw, raw.get("$defs", {}))
+    return schema
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf [X, null]`` with a null default → X: an omitted argument means the same, and
+    models fill flat schemas more reliably."""
+    variants = prop.get("anyOf")
+    if isinstance(variants, list) and prop.get("default", ...) is None:
+        rest = [v for v in variants if v != {"type": "null"}]
+        if len(rest) == 1:
+            return dict(rest[0])
+    return prop
+
+
+def _input_schema(tool: str, kinds: Sequence[type[msgspec.Struct]]) -> dict[str, Any]:
+    """An input schema from one or more params Structs (their fields merged, in order)."""
+    properties: dict[str, Any] = {}
+    required: list[str] | None = None
+    for kind in kinds:
+        schema = _struct_schema(kind)
+        for name, prop in schema["properties"].items():
+            properties.setdefault(name, _without_null(prop))
+        kind_required = list(schema.get("required", []))
+        required = (
+            kind_required if required is None else [r for r in required if r in kind_required]
+        )
+    docs = {**_FIELD_DOCS, **_TOOL_FIELD_DOCS.get(tool, {})}
+    for name, prop in properties.items():
+        prop.pop("title", None)
+        if name in docs:
+            prop["description"] = docs[name]
+        enum = prop.get("enum")
+        if isinstance(enum, list) and all(isinstance(v, str) for v in enum):
+            prop.setdefault("type", "string")  # some hosts need a type beside the enum
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required or [],
+        "additionalProperties": False,
+    }
+
+
+def _output_schema(kind: type[msgspec.Struct], wrap: str | None = None) -> dict[str, Any]:
+    schema = _struct_schema(kind)
+    if wrap is None:
+        return schema
+    return {
+        "type": "object",
+        "properties": {wrap: {"type": "array", "items": schema}},
+        "required": [wrap],
+    }
+
+
+# --------------------------------------------------------------------------- adapter params
+
+
+class _SessionName(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+
+
+class _JobId(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    job_id: str
+
+
+class _JobWait(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    job_id: str
+    wait_seconds: float = 60.0
+
+
+class _JobKind(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["run", "resume", "fork"] = "run"
+
+
+class _NoArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+_JOB_PARAMS: dict[str, type[RunParams] | type[ResumeParams] | type[ForkParams]] = {
+    "run": RunParams,
+    "resume": ResumeParams,
+    "fork": ForkParams,
+}
+
+
+def _job_start_schema() -> dict[str, Any]:
+    schema = _input_schema("codex_job_start", [_JobKind, RunParams, ResumeParams, ForkParams])
+    schema["required"] = ["prompt"]
+    return schema
+
+
+def _wait_schema() -> dict[str, Any]:
+    schema = _input_schema("codex_job_wait", [_JobWait])
+    schema["properties"]["wait_seconds"].update(minimum=0, maximum=_MAX_WAIT_SECONDS)
+    return schema
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _text_result(
+    text: str, structured: dict[str, Any] | None = None, *, is_error: bool = False
+) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        structured_content=structured,
+        is_error=is_error,
+    )
+
+
+def _error_result(message: str) -> types.CallToolResult:
+    return _text_result(message, is_error=True)
+
+
+def _builtins(value: msgspec.Struct) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(value)
+    return data
+
+
+def _outcome_result(outcome: RunOutcome) -> types.CallToolResult:
+    # A failed turn is an error even when codex exited 0.
+    return _text_result(outcome.to_text(), _builtins(outcome), is_error=not outcome.ok)
+
+
+def _session_line(info: SessionInfo) -> str:
+    line = f"{info.name}: thread {info.thread_id}, {info.turns} turn(s)"
+    if info.last_status:
+        line += f", last {info.last_status}"
+    if info.cwd:
+        line += f", cwd {info.cwd}"
+    return line + f", updated {info.updated_at}"
+
+
+def _session_text(info: SessionInfo) -> str:
+    lines = [_session_line(info)]
+    if info.forked_from:
+        lines.append(f"forked from {info.forked_from}")
+    for turn in info.recent_turns or []:
+        answer = f" → {turn.final_message_preview}" if turn.final_message_preview else ""
+        lines.append(f"- {turn.at} {turn.operation} [{turn.status}] {turn.prompt_preview}{answer}")
+    return "\n".join(lines)
+
+
+def _job_text(info: JobInfo) -> str:
+    head = f"job {info.job_id} ({info.kind}): {info.state}"
+    if info.session_name:
+        head += f", session {info.session_name!r}"
+    lines = [head]
+    if info.outcome is not None:
+        lines.append(info.outcome.to_text())
+    elif info.error:
+        lines.append(f"error: {info.error}")
+    elif info.progress:
+        lines.extend(f"  {line}" for line in info.progress[-5:])
+    return "\n".join(lines)
+
+
+def _job_result(info: JobInfo) -> types.CallToolResult:
+    return _text_result(_job_text(info), _builtins(info))
+
+
+# --------------------------------------------------------------------------- tools
+
+_Handler = Callable[
+    [BridgeService, dict[str, Any], ProgressCallback], Awaitable[types.CallToolResult]
+]
+
+
+@dataclass(frozen=True)
+class _ToolSpec:
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    annotations: types.ToolAnnotations
+    handler: _Handler
+
+    def definition(self) -> types.Tool:
+        return types.Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            annotations=self.annotations,
+        )
+
+
+async def _isolated(operation: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``operation`` as its own task and, when this request is cancelled, cancel it once
+    and wait (shielded, bounded) until codex is killed and reaped.
+
+    An anyio cancel scope re-delivers cancellation at every await, which would interrupt the
+    SDK's cleanup over and over; a plain task gets one clean cancellation.
+    """
+    task = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(task)
+    except BaseException:
+        if not task.done():
+            task.cancel()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_SECONDS):
+                await asyncio.wait({task})
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the caller is already raising
+        raise
+
+
+async def _run(
+    service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(RunParams, arguments)
+    return _outcome_result(await _isolated(service.run(params, on_progress=progress)))
+
+
+async def _resume(
+    service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(ResumeParams, arguments)
+    return _outcome_result(await _isolated(service.resume(params, on_progress=progress)))
+
+
+async def _fork(
+    service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(ForkParams, arguments)
+    return _outcome_result(await _isolated(service.fork(params, on_progress=progress)))
+
+
+async def _in_thread(call: Callable[[], _T]) -> _T:
+    """Session-store calls take a cross-process file lock; keep them off the event loop."""
+    return await anyio.to_thread.run_sync(call)
+
+
+async def _sessions_list(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    parse_params(_NoArguments, arguments)
+    sessions = await _in_thread(service.list_sessions)
+    text = "\n".join(_session_line(s) for s in sessions) if sessions else "no sessions"
+    return _text_result(text, {"sessions": [_builtins(s) for s in sessions]})
+
+
+async def _session_show(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_SessionName, arguments)
+    info = await _in_thread(lambda: service.show_session(params.name))
+    return _text_result(_session_text(info), _builtins(info))
+
+
+async def _session_rename(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(SessionRenameParams, arguments)
+    info = await _in_thread(lambda: service.rename_session(params.name, params.new_name))
+    return _text_result(f"renamed {params.name!r} to {info.name!r}", _builtins(info))
+
+
+async def _session_delete(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_SessionName, arguments)
+    info = await _in_thread(lambda: service.delete_session(params.name))
+    text = (
+        f"deleted session {info.name!r}; codex keeps thread {info.thread_id}, "
+        "which codex_resume can still continue by thread_id"
+    )
+    return _text_result(text, _builtins(info))
+
+
+async def _job_start(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    rest = dict(arguments)
+    kind = parse_params(_JobKind, {"kind": rest.pop("kind", "run")}).kind
+    params = parse_params(_JOB_PARAMS[kind], rest)
+    return _job_result(service.start_job(kind, params))
+
+
+async def _job_status(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    return _job_result(service.job_status(parse_params(_JobId, arguments).job_id))
+
+
+async def _job_wait(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_JobWait, arguments)
+    bounded = min(max(params.wait_seconds, 0.0), _MAX_WAIT_SECONDS)
+    return _job_result(await service.wait_job(params.job_id, bounded))
+
+
+async def _job_cancel(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_JobId, arguments)
+    return _job_result(await service.cancel_job(params.job_id))
+
+
+async def _jobs_list(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    parse_params(_NoArguments, arguments)
+    jobs = service.list_jobs()
+    text = "\n".join(_job_text(job).splitlines()[0] for job in jobs) if jobs else "no jobs"
+    return _text_result(text, {"jobs": [_builtins(job) for job in jobs]})
+
+
+def _annotations(
+    title: str,
+    *,
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+) -> types.ToolAnnotations:
+    return types.ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
+    )
+
+
+_RUN_RESULT = (
+    "Returns Codex's final message, the thread id (and session name), commands it ran with "
+    "exit codes, files it changed, token usage, and structured_output when output_schema was "
+    "given. isError is true when the turn failed or timed out. A run can take minutes: for "
+    "long work use codex_job_start."
+)
+
+
+def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
+    """This server's limits, appended to argument descriptions so a model can stay within
+    them instead of learning them from refusals."""
+    cwd = f"This server: default {policy.default_cwd or os.getcwd()}"
+    if policy.allowed_roots:
+        cwd += f"; allowed roots: {', '.join(policy.allowed_roots)}"
+    notes = {
+        "cwd": cwd + ".",
+        "sandbox": (
+            f"This server: default {policy.default_sandbox.value}, "
+            f"at most {policy.sandbox_ceiling.value}."
+        ),
+        "timeout_seconds": (
+            f"This server: default {policy.default_timeout_seconds:g}, "
+            f"at most {policy.max_timeout_seconds:g}."
+        ),
+    }
+    if policy.idle_timeout_seconds is not None:
+        notes["idle_timeout_seconds"] = f"This server: default {policy.idle_timeout_seconds:g}."
+    return notes
+
+
+def _tool_specs(policy: BridgePolicy) -> list[_ToolSpec]:
+    specs = _base_tool_specs()
+    notes = _policy_notes(policy)
+    for spec in specs:
+        for name, prop in spec.input_schema["properties"].items():
+            if name in notes:
+                prop["description"] = f"{prop.get('description', '')} {notes[name]}".strip()
+    return specs
+
+
+def _base_tool_specs() -> list[_ToolSpec]:
+    outcome_schema = _output_schema(RunOutcome)
+    session_schema = _output_schema(SessionInfo)
+    job_schema = _output_schema(JobInfo)
+    # Codex edits files and runs commands (destructive unless the sandbox is read-only) and
+    # talks to a model API (open world); running the same prompt twice is not a no-op.
+    codex_hints: dict[str, bool] = {"destructive": True, "open_world": True}
+    return [
+        _ToolSpec(
+            name="codex_run",
+            title="Run Codex",
+            description=(
+                "Start a new Codex task: the Codex coding agent works in `cwd` (reading and "
+                "editing files, running commands inside the sandbox) and this call waits for "
+                "its answer. Pass session_name to continue the thread later with codex_resume. "
+                + _RUN_RESULT
+            ),
+            input_schema=_input_schema("codex_run", [RunParams]),
+            output_schema=outcome_schema,
+            annotations=_annotations("Run Codex", **codex_hints),
+            handler=_run,
+        ),
+        _ToolSpec(
+            name="codex_resume",
+            title="Continue a Codex thread",
+            description=(
+                "Send a follow-up prompt to an existing Codex thread, which keeps its earlier "
+                "conversation and context. Name the thread by session_name (see "
+                "codex_sessions_list) or by thread_id from an earlier result: exactly one. "
+                + _RUN_RESULT
+            ),
+            input_schema=_input_schema("codex_resume", [ResumeParams]),
+            output_schema=outcome_schema,
+            annotations=_annotations("Continue a Codex thread", **codex_hints),
+            handler=_resume,
+        ),
+        _ToolSpec(
+            name="codex_fork",
+            title="Fork a Codex thread",
+            description=(
+                "Copy an existing Codex thread into a new, independent thread and run a prompt "
+                "on the copy; the original is unchanged. Use it to try an alternative. Name "
+                "the source by session_name or thread_id (exactly one); new_session_name "
+                "records the copy. " + _RUN_RESULT
+            ),
+            input_schema=_input_schema("codex_fork", [ForkParams]),
+            output_schema=outcome_schema,
+            annotations=_annotations("Fork a Codex thread", **codex_hints),
+            handler=_fork,
+        ),
+        _ToolSpec(
+            name="codex_sessions_list",
+            title="List Codex sessions",
+            description=(
+                "List the named Codex sessions, most recently used first: name, thread id, "
+                "working directory, number of turns, last status."
+            ),
+            input_schema=_input_schema("codex_sessions_list", [_NoArguments]),
+            output_schema=_output_schema(SessionInfo, wrap="sessions"),
+            annotations=_annotations("List Codex sessions", read_only=True, idempotent=True),
+            handler=_sessions_list,
+        ),
+        _ToolSpec(
+            name="codex_session_show",
+            title="Show a Codex session",
+            description=(
+                "Show one named session: its metadata, token usage and recent turns (prompt "
+                "and answer previews)."
+            ),
+            input_schema=_input_schema("codex_session_show", [_SessionName]),
+            output_schema=session_schema,
+            annotations=_annotations("Show a Codex session", read_only=True, idempotent=True),
+            handler=_session_show,
+        ),
+        _ToolSpec(
+            name="codex_session_rename",
+            title="Rename a Codex session",
+            description="Give a named session a new name (the new name must be free).",
+            input_schema=_input_schema("codex_session_rename", [SessionRenameParams]),
+            output_schema=session_schema,
+            annotations=_annotations("Rename a Codex session"),
+            handler=_session_rename,
+        ),
+        _ToolSpec(
+            name="codex_session_delete",
+            title="Delete a Codex session",
+            description=(
+                "Forget a session name. Codex keeps the thread itself, so it can still be "
+                "continued by thread_id. Returns the deleted session."
+            ),
+            input_schema=_input_schema("codex_session_delete", [_SessionName]),
+            output_schema=session_schema,
+            annotations=_annotations("Delete a Codex session", destructive=True, idempotent=True),
+            handler=_session_delete,
+        ),
+        _ToolSpec(
+            name="codex_job_start",
+            title="Start a Codex job",
+            description=(
+                "Start Codex in the background and return a job id at once. kind chooses the "
+                "operation (run, resume or fork) and the other arguments are those of "
+                "codex_run, codex_resume or codex_fork. Follow it with codex_job_wait or "
+                "codex_job_status; codex_job_cancel stops it. Jobs live as long as this server."
+            ),
+            input_schema=_job_start_schema(),
+            output_schema=job_schema,
+            annotations=_annotations("Start a Codex job", **codex_hints),
+            handler=_job_start,
+        ),
+        _ToolSpec(
+            name="codex_job_status",
+            title="Codex job status",
+            description=(
+                "The state of a job (queued, running, completed, failed, cancelled), its "
+                "latest progress lines and, once it has ended, its outcome (same shape as "
+                "codex_run's result)."
+            ),
+            input_schema=_input_schema("codex_job_status", [_JobId]),
+            output_schema=job_schema,
+            annotations=_annotations("Codex job status", read_only=True),
+            handler=_job_status,
+        ),
+        _ToolSpec(
+            name="codex_job_wait",
+            title="Wait for a Codex job",
+            description=(
+                "Wait until a job ends or wait_seconds pass (default 60), then return its "
+                "status as codex_job_status does. The job keeps running after a timed-out "
+                "wait: call again to keep waiting. Check state and outcome.ok for success."
+            ),
+            input_schema=_wait_schema(),
+            output_schema=job_schema,
+            annotations=_annotations("Wait for a Codex job", read_only=True),
+            handler=_job_wait,
+        ),
+        _ToolSpec(
+            name="codex_job_cancel",
+            title="Cancel a Codex job",
+            description=(
+                "Stop a queued or running job; its Codex process is killed. Cancelling an "
+                "ended job changes nothing. Returns the job's final status."
+            ),
+            input_schema=_input_schema("codex_job_cancel", [_JobId]),
+            output_schema=job_schema,
+            annotations=_annotations("Cancel a Codex job", destructive=True, idempotent=True),
+            handler=_job_cancel,
+        ),
+        _ToolSpec(
+            name="codex_jobs_list",
+            title="List Codex jobs",
+            description="List this server's background jobs (recent finished ones included).",
+            input_schema=_input_schema("codex_jobs_list", [_NoArguments]),
+            output_schema=_output_schema(JobInfo, wrap="jobs"),
+            annotations=_annotations("List Codex jobs", read_only=True),
+            handler=_jobs_list,
+        ),
+    ]
+
+
+def _normalise_arguments(spec: _ToolSpec, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Drop nulls (an omitted argument means the same) and decode JSON text given for an
+    object or array argument (some hosts send those as strings)."""
+    properties: Mapping[str, Any] = spec.input_schema.get("properties", {})
+    normalised: dict[str, Any] = {}
+    for key, value in (arguments or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, str) and properties.get(key, {}).get("type") in ("object", "array"):
+            with contextlib.suppress(ValueError):
+                decoded = json.loads(value)
+                if isinstance(decoded, (dict, list)):
+                    value = decoded
+        normalised[key] = value
+    return normalised
+
+
+def _progress_relay(ctx: Context) -> ProgressCallback:
+    """Progress updates → ``notifications/progress`` (a no-op without a progress token)."""
+
+    async def relay(update: ProgressUpdate) -> None:
+        try:
+            await ctx.session.report_progress(update.progress, None, update.message)
+        except Exception:  # progress is best effort: never let it break the run
+            logger.debug("could not send a progress notification", exc_info=True)
+
+    return relay
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def _session_uri(name: str) -> str:
+    return _SESSION_URI_PREFIX + quote(name, safe="")
+
+
+def _json_contents(uri: str, data: Any) -> types.ReadResourceResult:
+    return types.ReadResourceResult(
+        contents=[
+            types.TextResourceContents(
+                uri=uri, mime_type="application/json", text=json.dumps(data, indent=2)
+            )
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def build_server(service: BridgeService) -> Server[BridgeService]:
+    """The MCP server over ``service``. Its lifespan closes the service (killing every codex
+    process) when the connection ends."""
+    specs = {spec.name: spec for spec in _tool_specs(service.policy)}
+    tools = [spec.definition() for spec in specs.values()]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:
+        try:
+            yield service
+        finally:
+            # Runs on disconnect, shutdown and signals: shielded so cleanup is not cut short.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_SECONDS):
+                await service.aclose()
+
+    async def list_tools(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        spec = specs.get(params.name)
+        if spec is None:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"Unknown tool {params.name!r}; the tools are: {', '.join(specs)}",
+            )
+        try:
+            arguments = _normalise_arguments(spec, params.arguments)
+            return await spec.handler(service, arguments, _progress_relay(ctx))
+        except BridgeError as exc:
+            logger.info("%s refused: %s", spec.name, exc.message)
+            return _error_result(exc.message)
+        except Exception as exc:  # the server must answer, never die on a request
+            logger.exception("%s failed unexpectedly", spec.name)
+            return _error_result(f"internal error in {spec.name}: {exc!r}")
+
+    async def list_resources(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        sessions = await _in_thread(service.list_sessions)
+        resources = [
+            types.Resource(
+                uri=SESSIONS_URI,
+                name="sessions",
+                title="Codex sessions",
+                description="Every named Codex session (JSON).",
+                mime_type="application/json",
+            )
+        ]
+        resources += [
+            types.Resource(
+                uri=_session_uri(info.name),
+                name=info.name,
+                title=f"Codex session {info.name}",
+                description=_session_line(info),
+                mime_type="application/json",
+            )
+            for info in sessions
+        ]
+        return types.ListResourcesResult(resources=resources)
+
+    async def list_resource_templates(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(
+                    uri_template=SESSION_URI_TEMPLATE,
+                    name="session",
+                    title="Codex session",
+                    description="One named Codex session with its recent turns (JSON).",
+                    mime_type="application/json",
+                )
+            ]
+        )
+
+    async def read_resource(
+        ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        try:
+            if uri == SESSIONS_URI:
+                sessions = await _in_thread(service.list_sessions)
+                return _json_contents(uri, [_builtins(s) for s in sessions])
+            if uri.startswith(_SESSION_URI_PREFIX) and len(uri) > len(_SESSION_URI_PREFIX):
+                name = unquote(uri.removeprefix(_SESSION_URI_PREFIX))
+                info = await _in_thread(lambda: service.show_session(name))
+                return _json_contents(uri, _builtins(info))
+        except BridgeError as exc:
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=exc.message, data={"uri": uri}
+            ) from exc
+        raise MCPError(
+            code=types.INVALID_PARAMS,
+            message=f"Unknown resource {uri!r}; try {SESSIONS_URI} or {SESSION_URI_TEMPLATE}",
+            data={"uri": uri},
+        )
+
+    return Server(
+        SERVER_NAME,
+        version=__version__,
+        title="Codex bridge",
+        description="The OpenAI Codex coding agent as MCP tools.",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        # The tool list never changes while the server runs; session lists do.
+        cache_hints={"tools/list": CacheHint(ttl_ms=3_600_000, scope="public")},
+        get_tool_input_schema=lambda name: specs[name].input_schema if name in specs else None,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
+        on_read_resource=read_resource,
+    )
+
+
+# --------------------------------------------------------------------------- stdio
+
+
+def _startup_check(service: BridgeService) -> None:
+    """Warn on stderr when codex is missing or too old. The server still starts: a host shows
+    a failed server with little detail, whereas a tool error tells the model (and the user)
+    exactly what is wrong and how to fix it."""
+    report = service.doctor(login=False)
+    for check in report.checks:
+        if not check.ok:
+            logger.warning("codex-bridge: %s: %s", check.name, check.detail)
+    if report.ok:
+        logger.info("codex-bridge: codex %s at %s", report.version, report.binary)
+
+
+async def _serve_stdio(server: Server[BridgeService]) -> None:
+    connection = anyio.CancelScope()
+    closed = anyio.Event()
+
+    async def serve_connection() -> None:
+        with connection:
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+        closed.set()  # the lifespan has closed the service: no codex is left
+        group.cancel_scope.cancel()
+
+    async def stop_on_signal() -> None:
+        # A host's SIGTERM does not reach codex (its own process group): turn the signal into
+        # a cancellation, so that the lifespan kills codex before the process ends.
+        wanted = [signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", signal.SIGTERM)]
+        with anyio.open_signal_receiver(*wanted) as received:
+            async for signum in received:
+                logger.info("codex-bridge: signal %s, shutting down", signum)
+                break
+        connection.cancel()
+        with anyio.CancelScope(shield=True):
+            await closed.wait()
+        # The stdin reader blocks in a thread that only EOF ends, and a host that signals
+        # may keep stdin open: leave now that the cleanup is done.
+        logging.shutdown()
+        os._exit(0)
+
+    async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
+        group.start_soon(stop_on_signal)
+        group.start_soon(serve_connection)
+
+
+def serve(policy: BridgePolicy) -> None:
+    """Serve MCP over stdin/stdout until the client disconnects or a signal arrives."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    service = BridgeService(policy)
+    _startup_check(service)
+    anyio.run(_serve_stdio, build_server(service))
+
+
+# --------------------------------------------------------------------------- __main__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m codex_bridge.mcp_server``: policy from ``CODEX_BRIDGE_*`` and a few flags.
+    (``codex-bridge mcp`` is the documented entry point.)"""
+    parser = argparse.ArgumentParser(
+        prog="python -m codex_bridge.mcp_server",
+        description="codex-bridge MCP server on stdio. Settings also come from CODEX_BRIDGE_* "
+        "environment variables (e.g. CODEX_BRIDGE_SANDBOX_CEILING).",
+    )
+    # The same flag names as ``codex-bridge mcp``.
+    parser.add_argument("--store", dest="store_path", metavar="PATH")
+    parser.add_argument("--codex-bin", dest="codex_bin", metavar="PATH")
+    parser.add_argument("--default-sandbox", dest="default_sandbox", metavar="MODE")
+    parser.add_argument("--sandbox-ceiling", dest="sandbox_ceiling", metavar="MODE")
+    parser.add_argument("--allowed-root", dest="allowed_roots", action="append", metavar="DIR")
+    parser.add_argument("--default-cwd", dest="default_cwd", metavar="DIR")
+    parser.add_argument("--max-concurrency", dest="max_concurrency", type=int, metavar="N")
+    parser.add_argument("--default-timeout", dest="default_timeout_seconds", type=float)
+    parser.add_argument("--max-timeout", dest="max_timeout_seconds", type=float)
+    args = parser.parse_args(argv)
+    try:
+        policy = BridgePolicy.from_sources(vars(args), env=os.environ)
+    except PolicyError as exc:
+        print(f"codex-bridge: {exc}", file=sys.stderr)
+        return 2
+    serve(policy)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,773 @@
+"""The MCP server, through the official ``mcp`` client: in process and over stdio, on the
+2025-11-25 handshake (``mode="legacy"``) and on 2026-07-28.
+
+Most tests use the fake codex; ``test_real_codex_over_stdio`` drives the real CLI against the
+mock Responses API. Every test that starts codex checks that no codex process is left.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import jsonschema
+import pytest
+from anyio.abc import Process
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent, TextResourceContents, ToolAnnotations
+
+from codex_bridge.mcp_server import build_server
+from codex_bridge.policy import BridgePolicy
+from codex_bridge.service import BridgeService
+from tests.conftest import RealCodex
+from tests.mcp_support import (
+    TAG_ENV,
+    ProgressRecorder,
+    cli_server,
+    leftover_codex,
+    module_server,
+    server_env,
+    tagged_processes,
+    wait_until,
+)
+from tests.support.mock_responses import HELLO_TEXT
+
+MODES = ["legacy", "2026-07-28"]
+PROTOCOL = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28"}
+TOOLS = {
+    "codex_run",
+    "codex_resume",
+    "codex_fork",
+    "codex_sessions_list",
+    "codex_session_show",
+    "codex_session_rename",
+    "codex_session_delete",
+    "codex_job_start",
+    "codex_job_status",
+    "codex_job_wait",
+    "codex_job_cancel",
+    "codex_jobs_list",
+}
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def tag(monkeypatch: pytest.MonkeyPatch) -> str:
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(TAG_ENV, value)
+    return value
+
+
+@pytest.fixture
+def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def state_dir(fake_env: dict[str, str]) -> pathlib.Path:
+    return pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"])
+
+
+@pytest.fixture
+def make_service(
+    tmp_path: pathlib.Path,
+    fake_codex: str,
+    fake_env: dict[str, str],
+    tag: str,
+    workdir: pathlib.Path,
+) -> Callable[..., BridgeService]:
+    def make(**policy: Any) -> BridgeService:
+        settings: dict[str, Any] = {
+            "store_path": str(tmp_path / "sessions.json"),
+            "codex_bin": fake_codex,
+            "default_cwd": str(workdir),
+            **policy,
+        }
+        return BridgeService(BridgePolicy.from_sources(settings, env={}))
+
+    return make
+
+
+@pytest.fixture
+async def no_codex_left(tag: str) -> AsyncIterator[None]:
+    """Fails the test if any codex process it started is still alive at the end."""
+    yield
+    assert await leftover_codex(tag) == []
+
+
+@asynccontextmanager
+async def connect(service: BridgeService, mode: str) -> AsyncIterator[Client]:
+    async with Client(build_server(service), mode=mode) as client:
+        assert client.protocol_version == PROTOCOL[mode]
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    content = result.structured_content
+    assert isinstance(content, dict), text_of(result)
+    return content
+
+
+async def call_ok(client: Client, tool: str, arguments: dict[str, Any], **kw: Any) -> Any:
+    result = await client.call_tool(tool, arguments, **kw)
+    assert not result.is_error, text_of(result)
+    return structured(result)
+
+
+async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, text_of(result)
+    return text_of(result)
+
+
+def fake_runs(fake_env: dict[str, str]) -> list[dict[str, Any]]:
+    """The codex invocations the fake has logged."""
+    log = pathlib.Path(fake_env["FAKE_CODEX_LOG"])
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- tool list
+
+
+async def test_tool_list_declares_schemas_and_honest_annotations(
+    make_service: Callable[..., BridgeService], mode: str
+) -> None:
+    async with connect(make_service(), mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == TOOLS
+    for tool in tools.values():
+        assert tool.description and tool.title, tool.name
+        for schema in (tool.input_schema, tool.output_schema):
+            assert schema is not None and schema["type"] == "object", tool.name
+            assert "$ref" not in json.dumps(schema), tool.name  # inlined for every host
+            jsonschema.Draft202012Validator.check_schema(schema)
+        assert tool.input_schema["additionalProperties"] is False
+        for name, prop in tool.input_schema["properties"].items():
+            assert prop.get("description"), f"{tool.name}.{name} has no description"
+
+    run = tools["codex_run"].input_schema
+    assert run["required"] == ["prompt"]
+    assert set(run["properties"]["sandbox"]["enum"]) == {
+        "read-only",
+        "workspace-write",
+        "danger-full-access",
+    }
+    assert run["properties"]["sandbox"]["type"] == "string"
+    # The server's limits are part of the descriptions.
+    assert (
+        "default read-only, at most workspace-write" in run["properties"]["sandbox"]["description"]
+    )
+    assert "default 900, at most 3600" in run["properties"]["timeout_seconds"]["description"]
+    assert "never" in run["properties"]["approval_policy"]["enum"]
+    assert run["properties"]["timeout_seconds"]["type"] == "number"
+    job_start = tools["codex_job_start"].input_schema["properties"]
+    assert job_start["kind"]["enum"] == ["fork", "resume", "run"]
+    assert {"thread_id", "new_session_name", "add_dirs"} <= set(job_start)
+    assert tools["codex_run"].output_schema is not None
+    assert {"ok", "status", "final_message", "thread_id", "commands", "files_changed"} <= set(
+        tools["codex_run"].output_schema["properties"]
+    )
+
+    hints = {name: tool.annotations or ToolAnnotations() for name, tool in tools.items()}
+    for name in (
+        "codex_sessions_list",
+        "codex_session_show",
+        "codex_job_status",
+        "codex_job_wait",
+        "codex_jobs_list",
+    ):
+        assert hints[name].read_only_hint is True, name
+    for name in ("codex_run", "codex_resume", "codex_fork", "codex_job_start"):
+        assert hints[name].open_world_hint is True and hints[name].read_only_hint is False, name
+    delete = hints["codex_session_delete"]
+    assert delete.destructive_hint is True and not delete.read_only_hint
+
+
+# --------------------------------------------------------------------------- runs
+
+
+async def test_run_returns_structured_content_and_text(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        result = await client.call_tool("codex_run", {"prompt": "list files [[fake:shell]]"})
+    assert not result.is_error
+    outcome = structured(result)
+    assert outcome["ok"] is True and outcome["status"] == "completed"
+    assert outcome["final_message"] == "All done."
+    assert outcome["commands"] == [
+        {"command": "echo fake-shell-ok", "exit_code": 0, "status": "completed"}
+    ]
+    assert outcome["thread_id"] and outcome["usage"]["output_tokens"] > 0
+    text = text_of(result)
+    assert "All done." in text and "$ echo fake-shell-ok (exit 0)" in text
+
+
+async def test_output_schema_gives_structured_output_and_files_changed(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "count": {"type": "integer"}},
+        "required": ["status", "count"],
+        "additionalProperties": False,
+    }
+    async with connect(make_service(), mode) as client:
+        answer = await call_ok(
+            client, "codex_run", {"prompt": "count [[fake:file_change]]", "output_schema": schema}
+        )
+    assert answer["structured_output"] == {"status": "ok", "count": 0}
+    assert answer["files_changed"]
+
+
+async def test_failed_turn_is_an_error_even_when_codex_exits_0(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        output_schema = {t.name: t.output_schema for t in (await client.list_tools()).tools}
+        result = await client.call_tool("codex_run", {"prompt": "go [[fake:fail_exit0]]"})
+    assert result.is_error
+    outcome = structured(result)
+    jsonschema.validate(outcome, output_schema["codex_run"])
+    assert outcome["ok"] is False and outcome["status"] == "failed"
+    assert outcome["error"]["message"]
+    assert text_of(result).startswith("Codex failed:")
+
+
+async def test_timeout_is_an_error_and_kills_codex(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        result = await client.call_tool(
+            "codex_run", {"prompt": "[[fake:stall]]", "timeout_seconds": 1}
+        )
+    assert result.is_error
+    assert structured(result)["status"] == "timeout"
+
+
+async def test_progress_notifications_arrive_in_order(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    recorder = ProgressRecorder()
+    async with connect(make_service(), mode) as client:
+        await call_ok(client, "codex_run", {"prompt": "[[fake:shell]]"}, progress_callback=recorder)
+    values = recorder.values
+    assert values == sorted(values) and len(set(values)) == len(values)
+    messages = recorder.messages
+    assert messages[0].startswith("thread ") and messages[0].endswith(" started")
+    expected = ["thinking…", "$ echo fake-shell-ok", "$ echo fake-shell-ok (exit 0)", "All done."]
+    positions = [messages.index(line) for line in expected]
+    assert positions == sorted(positions), messages
+    assert messages[-1].startswith("turn completed")
+
+
+async def test_runs_queue_behind_the_concurrency_cap(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    recorder = ProgressRecorder()
+    async with connect(make_service(max_concurrency=1), mode) as client:
+        job = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
+        outcomes: list[dict[str, Any]] = []
+
+        async def queued_run() -> None:
+            outcomes.append(
+                await call_ok(client, "codex_run", {"prompt": "later"}, progress_callback=recorder)
+            )
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(queued_run)
+            assert await wait_until(lambda: bool(recorder.messages))
+            assert recorder.messages[0] == "queued: waiting for a free codex slot"
+            assert not outcomes
+            await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
+    assert outcomes[0]["final_message"] == "echo: later"
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+async def test_resume_fork_and_session_tools(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        first = await call_ok(client, "codex_run", {"prompt": "first", "session_name": "alpha"})
+        assert first["session_name"] == "alpha"
+        again = await call_ok(client, "codex_resume", {"prompt": "second", "session_name": "alpha"})
+        assert again["thread_id"] == first["thread_id"]
+        assert again["final_message"] == "echo: second"
+        by_id = await call_ok(
+            client, "codex_resume", {"prompt": "third", "thread_id": first["thread_id"]}
+        )
+        assert by_id["thread_id"] == first["thread_id"]
+        fork = await call_ok(
+            client,
+            "codex_fork",
+            {"prompt": "other way", "session_name": "alpha", "new_session_name": "beta"},
+        )
+        assert fork["thread_id"] != first["thread_id"] and fork["session_name"] == "beta"
+
+        listed = await call_ok(client, "codex_sessions_list", {})
+        assert {s["name"] for s in listed["sessions"]} == {"alpha", "beta"}
+        shown = await call_ok(client, "codex_session_show", {"name": "alpha"})
+        assert shown["thread_id"] == first["thread_id"]
+        assert [t["prompt_preview"] for t in shown["recent_turns"]][:2] == ["first", "second"]
+
+        renamed = await call_ok(
+            client, "codex_session_rename", {"name": "alpha", "new_name": "gamma"}
+        )
+        assert renamed["name"] == "gamma"
+        assert "alpha" in await call_error(client, "codex_session_show", {"name": "alpha"})
+        deleted = await call_ok(client, "codex_session_delete", {"name": "gamma"})
+        assert deleted["thread_id"] == first["thread_id"]
+        listed = await call_ok(client, "codex_sessions_list", {})
+        assert [s["name"] for s in listed["sessions"]] == ["beta"]
+        # The thread outlives its name.
+        await call_ok(client, "codex_resume", {"prompt": "still", "thread_id": first["thread_id"]})
+
+
+async def test_sessions_are_resources(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        run = await call_ok(client, "codex_run", {"prompt": "hi", "session_name": "my task"})
+        uris = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert uris == {"codex://sessions", "codex://sessions/my%20task"}
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["codex://sessions/{name}"]
+
+        one = (await client.read_resource("codex://sessions/my%20task")).contents[0]
+        assert isinstance(one, TextResourceContents) and one.mime_type == "application/json"
+        assert json.loads(one.text)["thread_id"] == run["thread_id"]
+        every = (await client.read_resource("codex://sessions")).contents[0]
+        assert isinstance(every, TextResourceContents)
+        assert [s["name"] for s in json.loads(every.text)] == ["my task"]
+        with pytest.raises(MCPError, match="nope"):
+            await client.read_resource("codex://sessions/nope")
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+async def test_job_lifecycle(
+    make_service: Callable[..., BridgeService],
+    mode: str,
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
+) -> None:
+    async with connect(make_service(), mode) as client:
+        started = await call_ok(
+            client, "codex_job_start", {"prompt": "[[fake:shell]]", "session_name": "bg"}
+        )
+        assert started["state"] in ("queued", "running") and started["kind"] == "run"
+        done = await call_ok(
+            client, "codex_job_wait", {"job_id": started["job_id"], "wait_seconds": 60}
+        )
+        assert done["state"] == "completed"
+        assert done["outcome"]["final_message"] == "All done."
+        assert "$ echo fake-shell-ok (exit 0)" in done["progress"]
+        status = await call_ok(client, "codex_job_status", {"job_id": started["job_id"]})
+        assert status["state"] == "completed"
+
+        resumed = await call_ok(
+            client, "codex_job_start", {"kind": "resume", "prompt": "more", "session_name": "bg"}
+        )
+        resumed = await call_ok(client, "codex_job_wait", {"job_id": resumed["job_id"]})
+        assert resumed["outcome"]["thread_id"] == done["outcome"]["thread_id"]
+
+        stalled = await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
+        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+        waited = await call_ok(
+            client, "codex_job_wait", {"job_id": stalled["job_id"], "wait_seconds": 0}
+        )
+        assert waited["state"] == "running"  # a bounded wait leaves the job running
+        assert tagged_processes(tag)
+        cancelled = await call_ok(client, "codex_job_cancel", {"job_id": stalled["job_id"]})
+        assert cancelled["state"] == "cancelled"
+        assert await leftover_codex(tag) == []
+
+        jobs = await call_ok(client, "codex_jobs_list", {})
+        assert [j["state"] for j in jobs["jobs"]] == ["completed", "completed", "cancelled"]
+        assert "no job" in await call_error(client, "codex_job_status", {"job_id": "job-x"})
+        refused = await call_error(
+            client, "codex_job_start", {"kind": "resume", "prompt": "x", "session_name": "none"}
+        )
+        assert "none" in refused
+        assert "kind" in await call_error(
+            client, "codex_job_start", {"kind": "run?", "prompt": "x"}
+        )
+        assert len((await call_ok(client, "codex_jobs_list", {}))["jobs"]) == 3
+
+
+# --------------------------------------------------------------------------- cancellation
+
+
+async def test_cancelled_call_kills_codex(
+    make_service: Callable[..., BridgeService],
+    mode: str,
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
+) -> None:
+    async with connect(make_service(), mode) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "codex_run", {"prompt": "[[fake:child]]"})
+            assert await wait_until(lambda: (state_dir / "child.pid").exists())
+            assert len(tagged_processes(tag)) == 2  # codex and its child
+            group.cancel_scope.cancel()
+        assert await leftover_codex(tag) == []
+        # The server carries on.
+        await call_ok(client, "codex_run", {"prompt": "after"})
+
+
+async def test_closing_the_connection_kills_running_codex(
+    make_service: Callable[..., BridgeService],
+    mode: str,
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
+) -> None:
+    async with connect(make_service(), mode) as client:
+        await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
+        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+    assert await leftover_codex(tag) == []
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+async def test_policy_refusals_are_tool_errors(
+    make_service: Callable[..., BridgeService],
+    mode: str,
+    workdir: pathlib.Path,
+    fake_env: dict[str, str],
+    no_codex_left: None,
+) -> None:
+    service = make_service(allowed_roots=(str(workdir),))
+    async with connect(service, mode) as client:
+        message = await call_error(
+            client, "codex_run", {"prompt": "x", "sandbox": "danger-full-access"}
+        )
+        assert "ceiling 'workspace-write'" in message
+        message = await call_error(client, "codex_run", {"prompt": "x", "cwd": "/"})
+        assert "outside the allowed roots" in message
+        message = await call_error(
+            client,
+            "codex_run",
+            {"prompt": "x", "config_overrides": {"sandbox_mode": "danger-full-access"}},
+        )
+        assert "not allowed" in message
+        assert fake_runs(fake_env) == []  # refused before codex was started
+        await call_ok(client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"})
+
+
+async def test_read_only_ceiling(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    service = make_service(sandbox_ceiling="read-only")
+    async with connect(service, mode) as client:
+        message = await call_error(
+            client,
+            "codex_resume",
+            {"prompt": "x", "thread_id": str(uuid.uuid4()), "sandbox": "workspace-write"},
+        )
+    assert "ceiling 'read-only'" in message
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("codex_run", {}, "missing required field `prompt`"),
+        ("codex_run", {"prompt": 5}, "Expected `str`"),
+        ("codex_run", {"prompt": "x", "bogus": 1}, "unknown field `bogus`"),
+        ("codex_run", {"prompt": "x", "sandbox": "everything"}, "Invalid enum value"),
+        ("codex_run", {"prompt": "   "}, "prompt must not be empty"),
+        ("codex_run", {"prompt": "x", "cwd": "missing-dir"}, "is not an existing directory"),
+        ("codex_run", {"prompt": "x", "timeout_seconds": -1}, "must be positive"),
+        ("codex_resume", {"prompt": "x"}, "exactly one of session_name or thread_id"),
+        ("codex_resume", {"prompt": "x", "session_name": "ghost"}, "ghost"),
+        ("codex_fork", {"prompt": "x", "thread_id": "not-a-uuid"}, "not a codex thread id"),
+        ("codex_session_show", {}, "missing required field `name`"),
+        ("codex_session_delete", {"name": "ghost"}, "ghost"),
+        ("codex_job_wait", {"job_id": "job-0"}, "no job 'job-0'"),
+        ("codex_sessions_list", {"extra": True}, "unknown field `extra`"),
+    ],
+)
+async def test_invalid_arguments_are_tool_errors(
+    make_service: Callable[..., BridgeService],
+    tool: str,
+    arguments: dict[str, Any],
+    expected: str,
+    no_codex_left: None,
+) -> None:
+    async with connect(make_service(), "legacy") as client:
+        assert expected in await call_error(client, tool, arguments)
+        await call_ok(client, "codex_sessions_list", {})  # still serving
+
+
+async def test_unknown_tool_is_a_protocol_error_and_json_text_arguments_are_decoded(
+    make_service: Callable[..., BridgeService],
+    mode: str,
+    fake_env: dict[str, str],
+    no_codex_left: None,
+) -> None:
+    async with connect(make_service(), mode) as client:
+        with pytest.raises(MCPError, match="codex_run"):
+            await client.call_tool("codex_explode", {})
+        # Some hosts send object arguments as JSON text, and null for "not given".
+        await call_ok(
+            client,
+            "codex_run",
+            {"prompt": "x", "config_overrides": '{"model_reasoning_effort": "low"}', "model": None},
+        )
+    assert fake_runs(fake_env)[-1]["config"]["model_reasoning_effort"] == "low"
+
+
+# --------------------------------------------------------------------------- stdio
+
+
+@pytest.fixture
+def stdio_env(
+    tmp_path: pathlib.Path,
+    fake_codex: str,
+    fake_env: dict[str, str],
+    tag: str,
+    workdir: pathlib.Path,
+) -> dict[str, str]:
+    return server_env(store=tmp_path / "sessions.json", codex_bin=fake_codex, workdir=workdir)
+
+
+async def test_stdio_round_trip(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
+) -> None:
+    recorder = ProgressRecorder()
+    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
+        assert client.protocol_version == PROTOCOL[mode]
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        first = await call_ok(
+            client,
+            "codex_run",
+            {"prompt": "[[fake:shell]]", "session_name": "s"},
+            progress_callback=recorder,
+        )
+        assert first["final_message"] == "All done."
+        assert recorder.values == sorted(recorder.values) and len(recorder.values) >= 5
+        assert "$ echo fake-shell-ok (exit 0)" in recorder.messages
+        again = await call_ok(client, "codex_resume", {"prompt": "more", "session_name": "s"})
+        assert again["thread_id"] == first["thread_id"]
+        assert "unknown field" in await call_error(client, "codex_run", {"prompt": "x", "y": 1})
+        listed = await call_ok(client, "codex_sessions_list", {})
+        assert [s["name"] for s in listed["sessions"]] == ["s"]
+
+
+async def test_stdio_cancellation_kills_codex(
+    stdio_env: dict[str, str],
+    tmp_path: pathlib.Path,
+    state_dir: pathlib.Path,
+    tag: str,
+    mode: str,
+    no_codex_left: None,
+) -> None:
+    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "codex_run", {"prompt": "[[fake:child]]"})
+            assert await wait_until(lambda: (state_dir / "child.pid").exists())
+            assert len(tagged_processes(tag)) == 2
+            group.cancel_scope.cancel()  # the client sends notifications/cancelled
+        assert await leftover_codex(tag) == []
+        assert (await call_ok(client, "codex_run", {"prompt": "next"}))["final_message"] == (
+            "echo: next"
+        )
+
+
+async def test_stdio_disconnect_kills_codex(
+    stdio_env: dict[str, str],
+    tmp_path: pathlib.Path,
+    state_dir: pathlib.Path,
+    tag: str,
+    mode: str,
+    no_codex_left: None,
+) -> None:
+    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
+        await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
+        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+    assert await leftover_codex(tag) == []
+
+
+async def test_stdio_policy_from_environment(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+) -> None:
+    env = {**stdio_env, "CODEX_BRIDGE_SANDBOX_CEILING": "read-only"}
+    async with Client(module_server(env, tmp_path), mode="legacy") as client:
+        message = await call_error(
+            client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"}
+        )
+    assert "ceiling 'read-only'" in message
+
+
+async def test_stdio_missing_codex_still_serves_with_a_clear_error(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    env = {**stdio_env, "CODEX_BRIDGE_CODEX_BIN": str(tmp_path / "no-such-codex")}
+    errlog = tmp_path / "server-stderr.txt"
+    with errlog.open("w") as stream:
+        transport = stdio_client(module_server(env, tmp_path), errlog=stream)
+        async with Client(transport, mode="legacy") as client:
+            message = await call_error(client, "codex_run", {"prompt": "x"})
+    assert "no-such-codex" in message and "not an executable file" in message
+    assert "no-such-codex" in errlog.read_text()  # the startup warning
+
+
+async def _send(process: Process, message: dict[str, Any]) -> None:
+    assert process.stdin is not None
+    await process.stdin.send(json.dumps(message).encode() + b"\n")
+
+
+async def _read_message(process: Process) -> dict[str, Any]:
+    assert process.stdout is not None
+    data = b""
+    while not data.endswith(b"\n"):
+        data += await process.stdout.receive()
+    message: dict[str, Any] = json.loads(data)
+    return message
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_stdio_signal_kills_codex_and_exits(
+    stdio_env: dict[str, str],
+    tmp_path: pathlib.Path,
+    state_dir: pathlib.Path,
+    tag: str,
+    signum: signal.Signals,
+    no_codex_left: None,
+) -> None:
+    """A host that signals the server (even with stdin still open) leaves no codex behind."""
+    async with await anyio.open_process(
+        [sys.executable, "-m", "codex_bridge.mcp_server"],
+        stderr=subprocess.DEVNULL,
+        env=stdio_env,
+        cwd=tmp_path,
+    ) as process:
+        initialize = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"},
+        }
+        await _send(
+            process, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize}
+        )
+        assert (await _read_message(process))["id"] == 1
+        await _send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        call = {"name": "codex_run", "arguments": {"prompt": "[[fake:child]]"}}
+        await _send(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+        process.send_signal(signum)
+        with anyio.fail_after(30):
+            assert await process.wait() == 0
+    assert await leftover_codex(tag) == []
+
+
+async def test_codex_bridge_mcp_console_script(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
+) -> None:
+    params = cli_server(stdio_env, tmp_path)
+    if params is None:
+        pytest.skip("the codex-bridge console script is not installed")
+    async with Client(params, mode=mode) as client:
+        answer = await call_ok(client, "codex_run", {"prompt": "via the cli"})
+    assert answer["final_message"] == "echo: via the cli"
+
+
+async def test_example_client_script(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+) -> None:
+    example = pathlib.Path(__file__).resolve().parent.parent / "examples" / "mcp_client.py"
+    done = await anyio.run_process(
+        [sys.executable, str(example), "hello from the example"],
+        env=stdio_env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "echo: hello from the example" in done.stdout.decode()
+    assert "thinking…" in done.stderr.decode()  # progress notifications were printed
+
+
+# --------------------------------------------------------------------------- real codex
+
+
+async def test_real_codex_over_stdio(
+    real_codex: RealCodex, tmp_path: pathlib.Path, tag: str, mode: str
+) -> None:
+    env = server_env(
+        store=tmp_path / "sessions.json",
+        codex_bin=real_codex.binary,
+        workdir=real_codex.workdir,
+        extra={**real_codex.env, TAG_ENV: tag},
+    )
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "codex_bridge.mcp_server"],
+        env={k: v for k, v in env.items() if not k.startswith("OPENAI_")},
+        cwd=tmp_path,
+    )
+    recorder = ProgressRecorder()
+    async with Client(params, mode=mode) as client:
+        hello = await call_ok(
+            client,
+            "codex_run",
+            {"prompt": "[[mock:hello]]", "session_name": "e2e", "timeout_seconds": 120},
+            progress_callback=recorder,
+        )
+        assert hello["final_message"] == HELLO_TEXT and hello["ok"] is True
+        assert hello["thread_id"] and recorder.values == sorted(recorder.values)
+        assert recorder.messages[-1].startswith("turn completed")
+        echo = await call_ok(
+            client,
+            "codex_resume",
+            {"prompt": "again please", "session_name": "e2e", "timeout_seconds": 120},
+        )
+        assert echo["thread_id"] == hello["thread_id"]
+        assert "again please" in (echo["final_message"] or "")
+
+        started = ProgressRecorder()
+        async with anyio.create_task_group() as group:
+
+            async def slow() -> None:
+                await client.call_tool(
+                    "codex_run", {"prompt": "[[mock:slow]]"}, progress_callback=started
+                )
+
+            group.start_soon(slow)
+            assert await wait_until(lambda: "thinking…" in started.messages, within=60)
+            assert tagged_processes(tag)
+            group.cancel_scope.cancel()
+        assert await leftover_codex(tag) == []
+    assert await leftover_codex(tag) == []
