@@ -13,7 +13,6 @@ Run it with ``codex-bridge mcp`` or ``python -m codex_bridge.mcp_server`` (stdio
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -37,7 +36,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from . import __version__
-from .policy import BridgePolicy, PolicyError
+from .policy import BridgePolicy
 from .service import (
     BridgeError,
     BridgeService,
@@ -924,31 +923,10 @@ def serve(policy: BridgePolicy) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m codex_bridge.mcp_server``: policy from ``CODEX_BRIDGE_*`` and a few flags.
-    (``codex-bridge mcp`` is the documented entry point.)"""
-    parser = argparse.ArgumentParser(
-        prog="python -m codex_bridge.mcp_server",
-        description="codex-bridge MCP server on stdio. Settings also come from CODEX_BRIDGE_* "
-        "environment variables (e.g. CODEX_BRIDGE_SANDBOX_CEILING).",
-    )
-    # The same flag names as ``codex-bridge mcp``.
-    parser.add_argument("--store", dest="store_path", metavar="PATH")
-    parser.add_argument("--codex-bin", dest="codex_bin", metavar="PATH")
-    parser.add_argument("--default-sandbox", dest="default_sandbox", metavar="MODE")
-    parser.add_argument("--sandbox-ceiling", dest="sandbox_ceiling", metavar="MODE")
-    parser.add_argument("--allowed-root", dest="allowed_roots", action="append", metavar="DIR")
-    parser.add_argument("--default-cwd", dest="default_cwd", metavar="DIR")
-    parser.add_argument("--max-concurrency", dest="max_concurrency", type=int, metavar="N")
-    parser.add_argument("--default-timeout", dest="default_timeout_seconds", type=float)
-    parser.add_argument("--max-timeout", dest="max_timeout_seconds", type=float)
-    args = parser.parse_args(argv)
-    try:
-        policy = BridgePolicy.from_sources(vars(args), env=os.environ)
-    except PolicyError as exc:
-        print(f"codex-bridge: {exc}", file=sys.stderr)
-        return 2
-    serve(policy)
-    return 0
+    """``python -m codex_bridge.mcp_server [policy flags]``: the same as ``codex-bridge mcp``."""
+    from codex_bridge.cli import main as cli_main
+
+    return cli_main(["mcp", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
