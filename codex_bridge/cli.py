@@ -27,8 +27,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import importlib
-import inspect
 import json
+import logging
 import os
 import signal
 import sys
@@ -965,15 +965,12 @@ def _server(args: argparse.Namespace, policy: BridgePolicy) -> int:
     except ModuleNotFoundError as exc:
         _error(f"the {args.command} server is not available: {exc}")
         return EXIT_FAILED
-    serve: Callable[[BridgePolicy], Any] = module.serve
-    outcome = serve(policy)
-    if inspect.isawaitable(outcome):
-        asyncio.run(_await(outcome))
+    # stdout carries the protocol: logs go to stderr.
+    level = os.environ.get("CODEX_BRIDGE_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
+    serve: Callable[[BridgePolicy], None] = module.serve
+    serve(policy)
     return EXIT_OK
-
-
-async def _await(awaitable: Awaitable[Any]) -> None:
-    await awaitable
 
 
 # --------------------------------------------------------------------------- main

@@ -1,0 +1,739 @@
+"""The language server: Codex for editors, over stdio (``codex-bridge lsp``).
+
+Standard LSP only, so generic clients work without an extension:
+
+* ``workspace/executeCommand``: ``codex.run``, ``codex.resume``, ``codex.fork``,
+  ``codex.cancel``, ``codex.status`` and ``codex.sessions.list|show|rename|delete``, with
+  one object or positional strings as arguments (see ``codex_bridge.lsp.arguments``);
+* work-done progress for each run (cancellable), agent messages to ``window/logMessage``,
+  the final answer to ``window/showMessage`` and a transcript via ``window/showDocument``;
+* code actions that carry a codex command and never start codex themselves;
+* open, unmodified buffers refreshed with ``workspace/applyEdit`` when codex changed their
+  files; a warning instead when the buffer has unsaved edits.
+
+Policy, jobs, sessions and progress text belong to :class:`BridgeService`; this module is
+protocol glue. It also closes three gaps of pygls 2.1 (see :class:`_Protocol`):
+``$/cancelRequest`` does not reach a running ``workspace/executeCommand`` handler, a
+cancelled command handler can leave its request unanswered, and a reply to a server request
+that was given up raises ``InvalidStateError``. Shutdown, exit, SIGTERM and stdin closing
+all kill every codex process group before the server goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from lsprotocol import types as lsp
+from pygls.capabilities import get_capability
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+)
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import MsgId
+from pygls.uris import to_fs_path
+
+from codex_local_sdk import AgentMessageItem, ItemCompleted, SandboxMode
+
+from . import __version__
+from .lsp import buffers
+from .lsp.arguments import named_arguments, pop_flag, split_target
+from .lsp.code_actions import KINDS, LastThread, Selection, code_actions
+from .lsp.settings import EditorSettings, editor_settings, normalise
+from .policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from .service import (
+    BridgeError,
+    BridgeService,
+    ForkParams,
+    JobInfo,
+    ProgressUpdate,
+    ResumeParams,
+    RunParams,
+    SessionRenameParams,
+    parse_params,
+)
+
+__all__ = ["COMMANDS", "CodexLanguageServer", "build_server", "main", "serve"]
+
+logger = logging.getLogger("codex_bridge.lsp")
+
+COMMANDS = (
+    "codex.run",
+    "codex.resume",
+    "codex.fork",
+    "codex.cancel",
+    "codex.status",
+    "codex.sessions.list",
+    "codex.sessions.show",
+    "codex.sessions.rename",
+    "codex.sessions.delete",
+)
+_MAX_SHOWN = 2000  # characters of an answer in window/showMessage; the rest is in the log
+_CLIENT_WAIT_SECONDS = 10.0  # for the client to answer a progress-create request
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_UNFINISHED = ("queued", "running")
+_work_done_token: contextvars.ContextVar[lsp.ProgressToken | None] = contextvars.ContextVar(
+    "codex_work_done_token", default=None
+)
+
+
+class _Refusal(JsonRpcInvalidParams):
+    """A command refused for bad input or policy; its message says what to do instead."""
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol with the gaps that matter for long-running commands closed."""
+
+    _server: CodexLanguageServer
+
+    @lsp_method(lsp.INITIALIZE)
+    def lsp_initialize(self, params: lsp.InitializeParams) -> Any:
+        result: lsp.InitializeResult = yield from super().lsp_initialize(params)
+        # Tell clients they may pass a workDoneToken with executeCommand.
+        if result.capabilities.execute_command_provider is not None:
+            result.capabilities.execute_command_provider.work_done_progress = True
+        return result
+
+    @lsp_method(lsp.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(  # type: ignore[override]
+        self, params: lsp.ExecuteCommandParams
+    ) -> Any:
+        # pygls runs commands as a sub-task of a generator, which $/cancelRequest and
+        # shutdown cannot reach. As one coroutine the command is the request's own task:
+        # cancelling the request cancels the command, and pygls answers it.
+        handler = self.fm.commands.get(params.command)
+        if handler is None:
+            raise _Refusal(
+                message=f"unknown command {params.command!r}; known: {', '.join(COMMANDS)}",
+                data={"code": "invalid_request"},
+            )
+        reset = _work_done_token.set(params.work_done_token)
+        try:
+            return await handler(*(params.arguments or ()))
+        except BridgeError as exc:
+            code = int(lsp.LSPErrorCodes.RequestFailed) if exc.code == "codex" else None
+            raise _Refusal(message=exc.message, code=code, data={"code": exc.code}) from None
+        except (JsonRpcException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            logger.exception("command %s failed", params.command)
+            raise JsonRpcInternalError(message=f"{params.command} failed: {exc!r}") from None
+        finally:
+            _work_done_token.reset(reset)
+
+    def _send_handler_result(self, future: Any, *, msg_id: MsgId) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if isinstance(failure, _Refusal):  # bad input: an answer, not a logged traceback
+            self._request_futures.pop(msg_id, None)
+            self._send_response(msg_id, error=failure.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+    def _handle_response(
+        self, msg_id: MsgId, result: Any | None = None, error: Any | None = None
+    ) -> None:
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.done():
+            # We stopped waiting (a run was cancelled); pygls would raise InvalidStateError.
+            self._request_futures.pop(msg_id, None)
+            return
+        super()._handle_response(msg_id, result, error)
+
+
+class _Run:
+    """What the server tracks for one run it started."""
+
+    def __init__(self, kind: str, prompt: str, client_token: lsp.ProgressToken | None) -> None:
+        self.kind = kind
+        self.prompt = prompt
+        self.client_token = client_token
+        self.job_id = ""
+        self.token: lsp.ProgressToken | None = None
+        self.pending: list[str] = []
+        self.transcript: list[str] = []
+        self.before: dict[str, str | None] = {}
+        self.task: asyncio.Task[JobInfo] | None = None
+
+
+class CodexLanguageServer(LanguageServer):
+    """The language server state: the service, the editor's settings and this server's runs."""
+
+    def __init__(self, policy: BridgePolicy, service: BridgeService | None = None) -> None:
+        super().__init__("codex-bridge", __version__, protocol_cls=_Protocol)
+        self.launch_policy = policy
+        self.service = service or BridgeService(policy)
+        self.settings = EditorSettings(policy=self.service.policy)
+        self.init_options: dict[str, Any] = {}
+        self.config_options: dict[str, Any] = {}
+        self.runs: dict[str, _Run] = {}
+        self._last_thread: LastThread | None = None
+        self._last_thread_known = False
+        self._transcripts: str | None = None
+        self._closing: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ messages
+    def show(self, kind: lsp.MessageType, message: str) -> None:
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
+
+    def log(self, kind: lsp.MessageType, message: str) -> None:
+        self.window_log_message(lsp.LogMessageParams(type=kind, message=message))
+
+    def supports(self, capability: str) -> bool:
+        return bool(get_capability(self.client_capabilities, capability, False))
+
+    # ------------------------------------------------------------------ settings
+    def apply_settings(self) -> None:
+        """initializationOptions, then workspace/configuration, over the launch policy."""
+        try:
+            settings = editor_settings(
+                self.launch_policy, {**self.init_options, **self.config_options}
+            )
+        except PolicyError as exc:
+            self.show(lsp.MessageType.Error, f"codex-bridge: settings not applied: {exc}")
+            return
+        self.settings = settings
+        self.service.reconfigure(settings.policy)
+        for note in settings.notes:
+            self.show(lsp.MessageType.Warning, f"codex-bridge: {note}")
+
+    async def pull_configuration(self) -> None:
+        try:
+            values = await self.workspace_configuration_async(
+                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="codex")])
+            )
+        except JsonRpcException as exc:
+            self.log(lsp.MessageType.Warning, f"codex-bridge: no workspace configuration: {exc}")
+            return
+        self.config_options = normalise(values[0] if values else None)
+        self.apply_settings()
+
+    # ------------------------------------------------------------------ workspace
+    def folders(self) -> list[str]:
+        """Local workspace folders, the root first."""
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # not initialized yet
+            return []
+        found = [workspace.root_path] if workspace.root_path else []
+        for folder in workspace.folders.values():
+            path = _local_path(folder.uri)
+            if path is not None:
+                found.append(path)
+        return [path for path in dict.fromkeys(found) if os.path.isdir(path)]
+
+    def folder_for(self, path: str) -> str:
+        """The workspace folder holding ``path`` (the innermost), else its directory."""
+        holding = [f for f in self.folders() if Path(path).is_relative_to(f)]
+        return max(holding, key=len) if holding else os.path.dirname(path)
+
+    def open_buffers(self) -> list[buffers.OpenBuffer]:
+        try:
+            documents = list(self.workspace.text_documents.values())
+        except RuntimeError:
+            return []
+        return [
+            buffers.OpenBuffer(uri=doc.uri, path=doc.path, version=doc.version, text=doc.source)
+            for doc in documents
+            if doc.uri.startswith("file:")
+        ]
+
+    def write_sandbox(self) -> str:
+        """workspace-write, or the ceiling when that is lower."""
+        ceiling = self.service.policy.sandbox_ceiling
+        writable = SandboxMode.WORKSPACE_WRITE
+        return writable.value if SANDBOX_RANK[ceiling] >= SANDBOX_RANK[writable] else ceiling.value
+
+    def last_thread(self) -> LastThread | None:
+        """The thread "continue here" resumes: this server's last, else the newest session."""
+        if not self._last_thread_known:
+            self._last_thread_known = True
+            with contextlib.suppress(BridgeError):
+                sessions = self.service.list_sessions()
+                if sessions:
+                    newest = max(sessions, key=lambda s: s.updated_at)
+                    self._last_thread = LastThread(session_name=newest.name)
+        return self._last_thread
+
+    def actions_for(self, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        """Code actions at a selection: string work only, codex starts when one is run."""
+        document = self.workspace.get_text_document(params.text_document.uri)
+        if not document.uri.startswith("file:"):
+            return []
+        start, end = params.range.start, params.range.end
+        # A selection of whole lines ends at column 0 of the line after it.
+        last = end.line - 1 if end.line > start.line and end.character == 0 else end.line
+        selection = Selection(
+            path=document.path,
+            cwd=self.folder_for(document.path),
+            start_line=start.line,
+            lines=tuple(document.lines[start.line : last + 1]),
+            text=document.text_in_client_range(params.range) if start != end else "",
+        )
+        only = params.context.only
+        return code_actions(
+            selection,
+            params.context.diagnostics,
+            write_sandbox=self.write_sandbox(),
+            last=self.last_thread(),
+            only=[str(getattr(kind, "value", kind)) for kind in only] if only else None,
+        )
+
+    def forget_last_thread(self) -> None:
+        """Sessions were renamed or deleted: look the newest one up again when needed."""
+        self._last_thread, self._last_thread_known = None, False
+
+    # ------------------------------------------------------------------ runs
+    async def start_run(
+        self,
+        kind: Literal["run", "resume", "fork"],
+        params: RunParams | ResumeParams | ForkParams,
+        *,
+        wait: bool,
+    ) -> dict[str, Any]:
+        """Start a service job; answer at once, or (``wait``) when it ends."""
+        run = _Run(kind, params.prompt, _work_done_token.get() if wait else None)
+        run.before = buffers.snapshot(self.open_buffers())
+        info = self.service.start_job(kind, params, on_progress=lambda u: self._on_update(run, u))
+        run.job_id = info.job_id
+        self.runs[info.job_id] = run
+        run.task = asyncio.ensure_future(self._follow(run))
+        if wait:
+            try:
+                info = await asyncio.shield(run.task)
+            except asyncio.CancelledError:  # $/cancelRequest, or shutdown
+                await self.service.cancel_job(run.job_id)
+                raise
+        return _job_result(info)
+
+    def _on_update(self, run: _Run, update: ProgressUpdate) -> None:
+        event = update.event
+        if isinstance(event, ItemCompleted) and isinstance(event.item, AgentMessageItem):
+            run.transcript.append(event.item.text)
+            self.log(lsp.MessageType.Info, f"codex [{run.job_id}]: {event.item.text}")
+        else:
+            run.transcript.append(f"- {update.message}")
+            self.log(lsp.MessageType.Log, f"codex [{run.job_id}] {update.message}")
+        if run.token is None:
+            run.pending.append(update.message)
+        else:
+            self.work_done_progress.report(
+                run.token, lsp.WorkDoneProgressReport(message=update.message)
+            )
+
+    async def _follow(self, run: _Run) -> JobInfo:
+        """Progress begin → reports (from ``_on_update``) → end, then the results."""
+        try:
+            await self._begin_progress(run)
+        except Exception:  # no progress bar, but the run and its answer go on
+            logger.exception("progress for run %s failed", run.job_id)
+        info = self.service.job_status(run.job_id)
+        while info.state in _UNFINISHED:
+            info = await self.service.wait_job(run.job_id, timeout_seconds=3600)
+        if run.token is not None:
+            self.work_done_progress.end(run.token, lsp.WorkDoneProgressEnd(message=_summary(info)))
+            self.work_done_progress.tokens.pop(run.token, None)
+        if info.outcome is not None and info.outcome.thread_id:
+            self._last_thread = LastThread(
+                session_name=info.outcome.session_name, thread_id=info.outcome.thread_id
+            )
+            self._last_thread_known = True
+        if self._closing is None:
+            try:
+                await self._report(run, info)
+            except Exception:  # the run's own result stands; reporting is best effort
+                logger.exception("reporting run %s failed", run.job_id)
+        self._prune_runs()
+        return info
+
+    def _prune_runs(self) -> None:
+        finished = [key for key, run in self.runs.items() if run.task and run.task.done()]
+        for key in finished[: max(0, len(finished) - self.service.policy.max_finished_jobs)]:
+            del self.runs[key]
+
+    async def _begin_progress(self, run: _Run) -> None:
+        token = run.client_token
+        if token is None:
+            if not self.supports("window.work_done_progress"):
+                return
+            token = f"codex-{run.job_id}"
+            try:
+                await asyncio.wait_for(
+                    self.work_done_progress.create_async(token), _CLIENT_WAIT_SECONDS
+                )
+            except (asyncio.TimeoutError, JsonRpcException) as exc:
+                logger.warning("no progress for %s: %s", run.job_id, exc)
+                return
+        self.work_done_progress.begin(
+            token,
+            lsp.WorkDoneProgressBegin(
+                title=f"Codex {run.kind}", message=_short(run.prompt, 80), cancellable=True
+            ),
+        )
+        run.token = token
+        for message in run.pending:
+            self.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=message))
+        run.pending.clear()
+
+    async def _report(self, run: _Run, info: JobInfo) -> None:
+        outcome = info.outcome
+        if outcome is not None:
+            text = f"Codex: {outcome.final_message}" if outcome.final_message else outcome.to_text()
+            if len(text) > _MAX_SHOWN:
+                text = text[:_MAX_SHOWN] + "… (the full answer is in the log)"
+            self.show(lsp.MessageType.Info if outcome.ok else lsp.MessageType.Warning, text)
+            self.log(lsp.MessageType.Info, f"codex [{run.job_id}] {outcome.to_text()}")
+        else:
+            self.show(lsp.MessageType.Warning, f"Codex {run.kind} {info.job_id}: {_summary(info)}")
+        await self._refresh_buffers(run, outcome.files_changed if outcome else [])
+        if self.settings.show_transcript and self.supports("window.show_document.support"):
+            await self._show_transcript(run, info)
+
+    async def _refresh_buffers(self, run: _Run, reported: list[str]) -> None:
+        plan = buffers.plan_refresh(self.open_buffers(), run.before, reported)
+        can_edit = self.supports("workspace.apply_edit")
+        for buffer, text in plan.reload:
+            if not can_edit:
+                self.show(lsp.MessageType.Info, f"Codex changed {buffer.path}; reload it.")
+                continue
+            result = await self.workspace_apply_edit_async(
+                lsp.ApplyWorkspaceEditParams(
+                    edit=self._replace_all(buffer, text), label="Codex changed this file"
+                )
+            )
+            if not result.applied:
+                self.log(
+                    lsp.MessageType.Warning,
+                    f"{buffer.path} not refreshed: {result.failure_reason or 'refused'}",
+                )
+        for buffer in plan.conflicts:
+            self.show(
+                lsp.MessageType.Warning,
+                f"Codex changed {buffer.path} on disk, but its buffer has unsaved edits, so "
+                "it was not reloaded. Compare, then save or revert.",
+            )
+
+    def _replace_all(self, buffer: buffers.OpenBuffer, text: str) -> lsp.WorkspaceEdit:
+        lines = _LINE_BREAK.split(buffer.text)
+        end = lsp.Position(
+            line=len(lines) - 1,
+            character=self.workspace.position_codec.client_num_units(lines[-1]),
+        )
+        edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(0, 0), end=end), new_text=text)
+        if self.supports("workspace.workspace_edit.document_changes"):
+            document = lsp.OptionalVersionedTextDocumentIdentifier(
+                uri=buffer.uri, version=buffer.version
+            )
+            return lsp.WorkspaceEdit(
+                document_changes=[lsp.TextDocumentEdit(text_document=document, edits=[edit])]
+            )
+        return lsp.WorkspaceEdit(changes={buffer.uri: [edit]})
+
+    async def _show_transcript(self, run: _Run, info: JobInfo) -> None:
+        if self._transcripts is None:
+            self._transcripts = tempfile.mkdtemp(prefix="codex-bridge-lsp-")
+        path = Path(self._transcripts, f"{info.job_id}.md")
+        parts = [f"# Codex {run.kind} {info.job_id}: {info.state}", "", "## Prompt", run.prompt]
+        parts += ["", "## Progress", *run.transcript]
+        if info.outcome is not None:
+            parts += ["", "## Result", info.outcome.to_text()]
+        elif info.error:
+            parts += ["", "## Error", info.error]
+        path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+        await self.window_show_document_async(
+            lsp.ShowDocumentParams(uri=path.as_uri(), take_focus=False)
+        )
+
+    async def cancel_token(self, token: lsp.ProgressToken) -> None:
+        for run in list(self.runs.values()):
+            if run.token == token and run.task is not None and not run.task.done():
+                await self.service.cancel_job(run.job_id)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def close(self) -> None:
+        """Kill every codex process this server started; safe to call more than once."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        await self.service.aclose()
+        followers = [run.task for run in self.runs.values() if run.task and not run.task.done()]
+        if followers:  # they end their progress; bounded in case the client stopped reading
+            await asyncio.wait(followers, timeout=_CLIENT_WAIT_SECONDS)
+        if self._transcripts is not None:
+            shutil.rmtree(self._transcripts, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- handlers
+
+_Handler = Callable[..., Awaitable[Any]]
+
+
+def _run_command(
+    kind: Literal["run", "resume", "fork"],
+    params_type: type[RunParams] | type[ResumeParams] | type[ForkParams],
+    positional: tuple[str, ...],
+) -> _Handler:
+    command = f"codex.{kind}"
+
+    async def handler(ls: CodexLanguageServer, *arguments: Any) -> Any:
+        named = named_arguments(command, arguments, positional)
+        split_target(command, named)
+        wait = pop_flag(command, named, "wait")
+        if kind == "run" and named.get("cwd") is None and ls.service.policy.default_cwd is None:
+            folders = ls.folders()
+            if folders:  # an editor's own cwd is arbitrary; its workspace is what it means
+                named["cwd"] = folders[0]
+        return await ls.start_run(kind, parse_params(params_type, named), wait=wait)
+
+    return handler
+
+
+async def _cancel(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    named = _only("codex.cancel", arguments, ("run_id",), optional=("run_id",))
+    run_id = named.get("run_id")
+    ids = [run_id] if run_id else [i for i, r in ls.runs.items() if r.task and not r.task.done()]
+    return {"cancelled": [_job_result(await ls.service.cancel_job(i)) for i in ids]}
+
+
+async def _status(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    named = named_arguments("codex.status", arguments, ("run_id",))
+    doctor = pop_flag("codex.status", named, "doctor")
+    named = _only("codex.status", [named], (), optional=("run_id",))
+    if named.get("run_id"):
+        return _job_result(ls.service.job_status(named["run_id"]))
+    result: dict[str, Any] = {
+        "version": __version__,
+        "policy": ls.service.policy.describe(),
+        "runs": [_job_result(info) for info in ls.service.list_jobs()],
+    }
+    if doctor:  # runs codex --version and login status: never part of initialize
+        result["doctor"] = msgspec.to_builtins(await asyncio.to_thread(ls.service.doctor))
+    return result
+
+
+async def _sessions_list(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    _only("codex.sessions.list", arguments, ())
+    return msgspec.to_builtins(await asyncio.to_thread(ls.service.list_sessions))
+
+
+async def _sessions_show(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    name = _only("codex.sessions.show", arguments, ("name",))["name"]
+    return msgspec.to_builtins(await asyncio.to_thread(ls.service.show_session, name))
+
+
+async def _sessions_rename(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    named = named_arguments("codex.sessions.rename", arguments, ("name", "new_name"))
+    params = parse_params(SessionRenameParams, named)
+    info = await asyncio.to_thread(ls.service.rename_session, params.name, params.new_name)
+    ls.forget_last_thread()
+    return msgspec.to_builtins(info)
+
+
+async def _sessions_delete(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    name = _only("codex.sessions.delete", arguments, ("name",))["name"]
+    info = await asyncio.to_thread(ls.service.delete_session, name)
+    ls.forget_last_thread()
+    return msgspec.to_builtins(info)
+
+
+def _only(
+    command: str,
+    arguments: Sequence[Any],
+    positional: tuple[str, ...],
+    *,
+    optional: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Named string arguments: all of ``positional`` required unless ``optional``."""
+    named = named_arguments(command, arguments, positional)
+    unknown = sorted(set(named) - set(positional) - set(optional))
+    if unknown:
+        raise BridgeError(f"{command}: unknown argument(s) {', '.join(unknown)}")
+    for name in positional:
+        if name not in optional and not named.get(name):
+            raise BridgeError(f"{command}: {name} is required")
+        if name in named and not isinstance(named[name], str):
+            raise BridgeError(f"{command}: {name} must be a string")
+    return named
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "codex.run": _run_command("run", RunParams, ("prompt", "session_name")),
+    "codex.resume": _run_command("resume", ResumeParams, ("target", "prompt")),
+    "codex.fork": _run_command("fork", ForkParams, ("target", "prompt", "new_session_name")),
+    "codex.cancel": _cancel,
+    "codex.status": _status,
+    "codex.sessions.list": _sessions_list,
+    "codex.sessions.show": _sessions_show,
+    "codex.sessions.rename": _sessions_rename,
+    "codex.sessions.delete": _sessions_delete,
+}
+
+
+def build_server(policy: BridgePolicy, service: BridgeService | None = None) -> LanguageServer:
+    """A language server over ``service`` (default: a new one with ``policy``).
+
+    The server closes the service when the editor shuts it down."""
+    server = CodexLanguageServer(policy, service)
+
+    for name, handler in _HANDLERS.items():
+        server.command(name)(handler)
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: CodexLanguageServer, params: lsp.InitializeParams) -> None:
+        # Answers at once: settings only, no codex call.
+        ls.init_options = normalise(params.initialization_options)
+        if ls.init_options:
+            ls.apply_settings()
+
+    @server.feature(lsp.INITIALIZED)
+    async def initialized(ls: CodexLanguageServer, params: lsp.InitializedParams) -> None:
+        if ls.supports("workspace.configuration"):
+            await ls.pull_configuration()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def configuration_changed(
+        ls: CodexLanguageServer, params: lsp.DidChangeConfigurationParams
+    ) -> None:
+        if ls.supports("workspace.configuration"):
+            await ls.pull_configuration()
+        else:
+            ls.config_options = normalise(params.settings)
+            ls.apply_settings()
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=list(KINDS), resolve_provider=False),
+    )
+    def code_action(
+        ls: CodexLanguageServer, params: lsp.CodeActionParams
+    ) -> list[lsp.CodeAction] | None:
+        return ls.actions_for(params)
+
+    @server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    async def progress_cancelled(
+        ls: CodexLanguageServer, params: lsp.WorkDoneProgressCancelParams
+    ) -> None:
+        await ls.cancel_token(params.token)
+
+    @server.feature(lsp.SHUTDOWN)
+    async def shutdown(ls: CodexLanguageServer, params: None) -> None:
+        await ls.close()
+
+    @server.feature(lsp.EXIT)
+    async def exit_(ls: CodexLanguageServer, params: None) -> None:
+        await ls.close()
+
+    return server
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _job_result(info: JobInfo) -> dict[str, Any]:
+    result: dict[str, Any] = msgspec.to_builtins(info)
+    result["run_id"] = info.job_id
+    return result
+
+
+def _summary(info: JobInfo) -> str:
+    outcome = info.outcome
+    if outcome is not None:
+        return f"{outcome.status} in {outcome.duration_seconds:.1f}s"
+    return info.error or info.state
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _local_path(uri: str) -> str | None:
+    return to_fs_path(uri) if uri.startswith("file:") else None
+
+
+# --------------------------------------------------------------------------- stdio
+
+
+class _PipeReader:
+    """stdin as an asyncio stream: no reader thread left blocking the exit."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self._stream = stream
+
+    async def readline(self) -> bytes:
+        return await self._stream.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self._stream.readexactly(n)
+        except asyncio.IncompleteReadError:
+            return b""
+
+
+async def _stdin_reader(server: LanguageServer) -> Any:
+    loop = asyncio.get_running_loop()
+    stream = asyncio.StreamReader(loop=loop)
+    try:
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), sys.stdin.buffer
+        )
+    except (OSError, ValueError):  # stdin is a regular file: read it in a thread
+        return StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+    return _PipeReader(stream)
+
+
+async def _serve_stdio(server: CodexLanguageServer) -> None:
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, main_task.cancel if main_task else lambda: None)
+    server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+    try:
+        await run_async(
+            stop_event=threading.Event(),
+            reader=await _stdin_reader(server),
+            protocol=server.protocol,
+            logger=logger,
+            error_handler=server.report_server_error,
+        )
+    except asyncio.CancelledError:
+        pass  # a signal: clean up below
+    finally:
+        await server.close()
+
+
+def serve(policy: BridgePolicy) -> None:
+    """Serve the language server on stdin/stdout until the editor exits or closes stdin."""
+    server = build_server(policy)
+    assert isinstance(server, CodexLanguageServer)
+    asyncio.run(_serve_stdio(server))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m codex_bridge.lsp_server [policy flags]``: the same as ``codex-bridge lsp``."""
+    from codex_bridge.cli import main as cli_main
+
+    return cli_main(["lsp", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
