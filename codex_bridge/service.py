@@ -79,52 +79,47 @@ class _Params(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
-class RunParams(_Params):
+class _TurnParams(_Params):
+    """What every operation takes."""
+
+    prompt: str
+    model: str | None = None
+    sandbox: SandboxMode | None = None
+    timeout_seconds: float | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class _PromptParams(_TurnParams):
+    """What a run and a resume take beyond that."""
+
+    cwd: str | None = None
+    approval_policy: ApprovalPolicy | None = None
+    config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    images: list[str] = msgspec.field(default_factory=list)
+
+
+class RunParams(_PromptParams):
     """Start a new Codex thread."""
 
-    prompt: str
     session_name: str | None = None
-    cwd: str | None = None
-    model: str | None = None
-    sandbox: SandboxMode | None = None
-    approval_policy: ApprovalPolicy | None = None
     profile: str | None = None
-    config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
-    output_schema: dict[str, Any] | None = None
-    images: list[str] = msgspec.field(default_factory=list)
     add_dirs: list[str] = msgspec.field(default_factory=list)
-    timeout_seconds: float | None = None
-    idle_timeout_seconds: float | None = None
 
 
-class ResumeParams(_Params):
+class ResumeParams(_PromptParams):
     """Continue a thread by session name or thread id."""
 
-    prompt: str
     session_name: str | None = None
     thread_id: str | None = None
-    cwd: str | None = None
-    model: str | None = None
-    sandbox: SandboxMode | None = None
-    approval_policy: ApprovalPolicy | None = None
-    config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
-    output_schema: dict[str, Any] | None = None
-    images: list[str] = msgspec.field(default_factory=list)
-    timeout_seconds: float | None = None
-    idle_timeout_seconds: float | None = None
 
 
-class ForkParams(_Params):
+class ForkParams(_TurnParams):
     """Fork a thread into a new one and run a prompt on it."""
 
-    prompt: str
     session_name: str | None = None
     thread_id: str | None = None
     new_session_name: str | None = None
-    model: str | None = None
-    sandbox: SandboxMode | None = None
-    timeout_seconds: float | None = None
-    idle_timeout_seconds: float | None = None
 
 
 class SessionRenameParams(_Params):
