@@ -159,14 +159,11 @@ def config_value(text: str) -> Any:
     """A ``-c`` value as codex reads it: TOML when it parses, else the literal string."""
     if sys.version_info >= (3, 11):
         import tomllib
-
-        try:
-            return tomllib.loads(f"value = {text}")["value"]
-        except tomllib.TOMLDecodeError:
-            return text
-    try:  # Python 3.10 has no TOML parser; JSON covers numbers, booleans, strings, arrays
-        return json.loads(text)
-    except ValueError:
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
         return text
 
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import jsonschema
 import msgspec
 
 from codex_local_sdk import (
@@ -315,6 +316,8 @@ class ProgressUpdate(msgspec.Struct, kw_only=True, frozen=True):
     """Increases by one for each event described."""
     message: str
     event: ThreadEvent | None = None
+    queued: bool = False
+    """True for the notice that the run waits for a free codex slot."""
 
 
 ProgressCallback = Callable[[ProgressUpdate], "Awaitable[None] | None"]
@@ -437,7 +440,7 @@ class BridgeService:
         if isinstance(params, (RunParams, ResumeParams)):
             fields["approval_policy"] = params.approval_policy or ApprovalPolicy.NEVER
             fields["config_overrides"] = self._overrides(params.config_overrides)
-            fields["output_schema"] = params.output_schema
+            fields["output_schema"] = _checked_schema(params.output_schema)
             fields["images"] = tuple(self._file(p) for p in params.images)
         if isinstance(params, RunParams):
             fields["profile"] = params.profile
@@ -635,7 +638,7 @@ class BridgeService:
         job = _Job(info)
 
         async def progress(update: ProgressUpdate) -> None:
-            if info.state == "queued":
+            if info.state == "queued" and not update.queued:
                 info.state = "running"
                 info.started_at = _iso(time.time())
             info.progress.append(update.message)
@@ -775,6 +778,19 @@ class BridgeService:
 _T = TypeVar("_T")
 
 
+def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Refuse an output_schema that is not a JSON Schema before codex sends it to the model."""
+    if schema is not None:
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
+            raise BridgeError(
+                f"output_schema is not a valid JSON Schema at {where}: {exc.message}"
+            ) from None
+    return schema
+
+
 def _login_status(binary: str) -> tuple[bool | None, str]:
     try:
         completed = subprocess.run(
@@ -815,11 +831,14 @@ class _Reporter:
         self._raw_callback = raw_callback
         self._count = 0
 
-    async def emit(self, message: str, event: ThreadEvent | None = None) -> None:
+    async def emit(
+        self, message: str, event: ThreadEvent | None = None, *, queued: bool = False
+    ) -> None:
         if self._callback is None:
             return
         self._count += 1
-        outcome = self._callback(ProgressUpdate(progress=self._count, message=message, event=event))
+        update = ProgressUpdate(progress=self._count, message=message, event=event, queued=queued)
+        outcome = self._callback(update)
         if outcome is not None:
             await outcome
 
@@ -846,7 +865,7 @@ class _Slot:
 
     async def __aenter__(self) -> None:
         if self._semaphore.locked():
-            await self._reporter.emit("queued: waiting for a free codex slot")
+            await self._reporter.emit("queued: waiting for a free codex slot", queued=True)
         await self._semaphore.acquire()
         self._task = asyncio.current_task()
         if self._task is not None:
