@@ -28,6 +28,11 @@ logger = logging.getLogger("codex_local_sdk.process")
 _CHUNK = 64 * 1024
 _STDERR_TAIL_BYTES = 16 * 1024
 _POST_EXIT_DRAIN_SECONDS = 2.0  # stdout may be held open by a grandchild after codex exits
+# asyncio's Process.wait() also waits for every pipe to close, which a leftover grandchild
+# holding stdout postpones forever; whether codex itself exited is polled from its returncode.
+_EXIT_POLL_SECONDS = 0.25
+_KILL_POLL_SECONDS = 0.02
+_SIGKILL_SETTLE_SECONDS = 2.0  # killed members vanish once reaped; don't wait forever
 _POSIX = os.name == "posix"
 
 
@@ -49,7 +54,8 @@ class CodexProcess:
         self._stderr_size = 0
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
         self._stdin_task = asyncio.ensure_future(self._feed_stdin())
-        self._exit_task = asyncio.ensure_future(proc.wait())
+        self._exit_task = asyncio.ensure_future(proc.wait())  # done once the pipes closed too
+        self._exited_at: float | None = None
 
     @property
     def pid(self) -> int:
@@ -154,37 +160,39 @@ class CodexProcess:
                 pending.clear()
             pending += chunk[start:]
 
+    def _exited(self) -> bool:
+        """Whether codex itself has exited (and was reaped), whoever still holds its pipes."""
+        if self._exited_at is None and self._proc.returncode is not None:
+            self._exited_at = time.monotonic()
+        return self._exited_at is not None
+
     async def _read_chunk(
         self, stdout: asyncio.StreamReader, deadline: float | None, idle_timeout: float | None
     ) -> bytes:
         read = asyncio.ensure_future(stdout.read(_CHUNK))
+        idle_deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
         try:
             while True:
                 now = time.monotonic()
-                waits: list[tuple[float, Literal["total", "idle", "drain"]]] = []
+                waits: list[tuple[float, Literal["total", "idle", "drain", "poll"]]] = []
                 if deadline is not None:
-                    waits.append((deadline - now, "total"))
-                if idle_timeout is not None:
-                    waits.append((idle_timeout, "idle"))
-                if self._exit_task.done():
-                    waits.append((_POST_EXIT_DRAIN_SECONDS, "drain"))
-                timeout, reason = min(waits, default=(None, "idle"))
-                watch: set[asyncio.Future[object]] = {read}  # type: ignore[arg-type]
-                if not self._exit_task.done():
-                    watch.add(self._exit_task)  # type: ignore[arg-type]
-                done, _ = await asyncio.wait(
-                    watch,
-                    timeout=None if timeout is None else max(0.0, timeout),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                    waits.append((deadline, "total"))
+                if idle_deadline is not None:
+                    waits.append((idle_deadline, "idle"))
+                if self._exited():
+                    assert self._exited_at is not None
+                    waits.append((self._exited_at + _POST_EXIT_DRAIN_SECONDS, "drain"))
+                else:
+                    waits.append((now + _EXIT_POLL_SECONDS, "poll"))
+                until, reason = min(waits)
+                done, _ = await asyncio.wait({read}, timeout=max(0.0, until - now))
                 if read in done:
                     return read.result()
-                if not done:
-                    if reason == "drain":
-                        # codex is gone but a leftover child holds stdout: stop reading.
-                        return b""
-                    raise ReadTimeout("total" if reason == "total" else "idle")
-                # the process exited: keep reading what it left in the pipe
+                if reason == "drain":
+                    # codex is gone but a leftover child holds stdout: stop reading.
+                    return b""
+                if reason != "poll":
+                    raise ReadTimeout(reason)
         finally:
             if not read.done():
                 read.cancel()
@@ -192,7 +200,12 @@ class CodexProcess:
                     await read
 
     async def wait(self) -> int:
-        return await asyncio.shield(self._exit_task)
+        """Codex's exit code, once it has exited (a leftover grandchild may hold its pipes)."""
+        while not self._exited():
+            await asyncio.wait({self._exit_task}, timeout=_EXIT_POLL_SECONDS)
+        returncode = self._proc.returncode
+        assert returncode is not None
+        return returncode
 
     async def close(self, kill_grace_seconds: float = 3.0) -> None:
         """Terminate the process group if anything of it still runs, reap, close pipes."""
@@ -205,25 +218,30 @@ class CodexProcess:
             await asyncio.gather(self._stdin_task, self._stderr_task, return_exceptions=True)
             transport = getattr(self._proc, "_transport", None)
             if transport is not None:
-                transport.close()
+                transport.close()  # also ends a wait() still held by a pipe nobody closed
+            await asyncio.wait({self._exit_task}, timeout=_EXIT_POLL_SECONDS)
+            if not self._exit_task.done():  # pragma: no cover - defensive
+                self._exit_task.cancel()
 
     async def _terminate_group(self, grace: float) -> None:
         if not _POSIX:  # pragma: no cover - no process groups to kill
             if self._proc.returncode is None:
                 self._proc.kill()
-            await self._exit_task
+            await self.wait()
             return
         pgid = self._proc.pid  # start_new_session: the child leads its own group
         if self._group_alive(pgid):
             self._signal_group(pgid, signal.SIGTERM)
             loop_deadline = time.monotonic() + grace
             while self._group_alive(pgid) and time.monotonic() < loop_deadline:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._exit_task), 0.05)
+                await asyncio.sleep(_KILL_POLL_SECONDS)
             if self._group_alive(pgid):
                 logger.debug("codex group %s ignored SIGTERM; sending SIGKILL", pgid)
                 self._signal_group(pgid, signal.SIGKILL)
-        await self._exit_task
+                loop_deadline = time.monotonic() + _SIGKILL_SETTLE_SECONDS
+                while self._group_alive(pgid) and time.monotonic() < loop_deadline:
+                    await asyncio.sleep(_KILL_POLL_SECONDS)
+        await self.wait()
 
     def _group_alive(self, pgid: int) -> bool:
         if self._proc.returncode is None:
@@ -232,9 +250,38 @@ class CodexProcess:
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):
             return False
-        return True
+        return not _only_zombies_in_group(pgid)
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
+
+
+def _only_zombies_in_group(pgid: int) -> bool:
+    """Whether every member of the group is a zombie (Linux ``/proc``; False if unknown).
+
+    ``killpg(pgid, 0)`` also succeeds for killed orphans that init has not reaped yet; some
+    inits reap only every second or two. They hold nothing, so there is nothing to wait for.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    zombies = 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may itself contain spaces and parentheses
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) < 3 or not fields[2].isdigit() or int(fields[2]) != pgid:
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            return False
+        zombies += 1
+    return zombies > 0

@@ -20,6 +20,7 @@ __all__ = ["LoopThread"]
 
 _T = TypeVar("_T")
 _CLEANUP_WAIT_SECONDS = 30.0
+_LIVENESS_POLL_SECONDS = 1.0  # a waiting call notices a loop thread that went away
 
 
 class LoopThread:
@@ -54,16 +55,29 @@ class LoopThread:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a sync codex_local_sdk call cannot run inside its own loop")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        # Not run_coroutine_threadsafe: cancelling its future resolves it at once, before the
+        # task's cleanup has run. Here the outcome is set only once the task has finished.
+        outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        started: concurrent.futures.Future[asyncio.Task[_T]] = concurrent.futures.Future()
+
+        def start() -> None:
+            task = loop.create_task(coro)
+            task.add_done_callback(lambda done: _copy_outcome(done, outcome))
+            started.set_result(task)
+
+        thread = self._thread
+        loop.call_soon_threadsafe(start)
         try:
-            return future.result()
+            return _wait_for(outcome, thread)
         except BaseException:
             # KeyboardInterrupt (or another exception raised into this thread) while waiting:
-            # cancel the work and let it clean up before we propagate.
-            if not future.done():
-                future.cancel()
-                with contextlib.suppress(concurrent.futures.CancelledError, Exception):
-                    future.result(timeout=_CLEANUP_WAIT_SECONDS)
+            # cancel the work and let it clean up (kill codex) before we propagate.
+            if not outcome.done() and thread is not None and thread.is_alive():
+                with contextlib.suppress(Exception):
+                    task = started.result(timeout=_CLEANUP_WAIT_SECONDS)
+                    loop.call_soon_threadsafe(task.cancel)
+                    with contextlib.suppress(concurrent.futures.CancelledError):
+                        outcome.result(timeout=_CLEANUP_WAIT_SECONDS)
             raise
 
     def iterate(self, agen: AsyncIterator[_T]) -> Iterator[_T]:
@@ -104,6 +118,26 @@ class LoopThread:
                 thread.join(_CLEANUP_WAIT_SECONDS)
             if not loop.is_running():
                 loop.close()
+
+
+def _wait_for(outcome: concurrent.futures.Future[_T], loop_thread: threading.Thread | None) -> _T:
+    while True:
+        try:
+            return outcome.result(timeout=_LIVENESS_POLL_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if outcome.done():
+                raise  # the operation itself raised TimeoutError
+            if loop_thread is None or not loop_thread.is_alive():
+                raise RuntimeError("the client was closed while a call was waiting") from None
+
+
+def _copy_outcome(task: asyncio.Task[_T], outcome: concurrent.futures.Future[_T]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif (error := task.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(task.result())
 
 
 async def _anext(agen: AsyncIterator[_T]) -> _T:

@@ -22,6 +22,8 @@ from .transport import StdoutText, TurnExit, TurnOutput
 
 __all__ = ["TurnAccumulator"]
 
+_EXIT_USAGE = 2
+
 
 class TurnAccumulator:
     """Collects events as they arrive; :meth:`result` is valid at any time (partial results
@@ -126,7 +128,8 @@ class TurnAccumulator:
         if code not in (0, None):
             kind = classify_failure(self._error_messages, stderr)
             if kind is FailureKind.UNKNOWN and result.thread_id is None:
-                kind = FailureKind.CRASHED
+                # exit 2 before any event is clap refusing the command line
+                kind = FailureKind.USAGE_ERROR if code == _EXIT_USAGE else FailureKind.CRASHED
             return Failure(kind=kind, message=_exit_message(code, stderr, self._error_messages))
         if code == 0 and self._json_output and result.turn_status is None:
             return Failure(

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from .exceptions import CodexUsageError
-from .models import CodexExecRequest, Operation
+from .models import SECRET_KEY, CodexExecRequest, Operation
 
 __all__ = [
     "API_KEY_ENV",
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 API_KEY_ENV = "CODEX_API_KEY"
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization|bearer)", re.I)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _REDACTED = "***"
 
@@ -87,6 +86,10 @@ def build_invocation(
             raise CodexUsageError("fork needs the thread id to fork from")
     else:  # pragma: no cover - guarded by the Operation type
         raise CodexUsageError(f"unknown operation {operation!r}")
+
+    if not request.prompt.strip():
+        # codex would exit 1 ("No prompt provided via stdin."), which looks like a crash.
+        raise CodexUsageError("the prompt is empty")
 
     argv: list[str] = [binary, "exec"]
     if operation != "exec":
@@ -218,6 +221,6 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     for index, arg in enumerate(redacted[:-1]):
         if arg in ("--config", "-c"):
             key, sep, _ = redacted[index + 1].partition("=")
-            if sep and _SECRET_KEY.search(key):
+            if sep and SECRET_KEY.search(key):
                 redacted[index + 1] = f"{key}={_REDACTED}"
     return redacted

@@ -8,13 +8,14 @@ same: retries, sessions, hooks, timeouts and cleanup included.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -510,6 +511,34 @@ class CodexLocalClient:
         on_event: EventCallback | None = None,
     ) -> CodexExecResult:
         """One operation with retries, hooks and the per-thread lock."""
+        started = time.monotonic()
+        # Tracked for aclose() throughout: waiting for the thread, attempts and backoffs.
+        async with self._tracking():
+            try:
+                return await self._execute_tracked(
+                    call, api_key=api_key, raise_on_error=raise_on_error, on_event=on_event
+                )
+            except BaseException as exc:
+                if not isinstance(exc, CodexExecFailedError):  # that one was reported already
+                    # The hook sees every operation end, however it ends.
+                    cancelled = isinstance(exc, asyncio.CancelledError)
+                    await self._emit(
+                        "operation_finished",
+                        call,
+                        failure_kind=FailureKind.CANCELLED if cancelled else None,
+                        message="cancelled" if cancelled else _describe(exc),
+                        duration_seconds=time.monotonic() - started,
+                    )
+                raise
+
+    async def _execute_tracked(
+        self,
+        call: _Call,
+        *,
+        api_key: str | None,
+        raise_on_error: bool,
+        on_event: EventCallback | None,
+    ) -> CodexExecResult:
         policy = self.retry_policy
         operation = call.spec.operation
         started = time.monotonic()
@@ -519,9 +548,11 @@ class CodexLocalClient:
             while True:
                 attempt += 1
                 attempt_stream = _Attempt(self, call, api_key, attempt)
-                async for event in attempt_stream:
-                    if on_event is not None:
-                        await _call_back(on_event, event)
+                # aclosing: if we are cancelled inside on_event, codex still stops right away
+                async with contextlib.aclosing(aiter(attempt_stream)) as events:
+                    async for event in events:
+                        if on_event is not None:
+                            await _call_back(on_event, event)
                 result = attempt_stream.result
                 if result.failure is None:
                     break
@@ -559,6 +590,19 @@ class CodexLocalClient:
             raise _error_for(result)
         logger.debug("codex %s finished: %s", operation, result.turn_status)
         return result
+
+    @contextlib.asynccontextmanager
+    async def _tracking(self) -> AsyncIterator[None]:
+        """Inside the block, :meth:`aclose` cancels the current task."""
+        task = asyncio.current_task()
+        if task is None or task in self._active:  # an outer block tracks it already
+            yield
+            return
+        self._active.add(task)
+        try:
+            yield
+        finally:
+            self._active.discard(task)
 
     def _thread_lock(self, key: str | None) -> _PolledLock:
         return _PolledLock(None if key is None else self.session_store.thread_lock(key))
@@ -642,54 +686,60 @@ class _Attempt:
             wants_structured_output=spec.request.output_schema is not None,
             session_name=call.session_name,
         )
-        self._iterator: AsyncIterator[ThreadEvent] | None = None
+        self._iterator: AsyncGenerator[ThreadEvent, None] | None = None
 
     @property
     def result(self) -> CodexExecResult:
         return self._accumulator.result
 
-    def __aiter__(self) -> AsyncIterator[ThreadEvent]:
+    def __aiter__(self) -> AsyncGenerator[ThreadEvent, None]:
         if self._iterator is None:
             self._iterator = self._run()
         return self._iterator
 
-    async def _run(self) -> AsyncIterator[ThreadEvent]:
+    async def _run(self) -> AsyncGenerator[ThreadEvent, None]:
         client, call, accumulator = self._client, self._call, self._accumulator
-        task = asyncio.current_task()
-        if task is not None:
-            client._active.add(task)
         await client._emit("attempt_started", call, attempt=self._attempt)
         try:
             transport = await asyncio.to_thread(client._get_transport)
-            async for output in transport.stream_turn(
-                call.spec, limits=call.limits, api_key=self._api_key
-            ):
-                accumulator.feed(output)
-                if isinstance(output, (StdoutText, TurnExit)):
-                    continue
-                if output.type == "thread.started":
-                    await client._emit(
-                        "thread_started",
-                        call,
-                        attempt=self._attempt,
-                        thread_id=accumulator.result.thread_id,
-                    )
-                yield output
-        except asyncio.CancelledError:
+            outputs = transport.stream_turn(call.spec, limits=call.limits, api_key=self._api_key)
+            try:
+                async for output in outputs:
+                    accumulator.feed(output)
+                    if isinstance(output, (StdoutText, TurnExit)):
+                        continue
+                    if output.type == "thread.started":
+                        await client._emit(
+                            "thread_started",
+                            call,
+                            attempt=self._attempt,
+                            thread_id=accumulator.result.thread_id,
+                        )
+                    yield output
+            finally:
+                # A consumer that stops early closes us: stop codex now, not whenever the
+                # garbage collector gets to the transport's generator.
+                close_outputs = getattr(outputs, "aclose", None)
+                if close_outputs is not None:
+                    await close_outputs()
+        except (asyncio.CancelledError, GeneratorExit) as exc:
+            stopped = "cancelled" if isinstance(exc, asyncio.CancelledError) else "stopped early"
             accumulator.result.failure = Failure(
-                kind=FailureKind.CANCELLED, message="cancelled; codex's process group was killed"
+                kind=FailureKind.CANCELLED, message=f"{stopped}; codex's process group was killed"
             )
             await client._emit(
                 "attempt_failed",
                 call,
                 attempt=self._attempt,
                 failure_kind=FailureKind.CANCELLED,
-                message="cancelled",
+                message=stopped,
             )
             raise
-        finally:
-            if task is not None:
-                client._active.discard(task)
+        except Exception as exc:  # codex could not be started: not installed, bad cwd, ...
+            await client._emit(
+                "attempt_failed", call, attempt=self._attempt, message=_describe(exc)
+            )
+            raise
         result = accumulator.finish()
         if result.failure is None:
             await client._emit(
@@ -718,7 +768,7 @@ class EventStream:
         self._client = client
         self._call = call
         self._attempt = _Attempt(client, call, api_key, attempt=1)
-        self._iterator: AsyncIterator[ThreadEvent] | None = None
+        self._iterator: AsyncGenerator[ThreadEvent, None] | None = None
         self._done = False
 
     @property
@@ -734,9 +784,13 @@ class EventStream:
             self._iterator = self._events()
         return await self._iterator.__anext__()
 
-    async def _events(self) -> AsyncIterator[ThreadEvent]:
-        async with self._client._thread_lock(self._call.lock_key):
-            async for event in self._attempt:
+    async def _events(self) -> AsyncGenerator[ThreadEvent, None]:
+        async with (
+            self._client._tracking(),
+            self._client._thread_lock(self._call.lock_key),
+            contextlib.aclosing(aiter(self._attempt)) as events,
+        ):
+            async for event in events:
                 yield event
         self._client._record_turn(self._call, self.result)
         self._done = True
@@ -745,7 +799,7 @@ class EventStream:
         """Stop early: the codex process group is killed."""
         iterator = self._iterator
         if iterator is not None:
-            await iterator.aclose()  # type: ignore[attr-defined]
+            await iterator.aclose()
 
     async def __aenter__(self) -> EventStream:
         return self
@@ -815,6 +869,10 @@ async def _call_back(callback: Callable[[Any], Any], value: Any) -> None:
             await outcome
     except Exception:
         logger.exception("codex_local_sdk callback %r failed", callback)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _make_request(

@@ -15,18 +15,23 @@ _PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
     (
         FailureKind.USAGE_ERROR,
         re.compile(
-            r"unexpected argument|^Usage: codex|invalid value '.*' for|--help' for more",
+            r"unexpected argument|^Usage: codex|invalid value '.*' for|--help' for more|"
+            r"not inside a trusted directory",
             re.I | re.M,
         ),
     ),
     (
         FailureKind.UNKNOWN_THREAD,
-        re.compile(r"no rollout found|thread not found|no (such )?(session|thread)", re.I),
+        re.compile(
+            r"no rollout found|(session|thread) not found|no (such )?(session|thread)", re.I
+        ),
     ),
     (
         FailureKind.THREAD_BUSY,
         re.compile(
-            r"already (in use|running|being|locked)|another (process|writer)|locked by", re.I
+            r"already (in use|running|being|locked)|another (process|writer)|locked by|"
+            r"active writer",
+            re.I,
         ),
     ),
     (
@@ -62,6 +67,10 @@ _PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
 ]
 
 
+# codex's refusal to run outside a git repository has no "Error:" prefix
+_ERROR_LINE = re.compile(r"\s*(error|usage:|not inside a trusted directory)", re.I)
+
+
 def classify_failure(messages: Iterable[str], stderr_tail: str = "") -> FailureKind:
     """The most specific kind that the turn's error messages or codex's stderr point to."""
     texts = [m for m in messages if m]
@@ -69,9 +78,7 @@ def classify_failure(messages: Iterable[str], stderr_tail: str = "") -> FailureK
         if any(pattern.search(text) for text in texts):
             return kind
     # stderr carries warnings on every run; only its error lines (and usage text) count.
-    error_lines = "\n".join(
-        line for line in stderr_tail.splitlines() if re.match(r"\s*(error|usage:)", line, re.I)
-    )
+    error_lines = "\n".join(line for line in stderr_tail.splitlines() if _ERROR_LINE.match(line))
     for kind, pattern in _PATTERNS:
         if error_lines and pattern.search(error_lines):
             return kind
@@ -79,6 +86,7 @@ def classify_failure(messages: Iterable[str], stderr_tail: str = "") -> FailureK
 
 
 _TRANSIENT = {FailureKind.RATE_LIMIT, FailureKind.SERVER_ERROR, FailureKind.NETWORK}
+_NOT_STARTED = {FailureKind.CRASHED, FailureKind.THREAD_BUSY}
 _NEVER = {
     FailureKind.USAGE_ERROR,
     FailureKind.AUTH,
@@ -104,8 +112,8 @@ def is_retryable(policy: RetryPolicy, result: CodexExecResult) -> bool:
         return policy.retry_on_timeouts
     if failure.kind in _TRANSIENT:
         return True
-    if failure.kind is FailureKind.CRASHED and result.thread_id is None:
-        return True  # codex died before it started the turn
+    if failure.kind in _NOT_STARTED and result.thread_id is None:
+        return True  # codex died, or refused a busy thread, before it started the turn
     codes = policy.retry_on_exit_codes
     return codes is not None and result.return_code in codes
 

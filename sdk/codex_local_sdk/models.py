@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 Operation = Literal["exec", "resume", "fork"]
+
+SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization|bearer)", re.I)
+"""Config keys whose values are secrets: redacted wherever a request or argv is shown."""
 
 
 class SandboxMode(str, enum.Enum):
@@ -144,6 +148,11 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
         }
         if "env" in shown:
             shown["env"] = {key: "***" for key in self.env}
+        if "config_overrides" in shown:
+            shown["config_overrides"] = {
+                key: "***" if SECRET_KEY.search(key) else value
+                for key, value in self.config_overrides.items()
+            }
         if len(self.prompt) > 80:
             shown["prompt"] = self.prompt[:77] + "..."
         return "CodexExecRequest(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"

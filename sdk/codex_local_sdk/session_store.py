@@ -179,8 +179,9 @@ class InMemorySessionStore(_RecordOps):
         self, change: Callable[[dict[str, SessionRecord]], _T], *, write: bool = True
     ) -> _T:
         with self._mutex:
-            # Work on copies so a failing change leaves the store untouched.
-            sessions = {k: msgspec.structs.replace(v) for k, v in self._sessions.items()}
+            # Work on deep copies (records hold lists) so a failing change, or a caller that
+            # mutates what it got, leaves the store untouched.
+            sessions = {k: _copy_record(v) for k, v in self._sessions.items()}
             outcome = change(sessions)
             if write:
                 self._sessions = sessions
@@ -240,7 +241,7 @@ class JsonFileSessionStore(_RecordOps):
         self.path = Path(path).expanduser().absolute()
         self._mutex = threading.RLock()  # flock is per open file, so also guard threads
         self._encoder = msgspec.json.Encoder()
-        self._decoder = msgspec.json.Decoder(_StoreFile)
+        self._decoder = msgspec.json.Decoder()
 
     def __repr__(self) -> str:
         return f"JsonFileSessionStore({str(self.path)!r})"
@@ -275,18 +276,28 @@ class JsonFileSessionStore(_RecordOps):
         if not data.strip():
             return _StoreFile()
         try:
-            stored = self._decoder.decode(data)
+            raw = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise self._move_aside(f"cannot decode: {exc}") from exc
-        if stored.schema_version > SCHEMA_VERSION:
+        # The version first: a newer SDK's file may have another shape; it is not corrupt.
+        version = raw.get("schema_version") if isinstance(raw, dict) else None
+        if isinstance(version, int) and version > SCHEMA_VERSION:
             raise SessionStoreError(
-                f"session store {self.path} has schema version {stored.schema_version}; "
+                f"session store {self.path} has schema version {version}; "
                 f"this version of codex_local_sdk reads up to {SCHEMA_VERSION}. Upgrade it."
             )
-        return stored
+        try:
+            return msgspec.convert(raw, _StoreFile)
+        except msgspec.ValidationError as exc:
+            raise self._move_aside(f"invalid content: {exc}") from exc
 
     def _move_aside(self, reason: str) -> SessionStoreCorruptError:
-        moved = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        stem = f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        moved = self.path.with_name(stem)
+        counter = 1
+        while moved.exists():  # never overwrite an earlier corrupt file
+            counter += 1
+            moved = self.path.with_name(f"{stem}-{counter}")
         os.replace(self.path, moved)
         return SessionStoreCorruptError(str(self.path), str(moved), reason)
 
@@ -302,6 +313,12 @@ class JsonFileSessionStore(_RecordOps):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         _fsync_dir(self.path.parent)
+
+
+def _copy_record(record: SessionRecord) -> SessionRecord:
+    return msgspec.structs.replace(
+        record, recent_turns=[msgspec.structs.replace(t) for t in record.recent_turns]
+    )
 
 
 def _fsync_dir(directory: Path) -> None:
