@@ -194,6 +194,8 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return _toml_string(value)
+    if isinstance(value, (bytes, bytearray)):
+        raise CodexUsageError(f"cannot express bytes value {value!r} as TOML; decode it first")
     if isinstance(value, os.PathLike):
         return _toml_string(os.fspath(value))
     if isinstance(value, enum.Enum):

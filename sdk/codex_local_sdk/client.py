@@ -483,6 +483,8 @@ class CodexLocalClient:
             if record_for_thread is not None:
                 session_name = record_for_thread.name
                 previous_usage = record_for_thread.last_usage
+                if request.cwd is None and record_for_thread.cwd is not None:
+                    request = msgspec.structs.replace(request, cwd=record_for_thread.cwd)
         spec = TurnSpec(
             request=request,
             operation=operation,

@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -19,6 +19,7 @@ from .events import (
     ThreadItem,
     Usage,
 )
+from .exceptions import CodexUsageError
 
 __all__ = [
     "ApprovalPolicy",
@@ -91,6 +92,17 @@ class Failure(msgspec.Struct, kw_only=True, frozen=True):
     message: str
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _member(kind: type[_E], value: object, name: str) -> _E:
+    try:
+        return kind(str(value))
+    except ValueError:
+        choices = ", ".join(str(member.value) for member in kind)
+        raise CodexUsageError(f"{name} must be one of {choices}; got {value!r}") from None
+
+
 def _str_or_none(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
@@ -125,12 +137,10 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         # Accept enum names as plain strings and path-likes, the way callers write them.
-        sandbox: object = self.sandbox
-        if sandbox is not None and not isinstance(sandbox, SandboxMode):
-            msgspec.structs.force_setattr(self, "sandbox", SandboxMode(str(sandbox)))
-        approval: object = self.approval_policy
-        if approval is not None and not isinstance(approval, ApprovalPolicy):
-            msgspec.structs.force_setattr(self, "approval_policy", ApprovalPolicy(str(approval)))
+        for name, kind in (("sandbox", SandboxMode), ("approval_policy", ApprovalPolicy)):
+            value: object = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                msgspec.structs.force_setattr(self, name, _member(kind, value, name))
         for name in ("cwd", "codex_home"):
             msgspec.structs.force_setattr(self, name, _str_or_none(getattr(self, name)))
         for name in ("add_dirs", "images"):

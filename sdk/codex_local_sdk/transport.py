@@ -20,6 +20,7 @@ import msgspec
 from ._process import CodexProcess, ReadTimeout
 from .cli_args import build_invocation
 from .events import ThreadEvent, decode_event
+from .exceptions import CodexUsageError
 from .models import CodexExecRequest, Operation
 
 __all__ = [
@@ -137,6 +138,8 @@ class ExecTransport:
 @contextlib.contextmanager
 def _schema_file(schema: dict[str, object] | str | None) -> Iterator[str | None]:
     """A dict schema goes to a private temp file for the run, removed afterwards."""
+    if isinstance(schema, str) and not os.path.isfile(schema):
+        raise CodexUsageError(f"output_schema file does not exist: {schema}")
     if not isinstance(schema, dict):
         yield None
         return
