@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import itertools
 import os
 import subprocess
@@ -468,32 +469,13 @@ class BridgeService:
         ``on_progress`` gets a described update per notable event; ``on_event`` (also on
         resume and fork) sees every raw event, for callers that relay the stream itself.
         """
-        request = self._request(params, self._directory(params.cwd))
-        total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
-        reporter = _Reporter(on_progress, on_event)
-        async with self._slot(reporter):
-            if params.session_name:
-                _, result = await self._guard(
-                    self.client.start_thread_async(
-                        session_name=params.session_name,
-                        request=request,
-                        timeout_seconds=total,
-                        idle_timeout_seconds=idle,
-                        raise_on_error=False,
-                        on_event=reporter.on_event,
-                    )
-                )
-            else:
-                result = await self._guard(
-                    self.client.run_async(
-                        request,
-                        timeout_seconds=total,
-                        idle_timeout_seconds=idle,
-                        raise_on_error=False,
-                        on_event=reporter.on_event,
-                    )
-                )
-        return _outcome(result, notes)
+        start: Callable[..., Awaitable[Any]] = self.client.run_async
+        if params.session_name:
+            start = functools.partial(
+                self.client.start_thread_async, session_name=params.session_name
+            )
+        cwd = self._directory(params.cwd)
+        return await self._operate(params, cwd, start, on_progress, on_event)
 
     async def resume(
         self,
@@ -504,26 +486,11 @@ class BridgeService:
     ) -> RunOutcome:
         """Continue a thread named by session name or thread id (exactly one)."""
         self._one_target(params.session_name, params.thread_id)
-        cwd = None if params.cwd is None else self._directory(params.cwd)
-        if cwd is None and params.session_name:
-            recorded = self._record(params.session_name).cwd
-            cwd = None if recorded is None else self._directory(recorded)
-        request = self._request(params, cwd)
-        total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
-        reporter = _Reporter(on_progress, on_event)
-        async with self._slot(reporter):
-            result = await self._guard(
-                self.client.resume_async(
-                    session_name=params.session_name,
-                    thread_id=params.thread_id,
-                    request=request,
-                    timeout_seconds=total,
-                    idle_timeout_seconds=idle,
-                    raise_on_error=False,
-                    on_event=reporter.on_event,
-                )
-            )
-        return _outcome(result, notes)
+        cwd = self._directory(params.cwd) if params.cwd is not None else self._session_cwd(params)
+        start = functools.partial(
+            self.client.resume_async, session_name=params.session_name, thread_id=params.thread_id
+        )
+        return await self._operate(params, cwd, start, on_progress, on_event)
 
     async def fork(
         self,
@@ -534,19 +501,36 @@ class BridgeService:
     ) -> RunOutcome:
         """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
         self._one_target(params.session_name, params.thread_id)
-        cwd = None
-        if params.session_name:
-            recorded = self._record(params.session_name).cwd
-            cwd = None if recorded is None else self._directory(recorded)
+        start = functools.partial(
+            self.client.fork_async,
+            session_name=params.session_name,
+            thread_id=params.thread_id,
+            new_session_name=params.new_session_name,
+        )
+        return await self._operate(params, self._session_cwd(params), start, on_progress, on_event)
+
+    def _session_cwd(self, params: ResumeParams | ForkParams) -> str | None:
+        """The session's recorded directory, still checked against the policy."""
+        if not params.session_name:
+            return None
+        recorded = self._record(params.session_name).cwd
+        return None if recorded is None else self._directory(recorded)
+
+    async def _operate(
+        self,
+        params: RunParams | ResumeParams | ForkParams,
+        cwd: str | None,
+        start: Callable[..., Awaitable[Any]],
+        on_progress: ProgressCallback | None,
+        on_event: EventCallback | None,
+    ) -> RunOutcome:
+        """Policy checks, a concurrency slot, then one SDK operation."""
         request = self._request(params, cwd)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
-            _, result = await self._guard(
-                self.client.fork_async(
-                    session_name=params.session_name,
-                    thread_id=params.thread_id,
-                    new_session_name=params.new_session_name,
+            result = await self._guard(
+                start(
                     request=request,
                     timeout_seconds=total,
                     idle_timeout_seconds=idle,
@@ -554,6 +538,8 @@ class BridgeService:
                     on_event=reporter.on_event,
                 )
             )
+        if isinstance(result, tuple):  # (session, result) from start_thread and fork
+            result = result[1]
         return _outcome(result, notes)
 
     @staticmethod
