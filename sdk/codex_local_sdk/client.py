@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 
@@ -80,6 +88,25 @@ class _Call(msgspec.Struct, kw_only=True, frozen=True):
     session_name: str | None = None
     previous_usage: Usage | None = None
     lock_key: str | None = None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _blocking(
+    operation: Callable[Concatenate[CodexLocalClient, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[CodexLocalClient, _P], _R]:
+    """The blocking twin of an async method: it runs the coroutine on the client's loop."""
+
+    @functools.wraps(operation)
+    def method(self: CodexLocalClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return self._portal.run(operation(self, *args, **kwargs))
+
+    name = operation.__name__.removesuffix("_async")
+    method.__name__, method.__qualname__ = name, f"CodexLocalClient.{name}"
+    method.__doc__ = f"Blocking :meth:`{operation.__name__}` (same arguments and behaviour)."
+    return method
 
 
 class CodexLocalClient:
@@ -167,6 +194,7 @@ class CodexLocalClient:
     # ------------------------------------------------------------------ async API
     async def run_async(
         self,
+        /,
         request: CodexExecRequest,
         *,
         timeout_seconds: float | None = None,
@@ -191,6 +219,7 @@ class CodexLocalClient:
 
     async def start_thread_async(
         self,
+        /,
         prompt: str | None = None,
         *,
         session_name: str,
@@ -234,6 +263,7 @@ class CodexLocalClient:
 
     async def resume_async(
         self,
+        /,
         prompt: str | None = None,
         *,
         session_name: str | None = None,
@@ -273,6 +303,7 @@ class CodexLocalClient:
 
     async def fork_async(
         self,
+        /,
         prompt: str | None = None,
         *,
         session_name: str | None = None,
@@ -346,45 +377,12 @@ class CodexLocalClient:
         return EventStream(self, call, api_key)
 
     # ------------------------------------------------------------------ sync API
-    def run(
-        self,
-        request: CodexExecRequest,
-        *,
-        timeout_seconds: float | None = None,
-        idle_timeout_seconds: float | None = None,
-        api_key: str | None = None,
-        raise_on_error: bool = True,
-        json_output: bool = True,
-    ) -> CodexExecResult:
-        """Blocking :meth:`run_async`."""
-        return self._portal.run(
-            self.run_async(
-                request,
-                timeout_seconds=timeout_seconds,
-                idle_timeout_seconds=idle_timeout_seconds,
-                api_key=api_key,
-                raise_on_error=raise_on_error,
-                json_output=json_output,
-            )
-        )
-
-    def start_thread(
-        self, prompt: str | None = None, *, session_name: str, **kwargs: Any
-    ) -> tuple[SessionRecord, CodexExecResult]:
-        """Blocking :meth:`start_thread_async`."""
-        return self._portal.run(
-            self.start_thread_async(prompt, session_name=session_name, **kwargs)
-        )
-
-    def resume(self, prompt: str | None = None, **kwargs: Any) -> CodexExecResult:
-        """Blocking :meth:`resume_async`."""
-        return self._portal.run(self.resume_async(prompt, **kwargs))
-
-    def fork(
-        self, prompt: str | None = None, **kwargs: Any
-    ) -> tuple[SessionRecord | None, CodexExecResult]:
-        """Blocking :meth:`fork_async`."""
-        return self._portal.run(self.fork_async(prompt, **kwargs))
+    # The same coroutines, run to completion on the client's loop thread: same signatures,
+    # no second implementation. Callbacks (hook, on_event) run on that thread.
+    run = _blocking(run_async)
+    start_thread = _blocking(start_thread_async)
+    resume = _blocking(resume_async)
+    fork = _blocking(fork_async)
 
     def iter_events(self, request: CodexExecRequest, **kwargs: Any) -> SyncEventStream:
         """Blocking :meth:`stream`: ``with client.iter_events(req) as events: for e in events``."""

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import pathlib
 import uuid
+from typing import Any
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_resume_last_is_explicit(
     ],
 )
 def test_resume_needs_exactly_one_thread_selection(
-    client: CodexLocalClient, fake_env: dict[str, str], selection: dict[str, object]
+    client: CodexLocalClient, fake_env: dict[str, str], selection: dict[str, Any]
 ) -> None:
     client.run(CodexExecRequest(prompt="a thread exists"))
     with pytest.raises(CodexUsageError, match="exactly one"):
