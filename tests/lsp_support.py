@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Union
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 from cattrs import Converter
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter

@@ -255,7 +255,9 @@ async def test_failed_turn_is_an_error_even_when_codex_exits_0(
         result = await client.call_tool("codex_run", {"prompt": "go [[fake:fail_exit0]]"})
     assert result.is_error
     outcome = structured(result)
-    jsonschema.validate(outcome, output_schema["codex_run"])
+    schema = output_schema["codex_run"]
+    assert schema is not None
+    jsonschema.validate(outcome, schema)
     assert outcome["ok"] is False and outcome["status"] == "failed"
     assert outcome["error"]["message"]
     assert text_of(result).startswith("Codex failed:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psutil  # type: ignore[import-untyped,unused-ignore]
+import psutil
 import pytest
 
 from codex_local_sdk import CodexLocalClient

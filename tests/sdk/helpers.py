@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import psutil  # type: ignore[import-untyped,unused-ignore]
+import psutil
 
 from codex_local_sdk import RetryPolicy, TurnLimits, TurnSpec, decode_event
 from codex_local_sdk.transport import TurnExit, TurnOutput
