@@ -162,7 +162,7 @@ async def test_a_stream_consumer_cancelled_mid_way_leaves_nothing(
             await task
     else:
         started = asyncio.create_task(asyncio.to_thread(child_pid, fake_env))
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(consume(), timeout=2)
         await started
     assert is_gone(last_run(fake_env)["pid"])
