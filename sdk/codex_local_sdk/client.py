@@ -785,15 +785,32 @@ class EventStream:
         return await self._iterator.__anext__()
 
     async def _events(self) -> AsyncGenerator[ThreadEvent, None]:
-        async with (
-            self._client._tracking(),
-            self._client._thread_lock(self._call.lock_key),
-            contextlib.aclosing(aiter(self._attempt)) as events,
-        ):
-            async for event in events:
-                yield event
-        self._client._record_turn(self._call, self.result)
-        self._done = True
+        client, call = self._client, self._call
+        started = time.monotonic()
+        await client._emit("operation_started", call, attempt=0)
+        try:
+            async with (
+                client._tracking(),
+                client._thread_lock(call.lock_key),
+                contextlib.aclosing(aiter(self._attempt)) as events,
+            ):
+                async for event in events:
+                    yield event
+            client._record_turn(call, self.result)
+            self._done = True
+        finally:
+            # Streams end like other operations for the hook, early stops included.
+            result = self.result
+            result.duration_seconds = time.monotonic() - started
+            await client._emit(
+                "operation_finished",
+                call,
+                attempt=1,
+                return_code=result.return_code,
+                thread_id=result.thread_id,
+                failure_kind=result.failure.kind if result.failure else None,
+                duration_seconds=result.duration_seconds,
+            )
 
     async def aclose(self) -> None:
         """Stop early: the codex process group is killed."""

@@ -260,6 +260,12 @@ def decode_event(line: bytes | str) -> ThreadEvent:
         return _malformed(line, f"not JSON: {exc}")
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         return _malformed(line, "not a JSON object with a string 'type'")
+    usage = raw.get("usage")
+    if raw["type"] == "turn.completed" and isinstance(usage, dict):
+        # A counter that is null or missing must not turn a completed turn into an unknown
+        # event: keep the counters that are whole numbers.
+        counts = {k: v for k, v in usage.items() if type(v) is int and k in Usage.__struct_fields__}
+        return TurnCompleted(usage=Usage(**counts))
     event_cls = _ITEM_EVENTS.get(raw["type"])
     item = raw.get("item")
     if event_cls is not None and isinstance(item, dict):

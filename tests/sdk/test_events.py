@@ -299,3 +299,12 @@ def test_recorded_shell_run_in_detail() -> None:
     final = events[-1]
     assert isinstance(final, TurnCompleted)
     assert final.usage.input_tokens == 14108 and final.usage.output_tokens == 3
+
+
+def test_a_null_usage_counter_keeps_the_turn_completed() -> None:
+    event = decode_event(
+        b'{"type":"turn.completed","usage":{"input_tokens":5,"cached_input_tokens":null,'
+        b'"output_tokens":2,"a_new_counter":7}}'
+    )
+    assert isinstance(event, TurnCompleted)
+    assert event.usage == Usage(input_tokens=5, output_tokens=2)

@@ -186,3 +186,22 @@ async def test_the_hook_sees_cancelled_operations_end(
         "operation_finished",
     ]
     assert {seen[3].failure_kind, seen[4].failure_kind} == {FailureKind.CANCELLED}
+
+
+async def test_streams_report_the_whole_operation_to_the_hook(client: CodexLocalClient) -> None:
+    seen: list[CodexClientEvent] = []
+    client.event_hook = seen.append
+    async with client.stream(CodexExecRequest(prompt="streamed")) as events:
+        async for _ in events:
+            pass
+    assert [e.type for e in seen] == SUCCESS
+    assert seen[-1].thread_id == events.result.thread_id
+
+    seen.clear()
+    async with client.stream(CodexExecRequest(prompt="[[fake:stall]]")) as events:
+        async for event in events:
+            if event.type == "turn.started":
+                break  # an early stop still ends the operation for the hook
+    assert seen[0].type == "operation_started"
+    assert seen[-1].type == "operation_finished"
+    assert seen[-1].failure_kind is FailureKind.CANCELLED
