@@ -6,6 +6,7 @@ hook and typed errors. Imports only the standard library and msgspec.
 
 from __future__ import annotations
 
+from .app_server import AppServerTransport
 from .cli_args import CodexInvocation, build_invocation
 from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, find_codex
@@ -72,6 +73,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MINIMUM_CODEX_VERSION",
     "AgentMessageItem",
+    "AppServerTransport",
     "ApprovalPolicy",
     "CodexBinary",
     "CodexClientEvent",

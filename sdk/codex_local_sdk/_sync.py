@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
@@ -93,7 +93,9 @@ class LoopThread:
             if aclose is not None:
                 self.run(_await(aclose()))
 
-    def close(self) -> None:
+    def close(self, last: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Cancel what still runs on the loop, run ``last`` there (if the loop was started),
+        then stop the thread."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
@@ -109,6 +111,8 @@ class LoopThread:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await loop.shutdown_asyncgens()
+            if last is not None:
+                await last()
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(_CLEANUP_WAIT_SECONDS)

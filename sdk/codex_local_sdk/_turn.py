@@ -149,8 +149,8 @@ def _parse_json(text: str, warnings: list[str]) -> Any:
 
 def _timeout_message(exit_info: TurnExit) -> str:
     if exit_info.timed_out == "idle":
-        return "codex produced no output within the idle timeout; its process group was killed"
-    return "codex did not finish within the timeout; its process group was killed"
+        return "codex produced no output within the idle timeout; the turn was stopped"
+    return "codex did not finish within the timeout; the turn was stopped"
 
 
 def _exit_message(code: int | None, stderr: str, errors: list[str]) -> str:

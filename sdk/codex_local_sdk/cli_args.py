@@ -30,6 +30,7 @@ from .models import SECRET_KEY, CodexExecRequest, Operation
 __all__ = [
     "API_KEY_ENV",
     "CodexInvocation",
+    "app_server_invocation",
     "build_invocation",
     "login_status_argv",
     "redact_argv",
@@ -153,6 +154,33 @@ def build_invocation(
         stdin=request.prompt.encode("utf-8"),
         cwd=request.cwd,
     )
+
+
+def app_server_invocation(
+    binary: str,
+    *,
+    codex_home: str | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
+    api_key: str | None = None,
+) -> CodexInvocation:
+    """A persistent ``codex app-server`` speaking JSON-RPC on stdio.
+
+    Server-wide settings go on argv as ``--config`` overrides; per-thread settings travel in
+    the protocol. The key goes in the environment only, like for ``codex exec``. stdin stays
+    open for requests, so ``stdin`` is empty here.
+    """
+    argv: list[str] = [binary, "app-server"]
+    for key, value in (config_overrides or {}).items():
+        argv += ["--config", f"{key}={toml_value(value)}"]
+    env = dict(os.environ if base_env is None else base_env)
+    env.update(extra_env or {})
+    if codex_home:
+        env["CODEX_HOME"] = codex_home
+    if api_key:
+        env[API_KEY_ENV] = api_key
+    return CodexInvocation(argv=tuple(argv), env=env, stdin=b"")
 
 
 def version_argv(binary: str) -> list[str]:

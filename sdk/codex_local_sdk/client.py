@@ -410,15 +410,27 @@ class CodexLocalClient:
 
     # ------------------------------------------------------------------ lifecycle
     async def aclose(self) -> None:
-        """Cancel this client's running operations (killing their codex processes)."""
+        """Cancel this client's running operations (killing their codex processes) and close
+        its transport (a persistent app-server is stopped)."""
         tasks = [task for task in self._active if not task.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_transport()
 
     def close(self) -> None:
-        """Stop the sync API's loop thread, killing any codex it still runs."""
-        self._portal.close()
+        """Stop the sync API's loop thread, killing any codex it still runs, and close the
+        transport it used."""
+        self._portal.close(last=self._close_transport)
+
+    async def _close_transport(self) -> None:
+        closer = getattr(self._transport, "aclose", None)
+        if closer is None:
+            return
+        try:
+            await closer()
+        except Exception:  # closing must not fail the caller; the process group is gone
+            logger.warning("closing the codex transport failed", exc_info=True)
 
     def __enter__(self) -> CodexLocalClient:
         return self
@@ -725,7 +737,7 @@ class _Attempt:
         except (asyncio.CancelledError, GeneratorExit) as exc:
             stopped = "cancelled" if isinstance(exc, asyncio.CancelledError) else "stopped early"
             accumulator.result.failure = Failure(
-                kind=FailureKind.CANCELLED, message=f"{stopped}; codex's process group was killed"
+                kind=FailureKind.CANCELLED, message=f"{stopped}; the turn was stopped"
             )
             await client._emit(
                 "attempt_failed",
