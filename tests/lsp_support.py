@@ -22,6 +22,8 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
+from tests.support.processes import codex_processes as processes_with_home
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp_server"]
 WAIT_SECONDS = 30.0
@@ -112,20 +114,7 @@ async def until(
 
 def codex_processes(codex_home: str | os.PathLike[str]) -> list[psutil.Process]:
     """Live processes started by codex runs that used ``codex_home`` (not the server)."""
-    home = str(codex_home)
-    found: list[psutil.Process] = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            cmdline = process.info["cmdline"] or []
-            if any("codex_bridge.lsp_server" in part for part in cmdline):
-                continue
-            if process.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if process.environ().get("CODEX_HOME") == home:
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
+    return processes_with_home(codex_home, exclude="codex_bridge.lsp_server")
 
 
 async def no_codex_left(codex_home: str | os.PathLike[str]) -> None:

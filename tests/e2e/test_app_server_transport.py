@@ -30,6 +30,7 @@ from codex_local_sdk import (
 from codex_local_sdk.transport import TurnExit, TurnLimits, TurnSpec
 from tests.conftest import RealCodex
 from tests.support.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
+from tests.support.processes import codex_processes
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -67,16 +68,7 @@ def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecR
 
 
 def _codex_processes(real_codex: RealCodex) -> list[psutil.Process]:
-    """Live processes started for this test's CODEX_HOME (orphans included)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            ours = proc.environ().get("CODEX_HOME") == str(real_codex.home)
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
+    return codex_processes(real_codex.home)
 
 
 async def test_run_yields_exec_mode_events(client: CodexLocalClient, real_codex: RealCodex) -> None:

@@ -25,6 +25,7 @@ from codex_local_sdk import (
     SandboxMode,
 )
 from tests.conftest import RealCodex
+from tests.support.processes import codex_processes
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -49,16 +50,7 @@ def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecR
 
 
 def _codex_processes(real_codex: RealCodex) -> list[psutil.Process]:
-    """Live processes started for this test's CODEX_HOME (orphans included)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            ours = proc.environ().get("CODEX_HOME") == str(real_codex.home)
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
+    return codex_processes(real_codex.home)
 
 
 def test_version_is_supported(client: CodexLocalClient) -> None:

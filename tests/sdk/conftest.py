@@ -8,7 +8,8 @@ import psutil
 import pytest
 
 from codex_local_sdk import CodexLocalClient
-from tests.sdk.helpers import FAST_RETRY, codex_processes
+from tests.sdk.helpers import FAST_RETRY
+from tests.support.processes import codex_processes
 
 
 @pytest.fixture(autouse=True)

@@ -72,20 +72,6 @@ def is_gone(pid: int) -> bool:
         return True
 
 
-def codex_processes(codex_home: str) -> list[psutil.Process]:
-    """Live processes (the fake and anything it spawned) that run with this CODEX_HOME."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if proc.environ().get("CODEX_HOME") == codex_home:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
-
-
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
