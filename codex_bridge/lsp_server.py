@@ -128,7 +128,8 @@ class _Protocol(LanguageServerProtocol):
         try:
             return await handler(*(params.arguments or ()))
         except BridgeError as exc:
-            code = int(lsp.LSPErrorCodes.RequestFailed) if exc.code == "codex" else None
+            failed = exc.code in ("codex", "codex_unavailable")
+            code = int(lsp.LSPErrorCodes.RequestFailed) if failed else None
             raise _Refusal(message=exc.message, code=code, data={"code": exc.code}) from None
         except (JsonRpcException, asyncio.CancelledError):
             raise

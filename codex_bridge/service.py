@@ -28,7 +28,9 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexExecResult,
     CodexLocalClient,
+    CodexNotInstalledError,
     CodexUsageError,
+    CodexVersionError,
     EventCallback,
     JsonFileSessionStore,
     SandboxMode,
@@ -555,6 +557,8 @@ class BridgeService:
             raise BridgeError(str(exc), code="session") from exc
         except CodexUsageError as exc:
             raise BridgeError(str(exc)) from exc
+        except (CodexNotInstalledError, CodexVersionError) as exc:
+            raise BridgeError(str(exc), code="codex_unavailable") from exc
         except CodexError as exc:
             raise BridgeError(str(exc), code="codex") from exc
 

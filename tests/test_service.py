@@ -158,3 +158,12 @@ def test_progress_text() -> None:
         b'[{"text":"a","completed":true},{"text":"b","completed":false}]}}'
     )
     assert describe_event(todo) is None  # item.updated is not described
+
+
+async def test_a_missing_codex_is_its_own_error_code(tmp_path: pathlib.Path) -> None:
+    service = BridgeService(
+        BridgePolicy(store_path=str(tmp_path / "s.json"), codex_bin=str(tmp_path / "no-codex"))
+    )
+    with pytest.raises(BridgeError, match="is not an executable file") as caught:
+        await service.run(RunParams(prompt="x", cwd=str(tmp_path)))
+    assert caught.value.code == "codex_unavailable"
