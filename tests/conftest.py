@@ -76,6 +76,14 @@ def _require_real_codex(build: str) -> str:
 
 
 @pytest.fixture
+def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
+    """An empty working directory for codex runs."""
+    path = tmp_path / "work"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
 def mock_server() -> Iterator[MockResponsesServer]:
     with MockResponsesServer() as server:
         yield server
@@ -83,13 +91,14 @@ def mock_server() -> Iterator[MockResponsesServer]:
 
 @pytest.fixture(params=["pypi", "npm"])
 def real_codex(
-    request: pytest.FixtureRequest, tmp_path: pathlib.Path, mock_server: MockResponsesServer
+    request: pytest.FixtureRequest,
+    tmp_path: pathlib.Path,
+    mock_server: MockResponsesServer,
+    workdir: pathlib.Path,
 ) -> RealCodex:
     """Each end-to-end test runs against both real builds of codex."""
     binary = _require_real_codex(request.param)
     home = make_codex_home(tmp_path, mock_server.base_url)
-    workdir = tmp_path / "work"
-    workdir.mkdir()
     return RealCodex(
         binary=binary, home=home, env=e2e_env(home), server=mock_server, workdir=workdir
     )

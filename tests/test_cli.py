@@ -177,13 +177,6 @@ def wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def store(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path / "sessions.json"
 

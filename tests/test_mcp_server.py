@@ -78,13 +78,6 @@ def tag(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def state_dir(fake_env: dict[str, str]) -> pathlib.Path:
     return pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"])
 

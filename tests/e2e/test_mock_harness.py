@@ -88,13 +88,6 @@ def server() -> Iterator[MockResponsesServer]:
 
 
 @pytest.fixture
-def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def codex_home(tmp_path: pathlib.Path, server: MockResponsesServer) -> pathlib.Path:
     return make_codex_home(tmp_path, server.base_url)
 
