@@ -556,6 +556,7 @@ class CodexLocalClient:
         started = time.monotonic()
         await self._emit("operation_started", call, attempt=0)
         attempt = 0
+        earlier: list[str] = []  # threads that failed attempts leave behind, told in the result
         async with self._thread_lock(call.lock_key):
             while True:
                 attempt += 1
@@ -566,6 +567,7 @@ class CodexLocalClient:
                         if on_event is not None:
                             await _call_back(on_event, event)
                 result = attempt_stream.result
+                result.warnings[:0] = earlier
                 if result.failure is None:
                     break
                 elapsed = time.monotonic() - started
@@ -578,6 +580,11 @@ class CodexLocalClient:
                         f"not retrying: the retry budget of {budget:g}s would be exceeded"
                     )
                     break
+                if result.thread_id is not None and result.thread_id != call.spec.thread_id:
+                    earlier.append(
+                        f"attempt {attempt} failed on thread {result.thread_id} "
+                        f"({result.failure.kind.value}); retried on a new thread"
+                    )
                 await self._emit(
                     "retry_scheduled",
                     call,

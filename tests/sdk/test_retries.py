@@ -210,3 +210,14 @@ def test_the_failed_error_reports_the_attempts(client: CodexLocalClient) -> None
         client.run(CodexExecRequest(prompt="[[fake:500]]"))
     assert caught.value.result.attempts == 3
     assert caught.value.failure_kind is FailureKind.SERVER_ERROR
+
+
+def test_threads_left_by_failed_attempts_are_named_in_the_result(
+    client: CodexLocalClient, run: Runner
+) -> None:
+    result = run(client, CodexExecRequest(prompt="[[fake:fail_times=2]]"))
+    assert result.ok and result.attempts == 3 and result.thread_id is not None
+    abandoned = [w for w in result.warnings if "retried on a new thread" in w]
+    assert len(abandoned) == 2
+    assert all(result.thread_id not in warning for warning in abandoned)
+    assert abandoned[0].startswith("attempt 1 failed on thread ")

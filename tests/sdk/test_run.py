@@ -339,7 +339,11 @@ def test_raise_on_error_false_returns_the_failed_result(client: CodexLocalClient
     assert result.failure.message.startswith("stream disconnected")
     assert result.turn_status == "failed"
     assert result.return_code == 1
-    assert len(result.warnings) == 6  # five reconnects and the final error
+    # The last attempt's five reconnects and final error, after a note per earlier attempt's
+    # abandoned thread (network failures are retried on a new thread).
+    notes = [w for w in result.warnings if "retried on a new thread" in w]
+    assert len(notes) == result.attempts - 1
+    assert len(result.warnings) == len(notes) + 6
     assert result.attempts == 3  # network failures before any work are retried
 
 
