@@ -720,7 +720,10 @@ class _Attempt:
         client, call, accumulator = self._client, self._call, self._accumulator
         await client._emit("attempt_started", call, attempt=self._attempt)
         try:
-            transport = await asyncio.to_thread(client._get_transport)
+            # Finding codex and probing its version block, but happen once per client.
+            transport = client._transport
+            if transport is None:
+                transport = await asyncio.to_thread(client._get_transport)
             outputs = transport.stream_turn(call.spec, limits=call.limits, api_key=self._api_key)
             try:
                 async for output in outputs:
