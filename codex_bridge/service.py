@@ -431,7 +431,9 @@ class BridgeService:
             raise BridgeError("idle_timeout_seconds must be positive")
         return total, idle_value, notes
 
-    def _request(self, params: RunParams | ResumeParams | ForkParams, cwd: str | None) -> Any:
+    def _request(
+        self, params: RunParams | ResumeParams | ForkParams, cwd: str | None
+    ) -> CodexExecRequest:
         fields: dict[str, Any] = {
             "prompt": params.prompt,
             "model": params.model,
@@ -476,8 +478,7 @@ class BridgeService:
             start = functools.partial(
                 self.client.start_thread_async, session_name=params.session_name
             )
-        cwd = self._directory(params.cwd)
-        return await self._operate(params, cwd, start, on_progress, on_event)
+        return await self._operate(params, start, on_progress, on_event)
 
     async def resume(
         self,
@@ -487,12 +488,10 @@ class BridgeService:
         on_event: EventCallback | None = None,
     ) -> RunOutcome:
         """Continue a thread named by session name or thread id (exactly one)."""
-        self._one_target(params.session_name, params.thread_id)
-        cwd = self._directory(params.cwd) if params.cwd is not None else self._session_cwd(params)
         start = functools.partial(
             self.client.resume_async, session_name=params.session_name, thread_id=params.thread_id
         )
-        return await self._operate(params, cwd, start, on_progress, on_event)
+        return await self._operate(params, start, on_progress, on_event)
 
     async def fork(
         self,
@@ -502,14 +501,23 @@ class BridgeService:
         on_event: EventCallback | None = None,
     ) -> RunOutcome:
         """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
-        self._one_target(params.session_name, params.thread_id)
         start = functools.partial(
             self.client.fork_async,
             session_name=params.session_name,
             thread_id=params.thread_id,
             new_session_name=params.new_session_name,
         )
-        return await self._operate(params, self._session_cwd(params), start, on_progress, on_event)
+        return await self._operate(params, start, on_progress, on_event)
+
+    def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
+        """Every policy and argument check, before anything runs: the request to send."""
+        if isinstance(params, RunParams):
+            return self._request(params, self._directory(params.cwd))
+        self._one_target(params.session_name, params.thread_id)
+        cwd = getattr(params, "cwd", None)
+        return self._request(
+            params, self._directory(cwd) if cwd is not None else self._session_cwd(params)
+        )
 
     def _session_cwd(self, params: ResumeParams | ForkParams) -> str | None:
         """The session's recorded directory, still checked against the policy."""
@@ -521,13 +529,12 @@ class BridgeService:
     async def _operate(
         self,
         params: RunParams | ResumeParams | ForkParams,
-        cwd: str | None,
         start: Callable[..., Awaitable[Any]],
         on_progress: ProgressCallback | None,
         on_event: EventCallback | None,
     ) -> RunOutcome:
         """Policy checks, a concurrency slot, then one SDK operation."""
-        request = self._request(params, cwd)
+        request = self._checked_request(params)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
@@ -609,13 +616,7 @@ class BridgeService:
         ``on_progress`` also receives the job's progress updates (for front ends that stream
         them, such as the language server's work-done progress)."""
         # Validate now, so that bad arguments fail the call rather than the job.
-        if isinstance(params, RunParams):
-            self._request(params, self._directory(params.cwd))
-        else:
-            self._one_target(params.session_name, params.thread_id)
-            if params.session_name:
-                self._record(params.session_name)
-            self._sandbox(params.sandbox)
+        self._checked_request(params)
         job_id = f"job-{next(self._job_numbers)}-{uuid.uuid4().hex[:6]}"
         info = JobInfo(
             job_id=job_id,
