@@ -102,3 +102,13 @@ def real_codex(
     return RealCodex(
         binary=binary, home=home, env=e2e_env(home), server=mock_server, workdir=workdir
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the reliability figures the tests measured (see tests/support/figures.py)."""
+    from tests.support.figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for name, figure in sorted(FIGURES.items()):
+            terminalreporter.line(f"{name}: {figure}")
