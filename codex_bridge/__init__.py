@@ -1,3 +1,5 @@
 """codex-bridge: MCP and LSP servers and a command line over ``codex_local_sdk``."""
 
-__version__ = "0.1.0"
+from codex_local_sdk import __version__
+
+__all__ = ["__version__"]

@@ -935,6 +935,7 @@ def _print_doctor(report: DoctorReport, policy: BridgePolicy) -> None:
     from rich.text import Text
 
     console = _console()
+    console.print(Text(f"codex-local-bridge {report.bridge_version}", style="bold"))
     for check in report.checks:
         mark, style = ("✓", "green") if check.ok else ("✗", "bold red")
         console.print(Text.assemble((f"{mark} ", style), (f"{check.name}: ", "bold"), check.detail))

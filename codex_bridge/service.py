@@ -42,6 +42,7 @@ from codex_local_sdk import (
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
 
+from . import __version__
 from .policy import SANDBOX_RANK, BridgePolicy
 from .progress import describe_event, display_command
 
@@ -305,6 +306,8 @@ class DoctorCheck(msgspec.Struct, kw_only=True):
 
 class DoctorReport(msgspec.Struct, kw_only=True):
     ok: bool
+    bridge_version: str = __version__
+    """This codex-local-bridge's version."""
     binary: str | None = None
     binary_source: str | None = None
     version: str | None = None

@@ -7,6 +7,7 @@ included. One test goes through the real codex CLI against the mock Responses AP
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -366,6 +367,7 @@ def test_doctor_reports_a_working_setup(base: list[str], workdir: pathlib.Path) 
     report = parse_json(completed)
     assert report["ok"] is True
     assert report["version"] == "codex-cli 0.169.0"
+    assert report["bridge_version"] == importlib.metadata.version("codex-local-bridge")
     assert {c["name"] for c in report["checks"]} >= {"codex", "version", "session store"}
     assert report["policy"]["sandbox_ceiling"] == "workspace-write"
     assert report["policy"]["idle_timeout_seconds"] is None

@@ -6,6 +6,7 @@ hook and typed errors. Imports only the standard library and msgspec.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .app_server import AppServerTransport
 from .cli_args import CodexInvocation, build_invocation
 from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
@@ -67,8 +68,6 @@ from .models import (
 )
 from .session_store import InMemorySessionStore, JsonFileSessionStore, SessionStore
 from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MINIMUM_CODEX_VERSION",

@@ -44,6 +44,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from ._process import CodexProcess
+from ._version import __version__
 from .cli_args import CodexInvocation, app_server_invocation
 from .events import (
     AgentMessageItem,
@@ -77,7 +78,7 @@ logger = logging.getLogger("codex_local_sdk.app_server")
 _T = TypeVar("_T")
 JsonObject = dict[str, Any]
 
-_CLIENT_INFO: JsonObject = {"name": "codex_local_sdk", "title": None, "version": "0.1.0"}
+_CLIENT_INFO: JsonObject = {"name": "codex_local_sdk", "title": None, "version": __version__}
 _CHUNK = 64 * 1024
 _STDERR_TAIL_BYTES = 16 * 1024
 _INTERRUPT_RETRY_SECONDS = 0.05  # "no active turn" until the server has really started it
