@@ -35,6 +35,8 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
+from codex_local_sdk.otel import instrument
+
 from . import __version__
 from .policy import BridgePolicy
 from .service import (
@@ -752,6 +754,9 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
     process) when the connection ends."""
     specs = {spec.name: spec for spec in _tool_specs(service.policy)}
     tools = [spec.definition() for spec in specs.values()]
+    # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
+    # codex runs become child spans of the tool call that started them.
+    instrument(service.client)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:

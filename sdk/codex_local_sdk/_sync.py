@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -60,8 +61,12 @@ class LoopThread:
         outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
         started: concurrent.futures.Future[asyncio.Task[_T]] = concurrent.futures.Future()
 
+        # The work runs in a copy of the caller's context, as it would with asyncio.run:
+        # context variables (tracing spans, request ids) reach the hooks and callbacks.
+        context = contextvars.copy_context()
+
         def start() -> None:
-            task = loop.create_task(coro)
+            task = context.run(loop.create_task, coro)
             task.add_done_callback(lambda done: _copy_outcome(done, outcome))
             started.set_result(task)
 

@@ -88,6 +88,7 @@ class _Call(msgspec.Struct, kw_only=True, frozen=True):
     session_name: str | None = None
     previous_usage: Usage | None = None
     lock_key: str | None = None
+    operation_id: str = msgspec.field(default_factory=lambda: uuid.uuid4().hex)
 
 
 _P = ParamSpec("_P")
@@ -603,7 +604,10 @@ class CodexLocalClient:
             return_code=result.return_code,
             thread_id=result.thread_id,
             failure_kind=result.failure.kind if result.failure else None,
+            message=result.failure.message if result.failure else None,
             duration_seconds=result.duration_seconds,
+            usage=result.usage,
+            turn_usage=result.turn_usage,
         )
         if raise_on_error and result.failure is not None:
             raise _error_for(result)
@@ -633,7 +637,9 @@ class CodexLocalClient:
         event = CodexClientEvent(
             type=event_type,
             operation=call.spec.operation,
+            operation_id=call.operation_id,
             session_name=call.session_name,
+            model=call.spec.request.model,
             **fields,
         )
         await _call_back(hook, event)
@@ -770,6 +776,8 @@ class _Attempt:
                 attempt=self._attempt,
                 return_code=result.return_code,
                 thread_id=result.thread_id,
+                usage=result.usage,
+                turn_usage=result.turn_usage,
             )
         else:
             await client._emit(
@@ -831,7 +839,10 @@ class EventStream:
                 return_code=result.return_code,
                 thread_id=result.thread_id,
                 failure_kind=result.failure.kind if result.failure else None,
+                message=result.failure.message if result.failure else None,
                 duration_seconds=result.duration_seconds,
+                usage=result.usage,
+                turn_usage=result.turn_usage,
             )
 
     async def aclose(self) -> None:

@@ -276,6 +276,8 @@ class CodexClientEvent(msgspec.Struct, kw_only=True, frozen=True):
 
     type: str
     operation: Operation
+    operation_id: str = ""
+    """Tells the events of concurrent operations apart (the same for all events of one)."""
     attempt: int = 0
     return_code: int | None = None
     thread_id: str | None = None
@@ -284,6 +286,12 @@ class CodexClientEvent(msgspec.Struct, kw_only=True, frozen=True):
     message: str | None = None
     delay_seconds: float | None = None
     duration_seconds: float | None = None
+    model: str | None = None
+    """The model the request named (None: codex's default)."""
+    usage: Usage | None = None
+    """On ``attempt_succeeded``/``operation_finished``: the thread's cumulative usage."""
+    turn_usage: Usage | None = None
+    """This turn's share of ``usage``, when it is known."""
     timestamp: float = msgspec.field(default_factory=time.time)
 
 
