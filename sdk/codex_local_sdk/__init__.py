@@ -67,6 +67,7 @@ from .models import (
     TurnRecord,
 )
 from .session_store import InMemorySessionStore, JsonFileSessionStore, SessionStore
+from .thread import Thread
 from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
 
 __all__ = [
@@ -118,6 +119,7 @@ __all__ = [
     "SessionStoreCorruptError",
     "SessionStoreError",
     "SyncEventStream",
+    "Thread",
     "ThreadEvent",
     "ThreadItem",
     "ThreadStarted",

@@ -25,7 +25,7 @@ from collections.abc import (
     Iterator,
 )
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import msgspec
 
@@ -63,6 +63,9 @@ from .transport import (
     TurnSpec,
 )
 
+if TYPE_CHECKING:
+    from .thread import Thread
+
 __all__ = [
     "CodexLocalClient",
     "EventCallback",
@@ -95,17 +98,25 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+class _WithPortal(Protocol):
+    @property
+    def _portal(self) -> LoopThread: ...
+
+
+_S = TypeVar("_S", bound=_WithPortal)
+
+
 def _blocking(
-    operation: Callable[Concatenate[CodexLocalClient, _P], Coroutine[Any, Any, _R]],
-) -> Callable[Concatenate[CodexLocalClient, _P], _R]:
+    operation: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[_S, _P], _R]:
     """The blocking twin of an async method: it runs the coroutine on the client's loop."""
 
     @functools.wraps(operation)
-    def method(self: CodexLocalClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def method(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         return self._portal.run(operation(self, *args, **kwargs))
 
     name = operation.__name__.removesuffix("_async")
-    method.__name__, method.__qualname__ = name, f"CodexLocalClient.{name}"
+    method.__name__, method.__qualname__ = name, operation.__qualname__.removesuffix("_async")
     method.__doc__ = f"Blocking :meth:`{operation.__name__}` (same arguments and behaviour)."
     return method
 
@@ -388,6 +399,23 @@ class CodexLocalClient:
     def iter_events(self, request: CodexExecRequest, **kwargs: Any) -> SyncEventStream:
         """Blocking :meth:`stream`: ``with client.iter_events(req) as events: for e in events``."""
         return SyncEventStream(self.stream(request, **kwargs), self._portal)
+
+    # ------------------------------------------------------------------ threads
+    def thread(
+        self, session_name: str | None = None, *, thread_id: str | None = None, **defaults: Any
+    ) -> Thread:
+        """A :class:`Thread` object: by session name (an existing session, or a new one its
+        first turn starts), by ``thread_id``, or (neither) a new unnamed thread.
+
+        ``defaults`` are request fields (``model``, ``sandbox``, ``cwd``, ...) for its turns.
+        """
+        from .thread import Thread
+
+        if session_name is not None:
+            _check_session_name(session_name)
+        if thread_id is not None:
+            _check_thread_id(thread_id)
+        return Thread(self, session_name=session_name, thread_id=thread_id, defaults=defaults)
 
     # ------------------------------------------------------------------ sessions
     def list_sessions(self) -> list[SessionRecord]:
