@@ -61,10 +61,13 @@ from .models import (
     CodexExecResult,
     Failure,
     FailureKind,
+    ReasoningEffort,
+    ReasoningSummary,
     RetryPolicy,
     SandboxMode,
     SessionRecord,
     TurnRecord,
+    WebSearchMode,
 )
 from .session_store import InMemorySessionStore, JsonFileSessionStore, SessionStore
 from .thread import Thread
@@ -108,7 +111,9 @@ __all__ = [
     "JsonFileSessionStore",
     "MalformedLine",
     "McpToolCallItem",
+    "ReasoningEffort",
     "ReasoningItem",
+    "ReasoningSummary",
     "RetryPolicy",
     "SandboxMode",
     "SessionError",
@@ -135,6 +140,7 @@ __all__ = [
     "UnknownItem",
     "Usage",
     "WebSearchItem",
+    "WebSearchMode",
     "__version__",
     "build_invocation",
     "decode_event",

@@ -45,7 +45,7 @@ import msgspec
 
 from ._process import CodexProcess
 from ._version import __version__
-from .cli_args import CodexInvocation, app_server_invocation
+from .cli_args import CodexInvocation, app_server_invocation, option_overrides
 from .events import (
     AgentMessageItem,
     CommandExecutionItem,
@@ -667,6 +667,11 @@ def _plan_turn(spec: TurnSpec) -> _TurnPlan:
     if request.add_dirs:
         config["sandbox_workspace_write.writable_roots"] = list(request.add_dirs)
     config.update(request.config_overrides)
+    config.update(option_overrides(request))
+    if request.base_instructions is not None:
+        thread["baseInstructions"] = request.base_instructions
+    if request.developer_instructions is not None:
+        thread["developerInstructions"] = request.developer_instructions
     if config:
         thread["config"] = msgspec.to_builtins(config, enc_hook=_json_fallback)
 

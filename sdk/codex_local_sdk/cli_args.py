@@ -33,6 +33,7 @@ __all__ = [
     "app_server_invocation",
     "build_invocation",
     "login_status_argv",
+    "option_overrides",
     "redact_argv",
     "toml_value",
     "version_argv",
@@ -68,6 +69,7 @@ def build_invocation(
     last: bool = False,
     json_output: bool = True,
     output_schema_path: str | None = None,
+    instructions_path: str | None = None,
     api_key: str | None = None,
     base_env: Mapping[str, str] | None = None,
 ) -> CodexInvocation:
@@ -75,6 +77,7 @@ def build_invocation(
 
     ``output_schema_path`` is where the caller wrote ``request.output_schema`` when it is a
     dict (keeping this module free of I/O); a string schema is taken as a path already.
+    ``instructions_path`` is where it wrote ``request.base_instructions``.
     """
     if operation == "exec":
         if thread_id is not None or last:
@@ -127,6 +130,13 @@ def build_invocation(
     if request.approval_policy is not None:
         overrides["approval_policy"] = request.approval_policy.value
     overrides.update(request.config_overrides)
+    overrides.update(option_overrides(request))
+    if request.developer_instructions is not None:
+        overrides["developer_instructions"] = request.developer_instructions
+    if request.base_instructions is not None:
+        if instructions_path is None:
+            raise CodexUsageError("base_instructions must be written to a file first")
+        overrides["model_instructions_file"] = instructions_path
     for key, value in overrides.items():
         argv += ["--config", f"{key}={toml_value(value)}"]
 
@@ -154,6 +164,22 @@ def build_invocation(
         stdin=request.prompt.encode("utf-8"),
         cwd=request.cwd,
     )
+
+
+def option_overrides(request: CodexExecRequest) -> dict[str, Any]:
+    """The config overrides for the request's typed options, for both transports
+    (instructions travel separately: as a file for exec, as protocol fields for app-server).
+    They are applied after ``config_overrides``: a typed option wins."""
+    overrides: dict[str, Any] = {}
+    if request.reasoning_effort is not None:
+        overrides["model_reasoning_effort"] = request.reasoning_effort.value
+    if request.reasoning_summary is not None:
+        overrides["model_reasoning_summary"] = request.reasoning_summary.value
+    if request.web_search is not None:
+        overrides["web_search"] = request.web_search.value
+    if request.network_access is not None:
+        overrides["sandbox_workspace_write.network_access"] = request.network_access
+    return overrides
 
 
 def app_server_invocation(

@@ -29,11 +29,14 @@ __all__ = [
     "Failure",
     "FailureKind",
     "Operation",
+    "ReasoningEffort",
+    "ReasoningSummary",
     "RetryPolicy",
     "SandboxMode",
     "SessionRecord",
     "TurnRecord",
     "Usage",
+    "WebSearchMode",
 ]
 
 Operation = Literal["exec", "resume", "fork"]
@@ -60,6 +63,43 @@ class ApprovalPolicy(str, enum.Enum):
     ON_FAILURE = "on-failure"
     ON_REQUEST = "on-request"
     NEVER = "never"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ReasoningEffort(str, enum.Enum):
+    """How hard the model thinks (``model_reasoning_effort``); models support a subset."""
+
+    NONE = "none"
+    MINIMAL = "minimal"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    XHIGH = "xhigh"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ReasoningSummary(str, enum.Enum):
+    """How much of its reasoning the model summarises (``model_reasoning_summary``)."""
+
+    AUTO = "auto"
+    CONCISE = "concise"
+    DETAILED = "detailed"
+    NONE = "none"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class WebSearchMode(str, enum.Enum):
+    """Codex's web search tool (``web_search``): off, from OpenAI's cache, or live."""
+
+    DISABLED = "disabled"
+    CACHED = "cached"
+    LIVE = "live"
 
     def __str__(self) -> str:
         return self.value
@@ -134,10 +174,26 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
     codex_home: str | None = None
     env: dict[str, str] = msgspec.field(default_factory=dict)
     """Extra environment for the child. Values never appear in reprs or logs."""
+    reasoning_effort: ReasoningEffort | None = None
+    reasoning_summary: ReasoningSummary | None = None
+    web_search: WebSearchMode | None = None
+    """Codex's web search tool: ``disabled``, ``cached`` or ``live``."""
+    network_access: bool | None = None
+    """Network access for commands in the ``workspace-write`` sandbox."""
+    base_instructions: str | None = None
+    """Replace codex's built-in instructions (sent through a private temp file)."""
+    developer_instructions: str | None = None
+    """Extra instructions codex adds as a developer message."""
 
     def __post_init__(self) -> None:
         # Accept enum names as plain strings and path-likes, the way callers write them.
-        for name, kind in (("sandbox", SandboxMode), ("approval_policy", ApprovalPolicy)):
+        for name, kind in (
+            ("sandbox", SandboxMode),
+            ("approval_policy", ApprovalPolicy),
+            ("reasoning_effort", ReasoningEffort),
+            ("reasoning_summary", ReasoningSummary),
+            ("web_search", WebSearchMode),
+        ):
             value: object = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 msgspec.structs.force_setattr(self, name, _member(kind, value, name))
@@ -163,8 +219,10 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
                 key: "***" if SECRET_KEY.search(key) else value
                 for key, value in self.config_overrides.items()
             }
-        if len(self.prompt) > 80:
-            shown["prompt"] = self.prompt[:77] + "..."
+        for name in ("prompt", "base_instructions", "developer_instructions"):
+            text = shown.get(name)
+            if isinstance(text, str) and len(text) > 80:
+                shown[name] = text[:77] + "..."
         return "CodexExecRequest(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     def with_prompt(self, prompt: str) -> CodexExecRequest:
@@ -185,6 +243,12 @@ _REQUEST_DEFAULTS: Mapping[str, Any] = {
     "ephemeral": False,
     "codex_home": None,
     "env": {},
+    "reasoning_effort": None,
+    "reasoning_summary": None,
+    "web_search": None,
+    "network_access": None,
+    "base_instructions": None,
+    "developer_instructions": None,
 }
 
 

@@ -99,7 +99,12 @@ class ExecTransport:
     ) -> AsyncIterator[TurnOutput]:
         started = time.monotonic()
         deadline = None if limits.timeout_seconds is None else started + limits.timeout_seconds
-        with _schema_file(spec.request.output_schema) as schema_path:
+        with (
+            _schema_file(spec.request.output_schema) as schema_path,
+            _private_file(spec.request.base_instructions, "codex-instructions-", ".md") as (
+                instructions_path
+            ),
+        ):
             invocation = build_invocation(
                 self.binary,
                 spec.request,
@@ -108,6 +113,7 @@ class ExecTransport:
                 last=spec.last,
                 json_output=spec.json_output,
                 output_schema_path=schema_path,
+                instructions_path=instructions_path,
                 api_key=api_key,
                 base_env=self._base_env,
             )
@@ -140,13 +146,22 @@ def _schema_file(schema: dict[str, object] | str | None) -> Iterator[str | None]
     """A dict schema goes to a private temp file for the run, removed afterwards."""
     if isinstance(schema, str) and not os.path.isfile(schema):
         raise CodexUsageError(f"output_schema file does not exist: {schema}")
-    if not isinstance(schema, dict):
+    with _private_file(
+        json.dumps(schema) if isinstance(schema, dict) else None, "codex-schema-", ".json"
+    ) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def _private_file(text: str | None, prefix: str, suffix: str) -> Iterator[str | None]:
+    """``text`` in a temp file only this user can read, for the run; removed afterwards."""
+    if text is None:
         yield None
         return
-    fd, path = tempfile.mkstemp(prefix="codex-schema-", suffix=".json")
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(schema, handle)
+            handle.write(text)
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -272,3 +272,54 @@ def test_a_blank_prompt_is_refused_before_spawning() -> None:
     for prompt in ("", "  \n\t"):
         with pytest.raises(CodexUsageError, match="prompt"):
             build_invocation(CODEX, CodexExecRequest(prompt=prompt))
+
+
+def test_typed_options_become_config_overrides() -> None:
+    request = CodexExecRequest(
+        prompt="p",
+        reasoning_effort="high",  # type: ignore[arg-type]  # plain strings are accepted
+        reasoning_summary="detailed",  # type: ignore[arg-type]
+        web_search="live",  # type: ignore[arg-type]
+        network_access=True,
+        developer_instructions='Answer in "French".',
+        base_instructions="You are terse.",
+        config_overrides={"model_reasoning_effort": "low"},
+    )
+    invocation = build_invocation(CODEX, request, instructions_path="/tmp/i.md", base_env={})
+    config = {k: tomllib.loads(f"v = {v}")["v"] for k, v in config_args(invocation.argv).items()}
+    assert config == {
+        "model_reasoning_effort": "high",  # the typed option wins over a raw override
+        "model_reasoning_summary": "detailed",
+        "web_search": "live",
+        "sandbox_workspace_write.network_access": True,
+        "developer_instructions": 'Answer in "French".',
+        "model_instructions_file": "/tmp/i.md",
+    }
+    assert "You are terse." not in " ".join(invocation.argv)  # base instructions: a file
+
+
+def test_typed_options_reach_resumes_too() -> None:
+    request = CodexExecRequest(prompt="p", reasoning_effort="low")  # type: ignore[arg-type]
+    invocation = build_invocation(
+        CODEX, request, operation="resume", thread_id=THREAD, base_env={}
+    )
+    assert config_args(invocation.argv)["model_reasoning_effort"] == '"low"'
+
+
+def test_base_instructions_need_their_file() -> None:
+    with pytest.raises(CodexUsageError, match="written to a file"):
+        build_invocation(CODEX, CodexExecRequest(prompt="p", base_instructions="x"), base_env={})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reasoning_effort", "huge"), ("reasoning_summary", "long"), ("web_search", "on")],
+)
+def test_unknown_typed_option_values_are_usage_errors(field: str, value: str) -> None:
+    with pytest.raises(CodexUsageError, match=field):
+        CodexExecRequest(prompt="p", **{field: value})
+
+
+def test_long_instructions_are_shortened_in_the_repr() -> None:
+    text = repr(CodexExecRequest(prompt="p", developer_instructions="x" * 500))
+    assert "x" * 100 not in text and "developer_instructions=" in text
