@@ -43,7 +43,6 @@ import msgspec
 
 from codex_local_sdk import (
     AgentMessageItem,
-    ApprovalPolicy,
     CodexNotInstalledError,
     CodexUsageError,
     CodexVersionError,
@@ -62,7 +61,7 @@ from codex_local_sdk import (
 )
 
 from . import __version__
-from .policy import BridgePolicy, PolicyError
+from .policy import APPROVAL_RANK, BridgePolicy, PolicyError
 from .progress import display_command
 from .service import (
     BridgeError,
@@ -114,7 +113,7 @@ exit codes:
   130  interrupted by Ctrl-C (codex's process group was killed); 128+N for signal N
 """
 _SANDBOXES = [mode.value for mode in SandboxMode]
-_APPROVALS = [policy.value for policy in ApprovalPolicy]
+_APPROVALS = [policy.value for policy in APPROVAL_RANK]  # codex exec refuses "untrusted"
 _INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 OutputMode = Literal["live", "json", "events"]
@@ -196,6 +195,18 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
     option("--default-sandbox", "sandbox for runs that ask for none (read-only)", **sandbox)
     option("--sandbox-ceiling", "most permissive sandbox allowed (workspace-write)", **sandbox)
     option(
+        "--approval-ceiling",
+        "most permissive approval policy allowed (on-request)",
+        choices=_APPROVALS,
+        metavar="POLICY",
+    )
+    option(
+        "--allow-config-key",
+        "let callers send this codex config key too (repeatable; plain values only)",
+        metavar="KEY",
+        action="append",
+    )
+    option(
         "--allowed-root",
         "working directories must lie under one of these (repeatable)",
         metavar="DIR",
@@ -227,6 +238,11 @@ def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation
     }
     if operation in session_help:
         request.add_argument("--session", metavar="NAME", help=session_help[operation])
+        request.add_argument(
+            "--replace",
+            action="store_true",
+            help="point an existing session NAME at the new thread (else refused)",
+        )
     if operation != "fork":
         request.add_argument("-C", "--cd", metavar="DIR", help="working directory")
     request.add_argument("-m", "--model", help="model name")
@@ -382,6 +398,8 @@ _POLICY_FIELDS = {
     "codex_bin": "codex_bin",
     "default_sandbox": "default_sandbox",
     "sandbox_ceiling": "sandbox_ceiling",
+    "approval_ceiling": "approval_ceiling",
+    "allow_config_key": "allowed_config_keys",
     "allowed_root": "allowed_roots",
     "default_cwd": "default_cwd",
     "max_concurrency": "max_concurrency",
@@ -538,7 +556,11 @@ def _target(value: str) -> dict[str, str]:
     return {"thread_id": value}
 
 
-def operation_params(args: argparse.Namespace) -> RunParams | ResumeParams | ForkParams:
+def operation_params(
+    args: argparse.Namespace, service: BridgeService | None = None
+) -> RunParams | ResumeParams | ForkParams:
+    """The service parameters of a run/resume/fork command line; with ``service``, the
+    output schema file is read only when the policy allows it."""
     operation: Operation = args.operation
     data: dict[str, Any] = {
         "prompt": _read_prompt(args.prompt),
@@ -553,14 +575,23 @@ def operation_params(args: argparse.Namespace) -> RunParams | ResumeParams | For
         data["config_overrides"] = dict(args.config)
         data["images"] = args.image
         if args.output_schema is not None:
-            data["output_schema"] = _read_schema(args.output_schema)
+            path = args.output_schema
+            if service is not None:
+                path = service.checked_file(path, what="output schema")
+            data["output_schema"] = _read_schema(path)
     if operation == "run":
-        data.update(session_name=args.session, profile=args.profile, add_dirs=args.add_dir)
+        data.update(
+            session_name=args.session,
+            replace_session=args.replace,
+            profile=args.profile,
+            add_dirs=args.add_dir,
+        )
         return parse_params(RunParams, _without_none(data))
     data.update(_target(args.target))
     if operation == "resume":
         return parse_params(ResumeParams, _without_none(data))
     data["new_session_name"] = args.session
+    data["replace_session"] = args.replace
     return parse_params(ForkParams, _without_none(data))
 
 
@@ -608,11 +639,11 @@ async def _interruptible(
 
 
 def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    params = operation_params(args)
+    service = BridgeService(policy)
+    params = operation_params(args, service)
     mode: OutputMode = (
         "events" if args.events else "json" if args.json or not _is_terminal(sys.stdout) else "live"
     )
-    service = BridgeService(policy)
     view = TerminalView(_console(), params) if mode == "live" else None
 
     def on_event(event: ThreadEvent) -> None:
@@ -906,6 +937,8 @@ def _sessions_delete(args: argparse.Namespace, policy: BridgePolicy) -> int:
     info = BridgeService(policy).delete_session(args.name)
     if _wants_json(args):
         _Stdout.line(info)
+    elif not info.deleted:
+        _console().print(f"no session {info.name!r}: nothing to delete")
     else:
         _console().print(
             f"deleted session {info.name!r} (codex keeps thread {info.thread_id}; "

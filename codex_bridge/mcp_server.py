@@ -38,7 +38,7 @@ from mcp.shared.exceptions import MCPError
 from codex_local_sdk.otel import instrument
 
 from . import __version__
-from .policy import BridgePolicy
+from .policy import SAFE_CONFIG_KEYS, BridgePolicy
 from .service import (
     BridgeError,
     BridgeService,
@@ -49,6 +49,7 @@ from .service import (
     ResumeParams,
     RunOutcome,
     RunParams,
+    SessionDeleted,
     SessionInfo,
     SessionRenameParams,
     parse_params,
@@ -96,13 +97,21 @@ _FIELD_DOCS: dict[str, str] = {
         "workspace-write (edit files in cwd), danger-full-access (anything)."
     ),
     "approval_policy": (
-        "When Codex would ask for approval before running a command. Nobody can answer "
-        "those questions here, so keep the default 'never'."
+        "When Codex would ask for approval to leave the sandbox. Nobody can answer those "
+        "questions here (they are declined), so keep the default 'never'."
     ),
-    "profile": "A profile from the Codex config.toml to use.",
+    "profile": (
+        "A profile from the Codex config.toml; refused unless the server's operator allowed "
+        "profiles."
+    ),
     "config_overrides": (
-        'Extra Codex config values as {"dotted.key": value} (like codex -c). Sandbox and '
-        "approval keys are refused: use the sandbox argument."
+        'Extra Codex config values as {"dotted.key": value} (like codex -c), model and '
+        "reasoning settings only; any other key is refused. Use the sandbox and "
+        "approval_policy arguments for those."
+    ),
+    "replace_session": (
+        "Set true to point an existing session name at the new thread; without it an "
+        "existing name is refused."
     ),
     "output_schema": (
         "A JSON Schema (object) the final answer must follow; the parsed answer is returned "
@@ -441,6 +450,8 @@ async def _session_delete(
     text = (
         f"deleted session {info.name!r}; codex keeps thread {info.thread_id}, "
         "which codex_resume can still continue by thread_id"
+        if info.deleted
+        else f"no session {info.name!r}: nothing to delete"
     )
     return _text_result(text, _builtins(info))
 
@@ -528,16 +539,22 @@ def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
     }
     if policy.idle_timeout_seconds is not None:
         notes["idle_timeout_seconds"] = f"This server: default {policy.idle_timeout_seconds:g}."
+    keys = sorted({*SAFE_CONFIG_KEYS, *policy.allowed_config_keys})
+    notes["config_overrides"] = "This server allows the keys: " + ", ".join(keys) + "."
     return notes
 
 
 def _tool_specs(policy: BridgePolicy) -> list[_ToolSpec]:
     specs = _base_tool_specs()
     notes = _policy_notes(policy)
+    # Offer only the approval policies this server accepts (all of which codex exec accepts).
+    approvals = [approval.value for approval in policy.offered_approvals()]
     for spec in specs:
         for name, prop in spec.input_schema["properties"].items():
             if name in notes:
                 prop["description"] = f"{prop.get('description', '')} {notes[name]}".strip()
+            if name == "approval_policy":
+                prop["enum"] = approvals
     return specs
 
 
@@ -629,10 +646,11 @@ def _base_tool_specs() -> list[_ToolSpec]:
             title="Delete a Codex session",
             description=(
                 "Forget a session name. Codex keeps the thread itself, so it can still be "
-                "continued by thread_id. Returns the deleted session."
+                "continued by thread_id. Deleting a name that does not exist succeeds "
+                "(deleted: false)."
             ),
             input_schema=_input_schema("codex_session_delete", [_SessionName]),
-            output_schema=session_schema,
+            output_schema=_output_schema(SessionDeleted),
             annotations=_annotations("Delete a Codex session", destructive=True, idempotent=True),
             handler=_session_delete,
         ),

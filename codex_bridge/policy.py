@@ -7,23 +7,153 @@ defaults, then ``CODEX_BRIDGE_*`` environment variables, then explicit overrides
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from platformdirs import user_data_dir
 
-from codex_local_sdk import SandboxMode
+from codex_local_sdk import ApprovalPolicy, SandboxMode
 
-__all__ = ["SANDBOX_RANK", "BridgePolicy", "PolicyError", "default_store_path"]
+__all__ = [
+    "APPROVAL_RANK",
+    "CONFIG_KEY",
+    "SAFE_CONFIG_KEYS",
+    "SANDBOX_RANK",
+    "BridgePolicy",
+    "PolicyError",
+    "check_config_overrides",
+    "default_store_path",
+]
 
 SANDBOX_RANK = {
     SandboxMode.READ_ONLY: 0,
     SandboxMode.WORKSPACE_WRITE: 1,
     SandboxMode.DANGER_FULL_ACCESS: 2,
 }
+
+APPROVAL_RANK = {
+    ApprovalPolicy.NEVER: 0,  # codex never asks to leave the sandbox
+    ApprovalPolicy.ON_FAILURE: 1,  # only after a sandboxed command failed
+    ApprovalPolicy.ON_REQUEST: 2,  # whenever the model asks
+}
+"""The approval policies the bridge offers, strictest first. ``untrusted`` is not among them:
+``codex exec`` (0.163 and 0.169) refuses it ("no longer supported")."""
+
+CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+"""A config override key: dotted identifiers, nothing else (no quoting, no spaces)."""
+
+_MAX_TEXT = 256
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+_PLAIN_TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_ValueCheck = Callable[[Any], str | None]
+"""Returns what is wrong with a value, or None when it is acceptable."""
+
+
+def _text(pattern: re.Pattern[str], what: str) -> _ValueCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or len(value) > _MAX_TEXT or not pattern.match(value):
+            return f"must be {what}"
+        return None
+
+    return check
+
+
+def _choice(*choices: str) -> _ValueCheck:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "must be one of " + ", ".join(choices)
+
+    return check
+
+
+def _integer(low: int, high: int) -> _ValueCheck:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _scalar(value: Any) -> str | None:
+    """Keys an operator allowed at launch: one plain value, never a table or an array."""
+    if isinstance(value, (bool, int)) and not (isinstance(value, int) and abs(value) > 2**53):
+        return None
+    if isinstance(value, float) and math.isfinite(value):
+        return None
+    if isinstance(value, str) and len(value) <= _MAX_TEXT and _PLAIN_TEXT.match(value):
+        return None
+    return f"must be a string (at most {_MAX_TEXT} characters), a number or a boolean"
+
+
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+_TOKENS = _integer(1, 100_000_000)
+
+SAFE_CONFIG_KEYS: Mapping[str, _ValueCheck] = {
+    # Model and reasoning settings (codex-rs ConfigToml): they shape what the model does, never
+    # what codex may run, read, write or contact. Anything naming a program, a file, an
+    # endpoint, a provider, a credential, a permission, a sandbox or approval setting, a
+    # profile or instructions is absent on purpose (mcp_servers, notify, model_provider(s),
+    # shell_environment_policy, sandbox_*, approval_policy, permissions, profile(s),
+    # model_instructions_file, chatgpt_base_url, openai_base_url, otel, history, hooks,
+    # tools, features, project_doc_*, log_dir, sqlite_home, ...).
+    "model": _text(_MODEL_NAME, "a model name"),
+    "review_model": _text(_MODEL_NAME, "a model name"),
+    "model_reasoning_effort": _choice(*_EFFORTS),
+    "plan_mode_reasoning_effort": _choice(*_EFFORTS),
+    "model_reasoning_summary": _choice("auto", "concise", "detailed", "none"),
+    "model_verbosity": _choice("low", "medium", "high"),
+    "model_supports_reasoning_summaries": _flag,
+    "model_context_window": _TOKENS,
+    "model_auto_compact_token_limit": _TOKENS,
+    "tool_output_token_limit": _TOKENS,
+    "hide_agent_reasoning": _flag,
+    "show_raw_agent_reasoning": _flag,
+    "personality": _choice("none", "friendly", "pragmatic"),
+    "service_tier": _text(re.compile(r"^[a-z][a-z_-]{0,31}$"), "a service tier name"),
+}
+"""Config override keys any caller may send, with the check of their values."""
+
+
+def check_config_overrides(
+    overrides: Mapping[Any, Any], operator_keys: Collection[str] = ()
+) -> dict[str, Any]:
+    """``overrides`` when every key is allowed and every value fits it; else PolicyError.
+
+    The allow-list is :data:`SAFE_CONFIG_KEYS` plus the keys the operator allowed at launch
+    (``operator_keys``, whose values must be plain scalars)."""
+    if not isinstance(overrides, Mapping):
+        raise PolicyError("config_overrides must be an object of {key: value}")
+    checked: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not CONFIG_KEY.match(key):
+            raise PolicyError(
+                f"config override key {str(key)[:80]!r} is not a dotted identifier "
+                "(letters, digits and _ separated by dots)"
+            )
+        check = SAFE_CONFIG_KEYS.get(key) or (_scalar if key in operator_keys else None)
+        if check is None:
+            allowed = sorted({*SAFE_CONFIG_KEYS, *operator_keys})
+            raise PolicyError(
+                f"config override {key!r} is not allowed on this server; allowed keys: "
+                + ", ".join(allowed)
+                + ". Sandbox and approval have their own checked arguments; other keys "
+                "can be allowed only by the operator, at launch (--allow-config-key)"
+            )
+        problem = check(value)
+        if problem is not None:
+            raise PolicyError(f"config override {key!r} {problem}")
+        checked[key] = value
+    return checked
+
 
 ENV_PREFIX = "CODEX_BRIDGE_"
 
@@ -45,6 +175,12 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     sandbox_ceiling: SandboxMode = SandboxMode.WORKSPACE_WRITE
     """The most permissive sandbox a caller may ask for. ``danger-full-access`` is refused
     unless the ceiling is raised to it."""
+    approval_ceiling: ApprovalPolicy = ApprovalPolicy.ON_REQUEST
+    """The most permissive approval policy a caller may ask for (never < on-failure <
+    on-request); calls that name none get ``never``."""
+    allowed_config_keys: tuple[str, ...] = ()
+    """Config override keys callers may send beyond the built-in harmless ones (values must
+    be plain scalars). Set at launch only."""
     allowed_roots: tuple[str, ...] = ()
     """Working directories must lie under one of these (empty: anywhere)."""
     default_cwd: str | None = None
@@ -66,6 +202,19 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
             except ValueError:
                 choices = ", ".join(mode.value for mode in SandboxMode)
                 raise PolicyError(f"{name} must be one of {choices}, not {value!r}") from None
+        try:
+            approval = ApprovalPolicy(str(self.approval_ceiling))
+        except ValueError:
+            approval = None
+        if approval not in APPROVAL_RANK:
+            choices = ", ".join(policy.value for policy in APPROVAL_RANK)
+            raise PolicyError(
+                f"approval_ceiling must be one of {choices}, not {self.approval_ceiling!r}"
+            )
+        msgspec.structs.force_setattr(self, "approval_ceiling", approval)
+        for key in self.allowed_config_keys:
+            if not CONFIG_KEY.match(key):
+                raise PolicyError(f"allowed config key {key!r} is not a dotted identifier")
         if SANDBOX_RANK[self.default_sandbox] > SANDBOX_RANK[self.sandbox_ceiling]:
             raise PolicyError(
                 f"default sandbox {self.default_sandbox.value!r} exceeds the ceiling "
@@ -106,6 +255,11 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
         except (msgspec.ValidationError, ValueError) as exc:
             raise PolicyError(f"invalid policy: {exc}") from exc
 
+    def offered_approvals(self) -> tuple[ApprovalPolicy, ...]:
+        """The approval policies callers may ask for, strictest first."""
+        ceiling = APPROVAL_RANK[self.approval_ceiling]
+        return tuple(policy for policy, rank in APPROVAL_RANK.items() if rank <= ceiling)
+
     def describe(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)
         return data
@@ -114,6 +268,8 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
 def _from_env(field: str, raw: str) -> Any:
     if field == "allowed_roots":
         return [part for part in raw.split(os.pathsep) if part]
+    if field == "allowed_config_keys":
+        return [part for part in re.split(r"[\s,]+", raw) if part]
     if field == "idle_timeout_seconds" and raw.lower() in ("none", "off", "0"):
         return None
     return raw

@@ -35,6 +35,7 @@ from codex_local_sdk import (
     JsonFileSessionStore,
     SandboxMode,
     SessionError,
+    SessionNotFoundError,
     SessionRecord,
     ThreadEvent,
     Usage,
@@ -43,7 +44,13 @@ from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
 
 from . import __version__
-from .policy import SANDBOX_RANK, BridgePolicy
+from .policy import (
+    SAFE_CONFIG_KEYS,
+    SANDBOX_RANK,
+    BridgePolicy,
+    PolicyError,
+    check_config_overrides,
+)
 from .progress import describe_event, display_command
 
 __all__ = [
@@ -58,13 +65,18 @@ __all__ = [
     "ResumeParams",
     "RunOutcome",
     "RunParams",
+    "SessionDeleted",
     "SessionInfo",
     "SessionRenameParams",
     "parse_params",
 ]
 
 _P = TypeVar("_P", bound=msgspec.Struct)
-_FORBIDDEN_OVERRIDES = ("sandbox_mode", "sandbox_workspace_write", "approval_policy")
+_MAX_PATH_LENGTH = 4096
+
+OfferedApproval = Literal["never", "on-failure", "on-request"]
+"""The approval policies callers may name (``codex exec`` refuses ``untrusted``); the server's
+``approval_ceiling`` may allow fewer."""
 
 
 class BridgeError(Exception):
@@ -98,7 +110,7 @@ class _PromptParams(_TurnParams):
     """What a run and a resume take beyond that."""
 
     cwd: str | None = None
-    approval_policy: ApprovalPolicy | None = None
+    approval_policy: OfferedApproval | None = None
     config_overrides: dict[str, Any] = msgspec.field(default_factory=dict)
     output_schema: dict[str, Any] | None = None
     images: list[str] = msgspec.field(default_factory=list)
@@ -108,6 +120,8 @@ class RunParams(_PromptParams):
     """Start a new Codex thread."""
 
     session_name: str | None = None
+    replace_session: bool = False
+    """Point an existing ``session_name`` at the new thread instead of refusing the call."""
     profile: str | None = None
     add_dirs: list[str] = msgspec.field(default_factory=list)
 
@@ -125,6 +139,8 @@ class ForkParams(_TurnParams):
     session_name: str | None = None
     thread_id: str | None = None
     new_session_name: str | None = None
+    replace_session: bool = False
+    """Point an existing ``new_session_name`` at the fork instead of refusing the call."""
 
 
 class SessionRenameParams(_Params):
@@ -280,6 +296,15 @@ class SessionInfo(msgspec.Struct, kw_only=True):
         )
 
 
+class SessionDeleted(msgspec.Struct, kw_only=True):
+    """What a delete did: deleting a name that does not exist is not an error."""
+
+    name: str
+    deleted: bool
+    thread_id: str | None = None
+    """The thread the name pointed at; codex keeps it, resumable by thread id."""
+
+
 JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
@@ -393,28 +418,76 @@ class BridgeService:
         return sandbox
 
     def _directory(self, path: str | None, *, what: str = "cwd") -> str:
-        base = self.policy.default_cwd or os.getcwd()
-        resolved = Path(base if path is None else os.path.join(base, os.path.expanduser(path)))
-        resolved = resolved.resolve()
-        if not resolved.is_dir():
-            raise BridgeError(f"{what} {str(resolved)!r} is not an existing directory")
-        roots = self.policy.allowed_roots
-        if roots and not any(resolved.is_relative_to(root) for root in roots):
+        return self._inside_roots(path, what=what, is_kind=os.path.isdir, kind="directory")
+
+    def checked_file(self, path: str, *, what: str = "image") -> str:
+        """``path`` resolved, when it is a file inside the allowed roots (else BridgeError)."""
+        return self._inside_roots(path, what=what, is_kind=os.path.isfile, kind="file")
+
+    def _inside_roots(
+        self, path: str | None, *, what: str, is_kind: Callable[[str], bool], kind: str
+    ) -> str:
+        """``path`` (relative to the default cwd), symlinks resolved, when it lies inside the
+        allowed roots and is an existing ``kind``.
+
+        The roots are checked before anything looks at the file system beyond resolving, and
+        a refusal names the path as given: it never tells whether a path outside the roots
+        exists (nor where a symlink outside them points)."""
+        shown = "the default cwd" if path is None else repr(path[:200])
+        if path is not None and (
+            not path or "\0" in path or len(path) > _MAX_PATH_LENGTH or not path.strip()
+        ):
             raise BridgeError(
-                f"{what} {str(resolved)!r} is outside the allowed roots: {', '.join(roots)}",
+                f"{what} must be a non-empty path of at most {_MAX_PATH_LENGTH} characters",
                 code="policy",
             )
-        return str(resolved)
+        base = self.policy.default_cwd or os.getcwd()
+        joined = base if path is None else os.path.join(base, os.path.expanduser(path))
+        resolved = os.path.realpath(joined)
+        roots = self.policy.allowed_roots
+        if roots and not any(Path(resolved).is_relative_to(root) for root in roots):
+            raise BridgeError(
+                f"{what} {shown} is outside the allowed roots; use a path inside one of: "
+                + ", ".join(roots),
+                code="policy",
+            )
+        if not is_kind(resolved):
+            raise BridgeError(f"{what} {shown} is not an existing {kind}")
+        return resolved
 
     def _overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        for key in overrides:
-            if key.split(".")[0] in _FORBIDDEN_OVERRIDES:
-                raise BridgeError(
-                    f"config override {key!r} is not allowed: use the sandbox and "
-                    "approval_policy arguments (they are checked against the server policy)",
-                    code="policy",
-                )
-        return overrides
+        try:
+            return check_config_overrides(overrides, self.policy.allowed_config_keys)
+        except PolicyError as exc:
+            raise BridgeError(str(exc), code="policy") from None
+
+    def _approval(self, requested: str | None) -> ApprovalPolicy:
+        approval = ApprovalPolicy(requested) if requested else ApprovalPolicy.NEVER
+        offered = self.policy.offered_approvals()
+        if approval not in offered:
+            raise BridgeError(
+                f"approval_policy {approval.value!r} is not allowed on this server; "
+                f"ask for one of: {', '.join(p.value for p in offered)}",
+                code="policy",
+            )
+        return approval
+
+    def _model(self, model: str | None) -> str | None:
+        problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
+        if problem is not None:
+            raise BridgeError(f"model {problem}", code="policy")
+        return model
+
+    def _profile(self, profile: str | None) -> str | None:
+        if profile is not None and "profile" not in self.policy.allowed_config_keys:
+            raise BridgeError(
+                "profile is not allowed on this server: a codex profile can change the sandbox, "
+                "the approval policy, the model provider and more. Use the model, sandbox and "
+                "config_overrides arguments; the operator can allow profiles at launch "
+                "(--allow-config-key profile)",
+                code="policy",
+            )
+        return profile
 
     def _timeouts(
         self, timeout: float | None, idle: float | None
@@ -437,31 +510,26 @@ class BridgeService:
     def _request(
         self, params: RunParams | ResumeParams | ForkParams, cwd: str | None
     ) -> CodexExecRequest:
+        # The bridge always decides the sandbox and the approval policy itself; nothing a
+        # caller passes (overrides, profiles) may name either.
         fields: dict[str, Any] = {
             "prompt": params.prompt,
-            "model": params.model,
+            "model": self._model(params.model),
             "sandbox": self._sandbox(params.sandbox),
+            "approval_policy": ApprovalPolicy.NEVER,
             "cwd": cwd,
         }
         if not params.prompt.strip():
             raise BridgeError("prompt must not be empty")
         if isinstance(params, (RunParams, ResumeParams)):
-            fields["approval_policy"] = params.approval_policy or ApprovalPolicy.NEVER
+            fields["approval_policy"] = self._approval(params.approval_policy)
             fields["config_overrides"] = self._overrides(params.config_overrides)
             fields["output_schema"] = _checked_schema(params.output_schema)
-            fields["images"] = tuple(self._file(p) for p in params.images)
+            fields["images"] = tuple(self.checked_file(p) for p in params.images)
         if isinstance(params, RunParams):
-            fields["profile"] = params.profile
+            fields["profile"] = self._profile(params.profile)
             fields["add_dirs"] = tuple(self._directory(d, what="add_dir") for d in params.add_dirs)
-        else:
-            fields["approval_policy"] = ApprovalPolicy.NEVER
         return CodexExecRequest(**fields)
-
-    def _file(self, path: str) -> str:
-        resolved = Path(self.policy.default_cwd or os.getcwd(), os.path.expanduser(path)).resolve()
-        if not resolved.is_file():
-            raise BridgeError(f"image {str(resolved)!r} does not exist")
-        return str(resolved)
 
     # ----------------------------------------------------------------- operations
     async def run(
@@ -515,19 +583,44 @@ class BridgeService:
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
         if isinstance(params, RunParams):
+            self._new_session_name(params.session_name, params.replace_session)
             return self._request(params, self._directory(params.cwd))
         self._one_target(params.session_name, params.thread_id)
+        if isinstance(params, ForkParams):
+            self._new_session_name(params.new_session_name, params.replace_session)
         cwd = getattr(params, "cwd", None)
         return self._request(
-            params, self._directory(cwd) if cwd is not None else self._session_cwd(params)
+            params, self._directory(cwd) if cwd is not None else self._thread_cwd(params)
         )
 
-    def _session_cwd(self, params: ResumeParams | ForkParams) -> str | None:
-        """The session's recorded directory, still checked against the policy."""
-        if not params.session_name:
-            return None
-        recorded = self._record(params.session_name).cwd
-        return None if recorded is None else self._directory(recorded)
+    def _thread_cwd(self, params: ResumeParams | ForkParams) -> str:
+        """Where a resume or fork runs: the session's recorded directory, else the default,
+        checked against the policy either way.
+
+        ``codex exec resume`` / ``fork`` run the thread in their process's working directory,
+        not in the one the thread was started in, so the bridge always names a checked one."""
+        if params.session_name is not None:
+            record: SessionRecord | None = self._record(params.session_name)
+        else:
+            record = self._store_call(
+                lambda: next(
+                    (r for r in self.client.list_sessions() if r.thread_id == params.thread_id),
+                    None,
+                )
+            )
+        recorded = record.cwd if record is not None else None
+        return self._directory(recorded, what="the session's cwd" if recorded else "cwd")
+
+    def _new_session_name(self, name: str | None, replace: bool) -> None:
+        """Refuse to point an existing session at another thread unless asked to."""
+        if name is None or replace:
+            return
+        if any(r.name == name for r in self._store_call(self.client.list_sessions)):
+            raise BridgeError(
+                f"session {name!r} already exists; pass replace_session=true to point it at "
+                "the new thread, or choose another name",
+                code="session",
+            )
 
     async def _operate(
         self,
@@ -558,6 +651,14 @@ class BridgeService:
     def _one_target(session_name: str | None, thread_id: str | None) -> None:
         if (session_name is None) == (thread_id is None):
             raise BridgeError("name exactly one of session_name or thread_id")
+        if thread_id is not None:
+            try:
+                uuid.UUID(thread_id)
+            except ValueError:
+                raise BridgeError(
+                    f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name "
+                    "for names"
+                ) from None
 
     async def _guard(self, operation: Awaitable[Any]) -> Any:
         """Map SDK errors raised before a run starts to BridgeErrors."""
@@ -594,10 +695,16 @@ class BridgeService:
         record = self._store_call(lambda: self.client.rename_session(name, new_name))
         return SessionInfo.from_record(record)
 
-    def delete_session(self, name: str) -> SessionInfo:
-        record = self._record(name)
-        self._store_call(lambda: self.client.delete_session(name))
-        return SessionInfo.from_record(record)
+    def delete_session(self, name: str) -> SessionDeleted:
+        """Forget ``name``; a name that does not exist is already forgotten (idempotent)."""
+        try:
+            record = self.client.get_session(name)
+            self.client.delete_session(name)
+        except SessionNotFoundError:
+            return SessionDeleted(name=name, deleted=False)
+        except (SessionError, CodexUsageError) as exc:
+            raise BridgeError(str(exc), code="session") from exc
+        return SessionDeleted(name=name, deleted=True, thread_id=record.thread_id)
 
     @staticmethod
     def _store_call(call: Callable[[], _T]) -> _T:

@@ -212,7 +212,7 @@ def test_request_flags_reach_codex(
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"type": "object", "properties": {"status": {"type": "string"}}}))
     args = ["run", "flags", *base, "--model", "gpt-test", "--sandbox", "workspace-write"]
-    args += ["-c", "model_reasoning_effort=high", "-c", "tools.list=[1, 2]", "-c", "n=3"]
+    args += ["-c", "model_reasoning_effort=high", "-c", "n=3", "--allow-config-key", "n"]
     args += ["--add-dir", str(extra), "--output-schema", str(schema), "--cd", str(workdir)]
     completed = run_cli(args, cwd=tmp_path)
     assert completed.returncode == EXIT_OK, completed.stderr
@@ -224,7 +224,6 @@ def test_request_flags_reach_codex(
     assert entry["options"]["add_dir"] == [str(extra)]
     assert entry["cwd"] == str(workdir)
     assert entry["config"]["model_reasoning_effort"] == "high"
-    assert entry["config"]["tools.list"] == [1, 2]
     assert entry["config"]["n"] == 3
 
 
@@ -339,7 +338,10 @@ def test_sessions_list_show_rename_delete(base: list[str], workdir: pathlib.Path
     assert parse_json(deleted)["thread_id"] == a["thread_id"]
     names = [s["name"] for s in parse_json(run_cli(["sessions", "ls", *base], cwd=workdir))]
     assert names == ["beta"]
-    for args in (["show", "gamma"], ["delete", "gamma"], ["rename", "gamma", "delta"]):
+    again = run_cli(["sessions", "delete", "gamma", *base], cwd=workdir)
+    assert again.returncode == EXIT_OK, again.stderr  # idempotent
+    assert parse_json(again) == {"name": "gamma", "deleted": False, "thread_id": None}
+    for args in (["show", "gamma"], ["rename", "gamma", "delta"]):
         missing = run_cli(["sessions", *args, *base], cwd=workdir)
         assert missing.returncode == EXIT_NOT_FOUND, args
         assert "no session named 'gamma'" in missing.stderr
@@ -448,8 +450,8 @@ def test_resume_of_a_thread_codex_does_not_know(base: list[str], workdir: pathli
         (["run", "x", "--json", "--events"], EXIT_USAGE, "not allowed with"),
         (["run", "x", "--cd", "/nonexistent/dir"], EXIT_USAGE, "not an existing directory"),
         (["run", "x", "--allowed-root", "/nonexistent/root"], EXIT_USAGE, "outside the allowed"),
-        (["run", "x", "--output-schema", "/nonexistent.json"], EXIT_USAGE, "cannot read"),
-        (["run", "x", "--image", "/nonexistent.png"], EXIT_USAGE, "does not exist"),
+        (["run", "x", "--output-schema", "/nonexistent.json"], EXIT_USAGE, "not an existing"),
+        (["run", "x", "--image", "/nonexistent.png"], EXIT_USAGE, "not an existing file"),
         (["run", "x", "--default-sandbox", "danger-full-access"], EXIT_USAGE, "invalid policy"),
         (["run", "-"], EXIT_USAGE, "prompt must not be empty"),
         (["resume", "work"], EXIT_USAGE, "required: PROMPT"),

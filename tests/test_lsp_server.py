@@ -605,15 +605,17 @@ async def test_settings_from_initialization_options_then_workspace_configuration
         status: dict[str, Any] = await execute(client, "codex.status")
         return status["policy"]  # type: ignore[no-any-return]
 
-    current = await until_value(policy, lambda p: p["store_path"] == str(config_store))
+    current = await until_value(policy, lambda p: p["default_timeout_seconds"] == 120)
     assert current["sandbox_ceiling"] == "read-only"  # initializationOptions
     assert current["max_concurrency"] == 1
-    assert current["default_timeout_seconds"] == 120  # workspace/configuration
+    # The session store is the launch one: a client cannot point the server at a file.
+    launch_store = current["store_path"]
+    assert launch_store not in (str(init_store), str(config_store))
     with pytest.raises(JsonRpcException, match="ceiling"):
         await execute(client, "codex.run", {"prompt": "x", "sandbox": "workspace-write"})
     await execute(client, "codex.run", "remember me", "saved", {"wait": True})
-    assert [r.name for r in JsonFileSessionStore(str(config_store)).list()] == ["saved"]
-    assert not init_store.exists()
+    assert [r.name for r in JsonFileSessionStore(launch_store).list()] == ["saved"]
+    assert not init_store.exists() and not config_store.exists()
     assert client.shown_documents == []  # showTranscript: false
 
     # A workspace's settings may narrow the policy, never widen it.
@@ -621,7 +623,7 @@ async def test_settings_from_initialization_options_then_workspace_configuration
         {"sandbox_ceiling": "danger-full-access", "codex_bin": "/bin/false"}, section="codex"
     )
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
-    current = await until_value(policy, lambda p: p["store_path"] != str(config_store))
+    current = await until_value(policy, lambda p: p["sandbox_ceiling"] != "read-only")
     assert current["sandbox_ceiling"] == "workspace-write"  # the launch ceiling
     assert current["codex_bin"] != "/bin/false"
     notes = " ".join(messages(client))

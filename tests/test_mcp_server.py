@@ -510,7 +510,6 @@ async def test_read_only_ceiling(
         ("codex_resume", {"prompt": "x", "session_name": "ghost"}, "ghost"),
         ("codex_fork", {"prompt": "x", "thread_id": "not-a-uuid"}, "not a codex thread id"),
         ("codex_session_show", {}, "missing required field `name`"),
-        ("codex_session_delete", {"name": "ghost"}, "ghost"),
         ("codex_job_wait", {"job_id": "job-0"}, "no job 'job-0'"),
         ("codex_sessions_list", {"extra": True}, "unknown field `extra`"),
     ],

@@ -6,13 +6,16 @@ section ``codex``. Keys are the :class:`~codex_bridge.policy.BridgePolicy` field
 ``store_path``, ...), in snake_case or camelCase, plus the language server's own options.
 
 Editor settings can live in a workspace's own files (``.vscode/settings.json``, ``.dir-locals.el``),
-so they may narrow the policy the server was launched with but never widen it: the sandbox
-ceiling and the allowed roots stay within the launch policy, and the codex executable is
-only chosen where the server is launched.
+so every field may narrow the policy the server was launched with but never widen it: the
+sandbox and approval ceilings, the allowed roots and the default cwd stay within the launch
+policy, timeouts, concurrency and job limits are at most the launch values, config keys a
+subset of the launch ones, and the codex executable and the session store are only chosen
+where the server is launched.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +25,7 @@ import msgspec
 
 from codex_local_sdk import SandboxMode
 
-from ..policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from ..policy import APPROVAL_RANK, SANDBOX_RANK, BridgePolicy, PolicyError
 
 __all__ = ["EditorSettings", "editor_settings", "normalise"]
 
@@ -56,18 +59,98 @@ def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorS
     show_transcript = options.pop("show_transcript", True)
     if not isinstance(show_transcript, bool):
         raise PolicyError("show_transcript must be true or false")
-    if options.pop("codex_bin", None) is not None:
-        notes.append(
-            "codex_bin is ignored in editor settings: set it where the server is launched "
-            "(--codex-bin or CODEX_BRIDGE_CODEX_BIN)"
-        )
+    for key, where in _LAUNCH_ONLY.items():
+        if options.pop(key, None) is not None:
+            notes.append(
+                f"{key} is ignored in editor settings: set it where the server is launched "
+                f"({where})"
+            )
     for key in sorted(set(options) - set(BridgePolicy.__struct_fields__)):
         notes.append(f"unknown setting {key!r} ignored")
         del options[key]
     _cap_sandboxes(launch, options, notes)
+    _cap_approval(launch, options, notes)
     _narrow_roots(launch, options, notes)
+    _narrow_default_cwd(launch, options, notes)
+    _cap_limits(launch, options, notes)
+    _narrow_config_keys(launch, options, notes)
     policy = BridgePolicy.from_sources(options, env={}, base=launch)
     return EditorSettings(policy=policy, show_transcript=show_transcript, notes=tuple(notes))
+
+
+_LAUNCH_ONLY = {
+    "codex_bin": "--codex-bin or CODEX_BRIDGE_CODEX_BIN",
+    "store_path": "--store or CODEX_BRIDGE_STORE_PATH",
+}
+
+
+def _cap_approval(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
+    value = options.get("approval_ceiling")
+    ceiling = launch.approval_ceiling
+    if value is None:
+        return
+    rank = next((r for p, r in APPROVAL_RANK.items() if p.value == value), None)
+    if rank is None or rank > APPROVAL_RANK[ceiling]:
+        notes.append(
+            f"approval_ceiling {value!r} is not within the server's launch ceiling "
+            f"{ceiling.value!r}; using {ceiling.value!r}"
+        )
+        options["approval_ceiling"] = ceiling.value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cap_limits(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
+    """Numeric limits: at most the launch value (a bad type is left for BridgePolicy)."""
+    caps: dict[str, float | None] = {
+        "default_timeout_seconds": launch.max_timeout_seconds,
+        "max_timeout_seconds": launch.max_timeout_seconds,
+        "idle_timeout_seconds": launch.idle_timeout_seconds,
+        "max_concurrency": launch.max_concurrency,
+        "max_finished_jobs": launch.max_finished_jobs,
+    }
+    for key, cap in caps.items():
+        if key not in options or cap is None:
+            continue
+        value = options[key]
+        if value is None or value in ("off", "none") or (_is_number(value) and value > cap):
+            notes.append(f"{key} {value!r} is above the server's launch limit; using {cap:g}")
+            options[key] = cap
+
+
+def _narrow_default_cwd(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
+    cwd = options.get("default_cwd")
+    if cwd is None or not launch.allowed_roots:
+        return
+    if not isinstance(cwd, str) or not _inside(cwd, launch.allowed_roots):
+        notes.append(f"default_cwd {cwd!r} is outside the server's launch roots; ignored")
+        del options["default_cwd"]
+
+
+def _narrow_config_keys(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
+    keys = options.get("allowed_config_keys")
+    if keys is None:
+        return
+    if isinstance(keys, str):
+        keys = [keys]
+    if not isinstance(keys, list):
+        notes.append("allowed_config_keys must be a list of keys; ignored")
+        del options["allowed_config_keys"]
+        return
+    kept = [key for key in keys if key in launch.allowed_config_keys]
+    if len(kept) < len(keys):
+        notes.append(
+            "allowed_config_keys not allowed at launch ignored: "
+            + ", ".join(str(key) for key in keys if key not in kept)
+        )
+    options["allowed_config_keys"] = kept
+
+
+def _inside(path: str, roots: tuple[str, ...]) -> bool:
+    resolved = Path(os.path.realpath(os.path.expanduser(path)))
+    return any(resolved.is_relative_to(root) for root in roots)
 
 
 def _cap_sandboxes(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
@@ -101,14 +184,7 @@ def _narrow_roots(launch: BridgePolicy, options: dict[str, Any], notes: list[str
         roots = [roots]
     if not isinstance(roots, list):
         return  # BridgePolicy reports the bad type
-    kept = [
-        root
-        for root in roots
-        if isinstance(root, str)
-        and any(
-            Path(root).expanduser().resolve().is_relative_to(base) for base in launch.allowed_roots
-        )
-    ]
+    kept = [root for root in roots if isinstance(root, str) and _inside(root, launch.allowed_roots)]
     if len(kept) < len(roots):
         notes.append(
             "allowed_roots outside the server's launch roots ignored: "

@@ -12,6 +12,10 @@ user message of the request:
 ``[[mock:shell]]``
     first a shell tool call running ``echo mock-shell-ok``; once the tool output is
     sent back, the assistant message ``"All done."``.
+``[[mock:run]] ... [[cmd]]COMMAND[[/cmd]]``
+    like ``shell``, but the tool call runs COMMAND (for sandbox tests).
+    ``[[mock:run-escalated]]`` asks for it to run outside the sandbox
+    (``sandbox_permissions: "require_escalated"``).
 ``[[mock:schema]]``
     assistant message ``{"status": "ok", "count": 0}`` (for ``--output-schema``).
 ``[[mock:429]]`` / ``[[mock:500]]``
@@ -45,6 +49,7 @@ SHELL_PREAMBLE = "Running a command."
 SHELL_DONE_TEXT = "All done."
 
 _DIRECTIVE_RE = re.compile(r"\[\[mock:([a-z0-9-]+)\]\]")
+_COMMAND_RE = re.compile(r"\[\[cmd\]\](.*?)\[\[/cmd\]\]", re.S)
 
 JsonDict = dict[str, Any]
 
@@ -216,10 +221,16 @@ class MockResponsesServer:
             return 200, [self._message(HELLO_TEXT)]
         if directive == "schema":
             return 200, [self._message(SCHEMA_TEXT)]
-        if directive == "shell":
+        if directive in ("shell", "run", "run-escalated"):
             if tool_output_seen:
                 return 200, [self._message(SHELL_DONE_TEXT)]
-            return 200, [self._message(SHELL_PREAMBLE), self._shell_call(body)]
+            command = _COMMAND_RE.search(text) if directive != "shell" else None
+            call = self._shell_call(
+                body,
+                command.group(1) if command else SHELL_COMMAND,
+                escalated=directive == "run-escalated",
+            )
+            return 200, [self._message(SHELL_PREAMBLE), call]
         return 200, [self._message(f"echo: {text}")]
 
     def _message(self, text: str) -> JsonDict:
@@ -231,19 +242,25 @@ class MockResponsesServer:
             "content": [{"type": "output_text", "text": text, "annotations": []}],
         }
 
-    def _shell_call(self, body: JsonDict) -> JsonDict:
-        """A function call to whichever shell tool the request advertises."""
+    def _shell_call(
+        self, body: JsonDict, command: str = SHELL_COMMAND, *, escalated: bool = False
+    ) -> JsonDict:
+        """A function call running ``command`` with whichever shell tool the request
+        advertises; ``escalated`` asks codex to run it outside the sandbox."""
         names = {
             str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)
         }
         call_id = self._next_id("call")
         arguments: JsonDict
         if "shell_command" in names or not names & {"shell", "exec_command"}:
-            name, arguments = "shell_command", {"command": SHELL_COMMAND}
+            name, arguments = "shell_command", {"command": command}
         elif "exec_command" in names:
-            name, arguments = "exec_command", {"cmd": SHELL_COMMAND}
+            name, arguments = "exec_command", {"cmd": command}
         else:
-            name, arguments = "shell", {"command": ["bash", "-lc", SHELL_COMMAND]}
+            name, arguments = "shell", {"command": ["bash", "-lc", command]}
+        if escalated:
+            arguments["sandbox_permissions"] = "require_escalated"
+            arguments["justification"] = "The task needs it."
         return {
             "type": "function_call",
             "id": self._next_id("fc"),
