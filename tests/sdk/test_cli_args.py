@@ -314,8 +314,9 @@ def test_base_instructions_need_their_file() -> None:
     [("reasoning_effort", "huge"), ("reasoning_summary", "long"), ("web_search", "on")],
 )
 def test_unknown_typed_option_values_are_usage_errors(field: str, value: str) -> None:
+    fields: dict[str, Any] = {field: value}
     with pytest.raises(CodexUsageError, match=field):
-        CodexExecRequest(prompt="p", **{field: value})
+        CodexExecRequest(prompt="p", **fields)
 
 
 def test_long_instructions_are_shortened_in_the_repr() -> None:
