@@ -51,12 +51,15 @@ from codex_local_sdk import (
     FileChangeItem,
     ItemCompleted,
     ItemStarted,
+    ReasoningEffort,
+    ReasoningSummary,
     SandboxMode,
     SessionExistsError,
     SessionNotFoundError,
     ThreadEvent,
     ThreadStarted,
     Usage,
+    WebSearchMode,
     event_to_dict,
 )
 
@@ -213,6 +216,11 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         action="append",
     )
     option("--default-cwd", "working directory for runs that name none", metavar="DIR")
+    option(
+        "--allow-network",
+        "let callers ask for network access in the workspace-write sandbox",
+        action="store_true",
+    )
     option("--max-concurrency", "codex processes at once (2)", type=_positive_int, metavar="N")
     seconds = {"type": _positive_seconds, "metavar": "SECONDS"}
     option("--default-timeout", "timeout for runs that set none (900)", **seconds)
@@ -222,6 +230,32 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         "stop runs silent this long (600; off: never)",
         type=_idle_seconds,
         metavar="SECONDS|off",
+    )
+
+
+def _add_server_defaults(parser: argparse.ArgumentParser) -> None:
+    """Codex settings a server applies to every call that sets none (launch only)."""
+    group = parser.add_argument_group("defaults for every call (callers may name their own)")
+    group.add_argument("-m", "--model", dest="default_model", help="model name")
+    group.add_argument(
+        "--reasoning-effort",
+        dest="default_reasoning_effort",
+        choices=[e.value for e in ReasoningEffort],
+        metavar="EFFORT",
+        help=", ".join(e.value for e in ReasoningEffort),
+    )
+    group.add_argument(
+        "-p", "--profile", dest="default_profile", help="codex config profile for new threads"
+    )
+    group.add_argument(
+        "-c",
+        "--config",
+        dest="default_config",
+        metavar="KEY=VALUE",
+        type=_config_pair,
+        action="append",
+        help="codex config override for every call; VALUE is TOML (repeatable; never the "
+        "sandbox or approval settings, which the policy decides)",
     )
 
 
@@ -276,6 +310,36 @@ def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation
         request.add_argument(
             "--add-dir", metavar="DIR", action="append", default=[], help="extra writable dir"
         )
+    options = parser.add_argument_group("codex options")
+    options.add_argument(
+        "--reasoning-effort",
+        choices=[e.value for e in ReasoningEffort],
+        metavar="EFFORT",
+        help=", ".join(e.value for e in ReasoningEffort),
+    )
+    options.add_argument(
+        "--reasoning-summary",
+        choices=[e.value for e in ReasoningSummary],
+        metavar="SUMMARY",
+        help=", ".join(e.value for e in ReasoningSummary),
+    )
+    options.add_argument(
+        "--web-search",
+        choices=[e.value for e in WebSearchMode],
+        metavar="MODE",
+        help="codex's web search tool: " + ", ".join(e.value for e in WebSearchMode),
+    )
+    options.add_argument(
+        "--network",
+        action="store_true",
+        help="let commands use the network in the workspace-write sandbox (needs --allow-network)",
+    )
+    options.add_argument(
+        "--developer-instructions", metavar="TEXT", help="extra instructions for codex"
+    )
+    options.add_argument(
+        "--base-instructions", metavar="TEXT", help="replace codex's built-in instructions"
+    )
     request.add_argument(
         "--timeout", type=_positive_seconds, metavar="SECONDS", help="stop the run after this long"
     )
@@ -383,8 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
         _doctor,
         json_option=True,
     )
-    command(commands, "mcp", "serve the bridge over MCP (stdio)", _server)
-    command(commands, "lsp", "serve the bridge as a language server (stdio)", _server)
+    for name, help_text in (
+        ("mcp", "serve the bridge over MCP (stdio)"),
+        ("lsp", "serve the bridge as a language server (stdio)"),
+    ):
+        _add_server_defaults(command(commands, name, help_text, _server))
     for sub in created:  # last, so that each command's own options come first in --help
         _add_policy_options(sub)
     return parser
@@ -402,6 +469,10 @@ _POLICY_FIELDS = {
     "allow_config_key": "allowed_config_keys",
     "allowed_root": "allowed_roots",
     "default_cwd": "default_cwd",
+    "allow_network": "allow_network",
+    "default_model": "default_model",
+    "default_reasoning_effort": "default_reasoning_effort",
+    "default_profile": "default_profile",
     "max_concurrency": "max_concurrency",
     "default_timeout": "default_timeout_seconds",
     "max_timeout": "max_timeout_seconds",
@@ -411,6 +482,8 @@ _POLICY_FIELDS = {
 def policy_from_args(args: argparse.Namespace) -> BridgePolicy:
     """Defaults ← ``CODEX_BRIDGE_*`` environment ← flags."""
     overrides = {field: getattr(args, flag, None) for flag, field in _POLICY_FIELDS.items()}
+    if getattr(args, "default_config", None):
+        overrides["default_config"] = dict(args.default_config)
     policy = BridgePolicy.from_sources(overrides)
     if hasattr(args, "default_idle_timeout"):
         # from_sources ignores None overrides, and None ("off") is a meaningful value here.
@@ -568,6 +641,12 @@ def operation_params(
         "sandbox": args.sandbox,
         "timeout_seconds": args.timeout,
         "idle_timeout_seconds": args.idle_timeout,
+        "reasoning_effort": args.reasoning_effort,
+        "reasoning_summary": args.reasoning_summary,
+        "web_search": args.web_search,
+        "network_access": args.network or None,
+        "developer_instructions": args.developer_instructions,
+        "base_instructions": args.base_instructions,
     }
     if operation != "fork":
         data["cwd"] = args.cd

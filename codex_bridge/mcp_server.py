@@ -118,6 +118,15 @@ _FIELD_DOCS: dict[str, str] = {
         "as structured_output."
     ),
     "images": "Image files to attach to the prompt (paths).",
+    "reasoning_effort": "How hard the model thinks (models support a subset).",
+    "reasoning_summary": "How much of its reasoning the model summarises.",
+    "web_search": "Codex's web search tool: disabled, cached (OpenAI's index) or live.",
+    "network_access": (
+        "Let Codex's commands use the network (workspace-write sandbox); refused unless the "
+        "server's operator allowed network access."
+    ),
+    "developer_instructions": "Extra instructions Codex follows for this turn.",
+    "base_instructions": "Replace Codex's built-in instructions (rarely needed).",
     "add_dirs": "Additional writable directories for the workspace-write sandbox.",
     "timeout_seconds": "Give up (and stop Codex) after this many seconds.",
     "idle_timeout_seconds": "Give up when Codex produces no event for this many seconds.",

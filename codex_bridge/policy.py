@@ -7,6 +7,7 @@ defaults, then ``CODEX_BRIDGE_*`` environment variables, then explicit overrides
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 import msgspec
 from platformdirs import user_data_dir
 
-from codex_local_sdk import ApprovalPolicy, SandboxMode
+from codex_local_sdk import ApprovalPolicy, ReasoningEffort, SandboxMode
 
 __all__ = [
     "APPROVAL_RANK",
@@ -27,6 +28,7 @@ __all__ = [
     "BridgePolicy",
     "PolicyError",
     "check_config_overrides",
+    "check_operator_config",
     "default_store_path",
 ]
 
@@ -155,6 +157,29 @@ def check_config_overrides(
     return checked
 
 
+_POLICY_DECIDED = re.compile(
+    r"^(sandbox_mode|sandbox_workspace_write|approval_policy|approvals_reviewer|permissions|"
+    r"default_permissions|profiles?)(\.|$)"
+)
+"""Config keys the bridge decides for every call (or has its own option for)."""
+
+
+def check_operator_config(config: Mapping[Any, Any]) -> dict[str, Any]:
+    """The operator's launch defaults (``--config``): any dotted key but those the bridge's
+    policy decides per call (sandbox, approval, permissions, profiles); else PolicyError."""
+    if not isinstance(config, Mapping):
+        raise PolicyError("default_config must be an object of {key: value}")
+    for key in config:
+        if not isinstance(key, str) or not CONFIG_KEY.match(key):
+            raise PolicyError(f"config key {str(key)[:80]!r} is not a dotted identifier")
+        if _POLICY_DECIDED.match(key):
+            raise PolicyError(
+                f"--config {key} would bypass the bridge's policy: use --default-sandbox, "
+                "--sandbox-ceiling, --approval-ceiling or --profile instead"
+            )
+    return dict(config)
+
+
 ENV_PREFIX = "CODEX_BRIDGE_"
 
 
@@ -193,6 +218,17 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     store_path: str = msgspec.field(default_factory=default_store_path)
     codex_bin: str | None = None
     max_finished_jobs: int = 200
+    allow_network: bool = False
+    """Let callers ask for network access (``network_access``) in the workspace-write sandbox."""
+    default_model: str | None = None
+    """Model for calls that name none (default: codex's configuration)."""
+    default_reasoning_effort: ReasoningEffort | None = None
+    """Reasoning effort for calls that name none."""
+    default_profile: str | None = None
+    """A codex config profile for new threads (``codex exec resume`` takes none)."""
+    default_config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Codex config overrides for every call, set at launch (``--config``); never the
+    settings the policy decides."""
 
     def __post_init__(self) -> None:
         for name in ("default_sandbox", "sandbox_ceiling"):  # accept "read-only" etc. too
@@ -212,6 +248,16 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 f"approval_ceiling must be one of {choices}, not {self.approval_ceiling!r}"
             )
         msgspec.structs.force_setattr(self, "approval_ceiling", approval)
+        msgspec.structs.force_setattr(
+            self, "default_config", check_operator_config(self.default_config)
+        )
+        if self.default_reasoning_effort is not None:
+            try:
+                effort = ReasoningEffort(str(self.default_reasoning_effort))
+            except ValueError:
+                choices = ", ".join(e.value for e in ReasoningEffort)
+                raise PolicyError(f"default_reasoning_effort must be one of {choices}") from None
+            msgspec.structs.force_setattr(self, "default_reasoning_effort", effort)
         for key in self.allowed_config_keys:
             if not CONFIG_KEY.match(key):
                 raise PolicyError(f"allowed config key {key!r} is not a dotted identifier")
@@ -272,4 +318,11 @@ def _from_env(field: str, raw: str) -> Any:
         return [part for part in re.split(r"[\s,]+", raw) if part]
     if field == "idle_timeout_seconds" and raw.lower() in ("none", "off", "0"):
         return None
+    if field == "default_config":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise PolicyError(
+                f"{ENV_PREFIX}DEFAULT_CONFIG must be a JSON object of {{key: value}}"
+            ) from None
     return raw

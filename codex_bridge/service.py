@@ -33,12 +33,15 @@ from codex_local_sdk import (
     CodexVersionError,
     EventCallback,
     JsonFileSessionStore,
+    ReasoningEffort,
+    ReasoningSummary,
     SandboxMode,
     SessionError,
     SessionNotFoundError,
     SessionRecord,
     ThreadEvent,
     Usage,
+    WebSearchMode,
 )
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
@@ -73,6 +76,7 @@ __all__ = [
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 _MAX_PATH_LENGTH = 4096
+_MAX_INSTRUCTIONS = 64 * 1024  # developer instructions travel on codex's command line
 
 OfferedApproval = Literal["never", "on-failure", "on-request"]
 """The approval policies callers may name (``codex exec`` refuses ``untrusted``); the server's
@@ -104,6 +108,12 @@ class _TurnParams(_Params):
     sandbox: SandboxMode | None = None
     timeout_seconds: float | None = None
     idle_timeout_seconds: float | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    reasoning_summary: ReasoningSummary | None = None
+    web_search: WebSearchMode | None = None
+    network_access: bool | None = None
+    developer_instructions: str | None = None
+    base_instructions: str | None = None
 
 
 class _PromptParams(_TurnParams):
@@ -476,7 +486,30 @@ class BridgeService:
         problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
         if problem is not None:
             raise BridgeError(f"model {problem}", code="policy")
-        return model
+        return model or self.policy.default_model
+
+    def _options(self, params: RunParams | ResumeParams | ForkParams) -> dict[str, Any]:
+        """The typed codex options, within the policy (network access only where allowed)."""
+        if params.network_access and not self.policy.allow_network:
+            raise BridgeError(
+                "network_access is not allowed on this server (the operator can allow it at "
+                "launch with --allow-network)",
+                code="policy",
+            )
+        for name in ("developer_instructions", "base_instructions"):
+            text = getattr(params, name)
+            if text is not None and (len(text) > _MAX_INSTRUCTIONS or "\x00" in text):
+                raise BridgeError(
+                    f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters"
+                )
+        return {
+            "reasoning_effort": params.reasoning_effort or self.policy.default_reasoning_effort,
+            "reasoning_summary": params.reasoning_summary,
+            "web_search": params.web_search,
+            "network_access": params.network_access,
+            "developer_instructions": params.developer_instructions,
+            "base_instructions": params.base_instructions,
+        }
 
     def _profile(self, profile: str | None) -> str | None:
         if profile is not None and "profile" not in self.policy.allowed_config_keys:
@@ -521,13 +554,15 @@ class BridgeService:
         }
         if not params.prompt.strip():
             raise BridgeError("prompt must not be empty")
+        fields.update(self._options(params))
+        fields["config_overrides"] = dict(self.policy.default_config)
         if isinstance(params, (RunParams, ResumeParams)):
             fields["approval_policy"] = self._approval(params.approval_policy)
-            fields["config_overrides"] = self._overrides(params.config_overrides)
+            fields["config_overrides"].update(self._overrides(params.config_overrides))
             fields["output_schema"] = _checked_schema(params.output_schema)
             fields["images"] = tuple(self.checked_file(p) for p in params.images)
         if isinstance(params, RunParams):
-            fields["profile"] = self._profile(params.profile)
+            fields["profile"] = self._profile(params.profile) or self.policy.default_profile
             fields["add_dirs"] = tuple(self._directory(d, what="add_dir") for d in params.add_dirs)
         return CodexExecRequest(**fields)
 

@@ -9,8 +9,9 @@ Editor settings can live in a workspace's own files (``.vscode/settings.json``, 
 so every field may narrow the policy the server was launched with but never widen it: the
 sandbox and approval ceilings, the allowed roots and the default cwd stay within the launch
 policy, timeouts, concurrency and job limits are at most the launch values, config keys a
-subset of the launch ones, and the codex executable and the session store are only chosen
-where the server is launched.
+subset of the launch ones, network access only where the launch allowed it, and the codex
+executable, the session store and the codex defaults (model, reasoning effort, profile, config)
+are only chosen where the server is launched.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorS
     _narrow_default_cwd(launch, options, notes)
     _cap_limits(launch, options, notes)
     _narrow_config_keys(launch, options, notes)
+    _narrow_network(launch, options, notes)
     policy = BridgePolicy.from_sources(options, env={}, base=launch)
     return EditorSettings(policy=policy, show_transcript=show_transcript, notes=tuple(notes))
 
@@ -81,7 +83,17 @@ def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorS
 _LAUNCH_ONLY = {
     "codex_bin": "--codex-bin or CODEX_BRIDGE_CODEX_BIN",
     "store_path": "--store or CODEX_BRIDGE_STORE_PATH",
+    "default_model": "--model or CODEX_BRIDGE_DEFAULT_MODEL",
+    "default_reasoning_effort": "--reasoning-effort or CODEX_BRIDGE_DEFAULT_REASONING_EFFORT",
+    "default_profile": "--profile or CODEX_BRIDGE_DEFAULT_PROFILE",
+    "default_config": "--config or CODEX_BRIDGE_DEFAULT_CONFIG",
 }
+
+
+def _narrow_network(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
+    if options.get("allow_network") and not launch.allow_network:
+        notes.append("allow_network is off where the server was launched; it stays off")
+        options["allow_network"] = False
 
 
 def _cap_approval(launch: BridgePolicy, options: dict[str, Any], notes: list[str]) -> None:
