@@ -10,10 +10,10 @@ carrying the trial's tag (codex, or anything codex spawned) once it has had time
 from __future__ import annotations
 
 import contextlib
+import functools
 import pathlib
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import anyio
 import psutil
@@ -190,15 +190,11 @@ async def test_no_codex_outlives_200_mixed_stops(
         await trials.settle(tag, "job cancel", 36)
         assert peer.alive
 
-    stops: list[Callable[[], Awaitable[None]]] = []
-    for kind, count in (("disconnect", 18), ("sigterm", 18), ("sigkill", 20)):
-        for index in range(count):
-            runs = 1 + index % 2
-
-            async def stop(kind: str = kind, runs: int = runs) -> None:
-                await _server_stop(base, tmp_path, trials, kind, runs)
-
-            stops.append(stop)
+    stops = [
+        functools.partial(_server_stop, base, tmp_path, trials, kind, 1 + index % 2)
+        for kind, count in (("disconnect", 18), ("sigterm", 18), ("sigkill", 20))
+        for index in range(count)
+    ]
     for start in range(0, len(stops), 4):  # four servers at a time
         async with anyio.create_task_group() as group:
             for stop in stops[start : start + 4]:
