@@ -1,5 +1,6 @@
-"""A raw JSON-RPC peer for ``codex-bridge mcp`` over stdio: for what the official client cannot
-do (send malformed lines, SIGKILL the server mid-call) while still reading every answer."""
+"""Raw JSON-RPC peers for the MCP server (one message per line) and the language server
+(Content-Length framing) over stdio: for what the official clients cannot do (send malformed
+messages, SIGKILL the server mid-call) while still reading every answer."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import Process
+from typing_extensions import Self
 
 ANSWER_SECONDS = 30.0
 _INITIALIZE = {
@@ -23,8 +25,10 @@ _INITIALIZE = {
 }
 
 
-class RawMcp:
+class RawPeer:
     """One server process; ``answers`` holds every response by id (``None``: null ids)."""
+
+    module = ""
 
     def __init__(self, process: Process) -> None:
         self.process = process
@@ -34,9 +38,9 @@ class RawMcp:
 
     @classmethod
     @asynccontextmanager
-    async def start(cls, env: Mapping[str, str], cwd: Path) -> AsyncIterator[RawMcp]:
+    async def start(cls, env: Mapping[str, str], cwd: Path) -> AsyncIterator[Self]:
         process = await anyio.open_process(
-            [sys.executable, "-m", "codex_bridge.mcp_server"],
+            [sys.executable, "-m", cls.module],
             env=dict(env),
             cwd=cwd,
             stderr=subprocess.DEVNULL,
@@ -45,8 +49,7 @@ class RawMcp:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(peer._read)
-                await peer.call("initialize", _INITIALIZE)
-                await peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                await peer._initialize()
                 yield peer
                 group.cancel_scope.cancel()
         finally:
@@ -62,10 +65,19 @@ class RawMcp:
     def next_id(self) -> int:
         return next(self._ids)
 
+    async def _initialize(self) -> None:
+        raise NotImplementedError
+
+    def _frame(self, body: bytes) -> bytes:
+        raise NotImplementedError
+
+    def _split(self, pending: bytes) -> tuple[list[bytes], bytes]:
+        raise NotImplementedError
+
     async def send(self, message: dict[str, Any] | bytes) -> None:
         data = message if isinstance(message, bytes) else json.dumps(message).encode()
         assert self.process.stdin is not None
-        await self.process.stdin.send(data + b"\n")
+        await self.process.stdin.send(self._frame(data))
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> int:
         request_id = self.next_id()
@@ -101,7 +113,7 @@ class RawMcp:
         pending = b""
         async for chunk in self.process.stdout:
             pending += chunk
-            *lines, pending = pending.split(b"\n")
+            lines, pending = self._split(pending)
             for line in lines:
                 message = json.loads(line)
                 if "method" in message:
@@ -110,3 +122,52 @@ class RawMcp:
             if lines:
                 self.received.set()
                 self.received = anyio.Event()
+
+
+class RawMcp(RawPeer):
+    """``python -m codex_bridge.mcp_server``: one JSON message per line."""
+
+    module = "codex_bridge.mcp_server"
+
+    async def _initialize(self) -> None:
+        await self.call("initialize", _INITIALIZE)
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def _frame(self, body: bytes) -> bytes:
+        return body + b"\n"
+
+    def _split(self, pending: bytes) -> tuple[list[bytes], bytes]:
+        *lines, rest = pending.split(b"\n")
+        return lines, rest
+
+
+class RawLsp(RawPeer):
+    """``python -m codex_bridge.lsp_server``: Content-Length framed messages."""
+
+    module = "codex_bridge.lsp_server"
+
+    async def _initialize(self) -> None:
+        await self.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        await self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def _frame(self, body: bytes) -> bytes:
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def _split(self, pending: bytes) -> tuple[list[bytes], bytes]:
+        bodies = []
+        while (end := pending.find(b"\r\n\r\n")) >= 0:
+            headers = pending[:end].decode("ascii").split("\r\n")
+            length = next(
+                int(line.split(":")[1])
+                for line in headers
+                if line.lower().startswith("content-length")
+            )
+            if len(pending) < end + 4 + length:
+                break
+            bodies.append(pending[end + 4 : end + 4 + length])
+            pending = pending[end + 4 + length :]
+        return bodies, pending
+
+    async def execute(self, name: str, arguments: Any) -> dict[str, Any]:
+        params = {"command": name, "arguments": arguments}
+        return await self.call("workspace/executeCommand", params)
