@@ -34,6 +34,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 from codex_local_sdk.otel import instrument
 
@@ -54,6 +56,7 @@ from .service import (
     SessionRenameParams,
     parse_params,
 )
+from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
 
 __all__ = ["SERVER_NAME", "build_server", "main", "serve"]
 
@@ -808,6 +811,7 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
             )
         try:
             arguments = _normalise_arguments(spec, params.arguments)
+            check_arguments(spec.name, arguments)
             return await spec.handler(service, arguments, _progress_relay(ctx))
         except BridgeError as exc:
             logger.info("%s refused: %s", spec.name, exc.message)
@@ -911,9 +915,83 @@ def _startup_check(service: BridgeService) -> None:
         logger.info("codex-bridge: codex %s at %s", report.version, report.binary)
 
 
+class _CheckedStdin:
+    """stdin's lines for the SDK's stdio transport, each inspected first.
+
+    The SDK drops, without an answer, every line that does not validate as a JSON-RPC message
+    (invalid JSON, a batch, a lone surrogate, deep nesting, a huge id, ``params`` that is not
+    an object); its client would wait forever. Such requests are answered here with a
+    JSON-RPC error that says what is wrong, and are not passed on.
+    """
+
+    def __init__(self) -> None:
+        self.write_stream: Any = None  # the transport's, once it is open
+        self._file = anyio.wrap_file(sys.stdin.buffer)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        async for line in self._file:
+            if not line.strip():
+                continue
+            refused = _inspect(line)
+            if refused is None:
+                yield line
+                continue
+            logger.info("refused a malformed message: %s", refused.message)
+            if refused.is_request and self.write_stream is not None:
+                error = types.ErrorData(code=refused.code, message=refused.message)
+                answer = types.JSONRPCError(jsonrpc="2.0", id=refused.request_id, error=error)
+                await self.write_stream.send(SessionMessage(answer))
+
+
+def _inspect(line: bytes) -> Refused | None:
+    """Why the SDK would drop ``line`` (None: it will not)."""
+    data, refused = inspect_message(line)
+    if refused is not None:
+        return refused
+    request_id = data.get("id")
+    is_request = "method" in data and "id" in data
+    params = data.get("params")
+    if data.get("method") == "tools/call" and isinstance(params, dict):
+        arguments = params.get("arguments")
+        if not isinstance(params.get("name"), str):
+            return Refused(
+                INVALID_PARAMS,
+                "Invalid params for 'tools/call': name must be a string",
+                request_id,
+                is_request,
+            )
+        if arguments is not None and not isinstance(arguments, dict):
+            return Refused(
+                INVALID_PARAMS,
+                "Invalid params for 'tools/call': arguments must be an object of the tool's "
+                "arguments (see tools/list)",
+                request_id,
+                is_request,
+            )
+    try:
+        types.jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError as exc:
+        errors = exc.errors()
+        detail = "invalid"
+        if errors:
+            where = ".".join(str(part) for part in errors[0]["loc"])
+            detail = f"{errors[0]['msg']} at {where}" if where else errors[0]["msg"]
+        return Refused(
+            INVALID_REQUEST,
+            f"Invalid request: not a JSON-RPC message ({detail})",
+            request_id,
+            is_request or not {"method", "result", "error"} & data.keys(),
+        )
+    return None
+
+
 async def _serve_stdio(server: Server[BridgeService]) -> None:
     connection = anyio.CancelScope()
     closed = anyio.Event()
+    stdin = _CheckedStdin()
 
     async def serve_connection() -> None:
         with connection:
@@ -937,7 +1015,11 @@ async def _serve_stdio(server: Server[BridgeService]) -> None:
         logging.shutdown()
         os._exit(0)
 
-    async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
+    async with (
+        stdio_server(stdin=stdin) as (read_stream, write_stream),  # type: ignore[arg-type]
+        anyio.create_task_group() as group,
+    ):
+        stdin.write_stream = write_stream
         group.start_soon(stop_on_signal)
         group.start_soon(serve_connection)
 

@@ -423,6 +423,9 @@ def test_failed_runs_report_the_outcome_and_a_distinct_exit_code(
     assert outcome["ok"] is False
     assert outcome["status"] == expected_status
     assert outcome["error"]["message"]
+    # stdout is a pipe here: the JSON is for programs, and a person still sees the error.
+    assert f"codex-bridge: error: codex {expected_status}: " in completed.stderr
+    assert outcome["error"]["message"] in completed.stderr
     assert_gone([entry["pid"] for entry in fake_log(fake_env["FAKE_CODEX_LOG"])])
 
 
