@@ -110,6 +110,11 @@ _FIELD_DOCS: dict[str, str] = {
     "add_dirs": "Additional writable directories for the workspace-write sandbox.",
     "timeout_seconds": "Give up (and stop Codex) after this many seconds.",
     "idle_timeout_seconds": "Give up when Codex produces no event for this many seconds.",
+    "detail": (
+        "summary (default): the answer, thread id, commands with exit codes, files changed and "
+        "usage. full: also every Codex event and each command's output (large; only when "
+        "you need them)."
+    ),
     "new_session_name": "Name to record the forked thread under.",
     "name": "The session name.",
     "new_name": "The new session name.",
@@ -500,10 +505,11 @@ def _annotations(
 
 
 _RUN_RESULT = (
-    "Returns Codex's final message, the thread id (and session name), commands it ran with "
-    "exit codes, files it changed, token usage, and structured_output when output_schema was "
-    "given. isError is true when the turn failed or timed out. A run can take minutes: for "
-    "long work use codex_job_start."
+    "Returns Codex's final message first, then the thread id (and session name), the "
+    "commands it ran with exit codes, files it changed, token usage, and structured_output "
+    "when output_schema was given (detail='full' adds every event and command output). "
+    "isError is true when the turn failed or timed out. A run can take minutes: for long "
+    "work use codex_job_start."
 )
 
 
