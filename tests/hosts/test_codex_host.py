@@ -71,16 +71,16 @@ def structured_part(output: str) -> JsonDict:
 def codex_host(tmp_path: pathlib.Path) -> Iterator[tuple[MockResponsesServer, pathlib.Path]]:
     """A mock model server and a CODEX_HOME configured with the README's snippet."""
     with MockResponsesServer() as server:
-        home = make_codex_home(tmp_path, server.base_url, env_key="OPENAI_API_KEY", search_tool=True)
+        home = make_codex_home(
+            tmp_path, server.base_url, env_key="OPENAI_API_KEY", search_tool=True
+        )
         config = fill(snippet("codex-config"), {"/home/me/src": str(tmp_path)})
         with (home / "config.toml").open("a", encoding="utf-8") as file:
             file.write("\n" + config + "\n")
         yield server, home
 
 
-def run_codex_host(
-    codex_home: pathlib.Path, tmp_path: pathlib.Path, prompt: str
-) -> list[JsonDict]:
+def run_codex_host(codex_home: pathlib.Path, tmp_path: pathlib.Path, prompt: str) -> list[JsonDict]:
     binary = require(NPM_BIN / "codex", "npm install --prefix .venv/npm @openai/codex@0.169.0")
     bridge()
     user_home = tmp_path / "user"

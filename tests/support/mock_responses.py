@@ -38,9 +38,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from collections.abc import Callable
 from typing import Any
 
 __all__ = ["HELLO_TEXT", "SCHEMA_TEXT", "SHELL_COMMAND", "MockResponsesServer", "Planner"]
