@@ -26,7 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, TextResourceContents, ToolAnnotations
 
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp_server import build_server, host_tool_timeout
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from tests.conftest import RealCodex
@@ -645,6 +645,28 @@ async def test_stdio_policy_from_environment(
             client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"}
         )
     assert "ceiling 'read-only'" in message
+
+
+async def test_stdio_runs_end_before_the_hosts_tool_timeout(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+) -> None:
+    """A host that gives up on a call (Claude Code's MCP_TOOL_TIMEOUT, which it passes on to
+    its servers) must not leave codex running even without a cancellation: the server ends
+    the run first and says so."""
+    env = {**stdio_env, "MCP_TOOL_TIMEOUT": "3000"}
+    async with Client(module_server(env, tmp_path), mode="legacy") as client:
+        with anyio.fail_after(20):
+            result = await client.call_tool("codex_run", {"prompt": "[[fake:stall]]"})
+            assert result.is_error and structured(result)["status"] == "timeout"
+            fast = await client.call_tool("codex_run", {"prompt": "quick", "timeout_seconds": 1000})
+    assert not fast.is_error, text_of(fast)
+
+
+def test_host_tool_timeout_reads_milliseconds() -> None:
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "600000"}) == 600.0
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "soon"}) is None
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "0"}) is None
+    assert host_tool_timeout({}) is None
 
 
 async def test_stdio_missing_codex_still_serves_with_a_clear_error(
