@@ -58,7 +58,7 @@ from .service import (
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
 
-__all__ = ["SERVER_NAME", "build_server", "main", "serve"]
+__all__ = ["SERVER_NAME", "build_server", "host_tool_timeout", "main", "serve"]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
@@ -68,6 +68,10 @@ SESSION_URI_TEMPLATE = "codex://sessions/{name}"
 _SESSION_URI_PREFIX = SESSIONS_URI + "/"
 _CLEANUP_SECONDS = 30.0  # bound on waiting for codex to be killed and reaped
 _MAX_WAIT_SECONDS = 3600.0
+HOST_TOOL_TIMEOUT_ENV = "MCP_TOOL_TIMEOUT"
+"""Claude Code's tool timeout (milliseconds), which it passes on to the servers it starts."""
+_HOST_TIMEOUT_MARGIN_SECONDS = 2.0
+_WAITING_TOOLS = frozenset({"codex_run", "codex_resume", "codex_fork"})
 _T = TypeVar("_T")
 
 Context = ServerRequestContext[BridgeService, Any]
@@ -133,6 +137,11 @@ _FIELD_DOCS: dict[str, str] = {
     "add_dirs": "Additional writable directories for the workspace-write sandbox.",
     "timeout_seconds": "Give up (and stop Codex) after this many seconds.",
     "idle_timeout_seconds": "Give up when Codex produces no event for this many seconds.",
+    "detail": (
+        "summary (default): the answer, thread id, commands with exit codes, files changed and "
+        "usage. full: also every Codex event and each command's output (large; only when "
+        "you need them)."
+    ),
     "new_session_name": "Name to record the forked thread under.",
     "name": "The session name.",
     "new_name": "The new session name.",
@@ -525,10 +534,11 @@ def _annotations(
 
 
 _RUN_RESULT = (
-    "Returns Codex's final message, the thread id (and session name), commands it ran with "
-    "exit codes, files it changed, token usage, and structured_output when output_schema was "
-    "given. isError is true when the turn failed or timed out. A run can take minutes: for "
-    "long work use codex_job_start."
+    "Returns Codex's final message first, then the thread id (and session name), the "
+    "commands it ran with exit codes, files it changed, token usage, and structured_output "
+    "when output_schema was given (detail='full' adds every event and command output). "
+    "isError is true when the turn failed or timed out. A run can take minutes: for long "
+    "work use codex_job_start."
 )
 
 
@@ -779,9 +789,41 @@ def _json_contents(uri: str, data: Any) -> types.ReadResourceResult:
 # --------------------------------------------------------------------------- the server
 
 
-def build_server(service: BridgeService) -> Server[BridgeService]:
+def host_tool_timeout(env: Mapping[str, str]) -> float | None:
+    """The host's tool timeout in seconds, when the host tells its servers (Claude Code's
+    ``MCP_TOOL_TIMEOUT``, in milliseconds); None when unknown."""
+    raw = env.get(HOST_TOOL_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw) / 1000
+    except ValueError:
+        logger.warning(
+            "codex-bridge: ignoring %s=%r (not milliseconds)", HOST_TOOL_TIMEOUT_ENV, raw
+        )
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _within_host_timeout(
+    arguments: dict[str, Any], policy: BridgePolicy, host_timeout: float
+) -> dict[str, Any]:
+    """End codex a little before the host gives up on the call: no codex outlives the call
+    even if the host sends no cancellation, and the model reads our timeout result (with the
+    thread id, to continue) instead of the host's bare "timed out"."""
+    limit = max(host_timeout - _HOST_TIMEOUT_MARGIN_SECONDS, host_timeout / 2)
+    asked = arguments.get("timeout_seconds", policy.default_timeout_seconds)
+    if not isinstance(asked, (int, float)) or asked <= limit:  # bad values: refused later
+        return arguments
+    return {**arguments, "timeout_seconds": limit}
+
+
+def build_server(
+    service: BridgeService, *, host_timeout_seconds: float | None = None
+) -> Server[BridgeService]:
     """The MCP server over ``service``. Its lifespan closes the service (killing every codex
-    process) when the connection ends."""
+    process) when the connection ends. ``host_timeout_seconds``: how long the host waits for
+    a tool call (see :func:`host_tool_timeout`); runs that wait for codex end before that."""
     specs = {spec.name: spec for spec in _tool_specs(service.policy)}
     tools = [spec.definition() for spec in specs.values()]
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
@@ -812,6 +854,8 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
         try:
             arguments = _normalise_arguments(spec, params.arguments)
             check_arguments(spec.name, arguments)
+            if host_timeout_seconds is not None and spec.name in _WAITING_TOOLS:
+                arguments = _within_host_timeout(arguments, service.policy, host_timeout_seconds)
             return await spec.handler(service, arguments, _progress_relay(ctx))
         except BridgeError as exc:
             logger.info("%s refused: %s", spec.name, exc.message)
@@ -1030,7 +1074,8 @@ def serve(policy: BridgePolicy) -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     service = BridgeService(policy)
     _startup_check(service)
-    anyio.run(_serve_stdio, build_server(service))
+    server = build_server(service, host_timeout_seconds=host_tool_timeout(os.environ))
+    anyio.run(_serve_stdio, server)
 
 
 # --------------------------------------------------------------------------- __main__

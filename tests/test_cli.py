@@ -252,9 +252,7 @@ def test_events_streams_every_event_as_json_lines(base: list[str], workdir: path
     result = lines[-1]["result"]
     assert result["ok"] is True
     assert result["thread_id"] == lines[0]["thread_id"]
-    assert result["commands"] == [
-        {"command": "echo fake-shell-ok", "exit_code": 0, "status": "completed"}
-    ]
+    assert result["commands"] == [{"command": "echo fake-shell-ok", "exit_code": 0}]
 
 
 def test_console_script_runs(base: list[str], workdir: pathlib.Path) -> None:
