@@ -48,6 +48,7 @@ from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, pars
 from codex_local_sdk.events import event_to_dict
 
 from . import __version__
+from .nesting import child_environment, nesting_depth
 from .policy import (
     SAFE_CONFIG_KEYS,
     SANDBOX_RANK,
@@ -451,10 +452,8 @@ class BridgeService:
         self, policy: BridgePolicy | None = None, *, client: CodexLocalClient | None = None
     ) -> None:
         self.policy = policy or BridgePolicy()
-        self.client = client or CodexLocalClient(
-            codex_bin=self.policy.codex_bin,
-            session_store=JsonFileSessionStore(self.policy.store_path),
-        )
+        self.depth = nesting_depth()
+        self.client = client or self._new_client(self.policy)
         self._slots: asyncio.Semaphore | None = None
         self._jobs: dict[str, _Job] = {}
         self._job_numbers = itertools.count(1)
@@ -472,9 +471,14 @@ class BridgeService:
             self._slots = None  # runs holding a slot release it on the old semaphore
         if (policy.codex_bin, policy.store_path) != (old.codex_bin, old.store_path):
             self._retired_clients.append(self.client)
-            self.client = CodexLocalClient(
-                codex_bin=policy.codex_bin, session_store=JsonFileSessionStore(policy.store_path)
-            )
+            self.client = self._new_client(policy)
+
+    def _new_client(self, policy: BridgePolicy) -> CodexLocalClient:
+        return CodexLocalClient(
+            codex_bin=policy.codex_bin,
+            session_store=JsonFileSessionStore(policy.store_path),
+            env=child_environment(self.depth),
+        )
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
@@ -682,6 +686,13 @@ class BridgeService:
 
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
+        if self.depth >= self.policy.max_depth:
+            raise BridgeError(
+                f"this codex-bridge runs inside a codex run that codex-bridge started ("
+                f"{self.depth} level(s) deep); starting codex again is refused to prevent "
+                f"recursion (max_depth {self.policy.max_depth}). Do the work directly instead.",
+                code="policy",
+            )
         if isinstance(params, RunParams):
             self._new_session_name(params.session_name, params.replace_session)
             return self._request(params, self._directory(params.cwd))
