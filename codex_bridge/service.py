@@ -38,6 +38,7 @@ from codex_local_sdk import (
     SessionRecord,
     ThreadEvent,
     Usage,
+    scrub_secrets,
 )
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
@@ -71,6 +72,7 @@ class BridgeError(Exception):
     (often a model), so it says what to do instead."""
 
     def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+        message = scrub_secrets(message)  # no key the SDK knows goes back to a caller
         super().__init__(message)
         self.message = message
         self.code = code
@@ -803,7 +805,10 @@ def _login_status(binary: str) -> tuple[bool | None, str]:
 
 def _outcome(result: CodexExecResult, notes: list[str]) -> RunOutcome:
     outcome = RunOutcome.from_result(result)
-    outcome.warnings = notes + outcome.warnings
+    # The SDK scrubs what codex says; notes and messages are scrubbed once more on the way out.
+    outcome.warnings = [scrub_secrets(text) for text in notes + outcome.warnings]
+    if outcome.error is not None:
+        outcome.error.message = scrub_secrets(outcome.error.message)
     return outcome
 
 

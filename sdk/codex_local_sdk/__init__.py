@@ -65,12 +65,19 @@ from .models import (
     SessionRecord,
     TurnRecord,
 )
-from .session_store import InMemorySessionStore, JsonFileSessionStore, SessionStore
+from .redaction import redact, scrub_secrets
+from .session_store import (
+    MAX_SESSION_NAME_LENGTH,
+    InMemorySessionStore,
+    JsonFileSessionStore,
+    SessionStore,
+)
 from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_SESSION_NAME_LENGTH",
     "MINIMUM_CODEX_VERSION",
     "AgentMessageItem",
     "AppServerTransport",
@@ -139,4 +146,6 @@ __all__ = [
     "decode_event",
     "event_to_dict",
     "find_codex",
+    "redact",
+    "scrub_secrets",
 ]
