@@ -153,8 +153,8 @@ def fuzz_line(rng: random.Random) -> bytes | str:
     if kind == 5:
         surrogate = rng.choice(["\ud800", "\udfff", "\udc00x"])
         if rng.random() < 0.5:  # as a str, as some callers pass lines
-            item = '{"type":"agent_message","text":"' + surrogate + '"}'
-            return '{"type":"item.completed","item":' + item + "}"
+            agent = '{"type":"agent_message","text":"' + surrogate + '"}'
+            return '{"type":"agent.completed","agent":' + agent + "}"
         return b'{"type":"thread.started","thread_id":"\\ud800"}'
     if kind == 6:
         whole = rng.choice(REAL_LINES)
