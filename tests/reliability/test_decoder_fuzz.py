@@ -154,7 +154,7 @@ def fuzz_line(rng: random.Random) -> bytes | str:
         surrogate = rng.choice(["\ud800", "\udfff", "\udc00x"])
         if rng.random() < 0.5:  # as a str, as some callers pass lines
             agent = '{"type":"agent_message","text":"' + surrogate + '"}'
-            return '{"type":"agent.completed","agent":' + agent + "}"
+            return '{"type":"item.completed","item":' + agent + "}"
         return b'{"type":"thread.started","thread_id":"\\ud800"}'
     if kind == 6:
         whole = rng.choice(REAL_LINES)
