@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from codex_local_sdk import CodexExecRequest, redact, scrub_secrets
@@ -12,7 +14,7 @@ TOKEN = "tok-abcdef123456"
 
 
 def test_nested_secret_keys_are_redacted_at_any_depth() -> None:
-    value = {
+    value: dict[str, Any] = {
         "model_providers": {
             "corp": {
                 "http_headers": {"Authorization": f"Bearer {TOKEN}", "X-Trace": "t1"},
