@@ -45,7 +45,7 @@ __all__ = [
     "truncate_command_output",
 ]
 
-DEFAULT_MAX_COMMAND_OUTPUT_BYTES = 64 * 1024
+DEFAULT_MAX_COMMAND_OUTPUT_BYTES = 16 * 1024
 """How much of a command's ``aggregated_output`` a run keeps by default (its tail)."""
 
 # A counter beyond int64 is not a count codex sent: decoding falls back and drops it.
@@ -326,15 +326,20 @@ def truncate_command_output(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
     if not isinstance(item, CommandExecutionItem):
         return event
     output = item.aggregated_output
-    if len(output) <= max_bytes // 4 or _utf8_size(output) <= max_bytes:
+    if len(output) <= max_bytes // 4:
         return event
-    data = output.encode("utf-8", "surrogatepass")
-    cut = len(data) - max_bytes
-    while cut < len(data) and 0x80 <= data[cut] <= 0xBF:  # not inside a UTF-8 character
+    size = _utf8_size(output)
+    if size <= max_bytes:
+        return event
+    # The last max_bytes characters hold at least max_bytes bytes: only they are encoded.
+    tail = output[-max_bytes:].encode("utf-8", "surrogatepass") if max_bytes else b""
+    cut = len(tail) - max_bytes
+    while cut < len(tail) and 0x80 <= tail[cut] <= 0xBF:  # not inside a UTF-8 character
         cut += 1
-    kept = data[cut:].decode("utf-8", "replace")
+    kept = tail[cut:].decode("utf-8", "replace")
+    dropped = size - (len(tail) - cut)
     new_item = msgspec.structs.replace(
-        item, aggregated_output=kept, output_truncated_bytes=item.output_truncated_bytes + cut
+        item, aggregated_output=kept, output_truncated_bytes=item.output_truncated_bytes + dropped
     )
     return msgspec.structs.replace(event, item=new_item)
 
@@ -373,7 +378,11 @@ def _malformed(line: Line, error: str) -> MalformedLine:
 
 
 def _utf8_size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if text.isascii():
+        return len(text)
+    step = 1 << 20  # in slices: a huge text is never encoded whole
+    slices = (text[at : at + step] for at in range(0, len(text), step))
+    return sum(len(piece.encode("utf-8", "surrogatepass")) for piece in slices)
 
 
 # --- huge command outputs ------------------------------------------------------------------
