@@ -48,6 +48,7 @@ _SECRET_ASSIGNMENT = re.compile(
     re.I,
 )
 _MIN_SECRET_LENGTH = 8  # shorter values ("1", "true") would scrub ordinary text
+_LONG_SECRET_LENGTH = 20
 _REMEMBERED_MAX = 256
 _MAX_DEPTH = 64
 
@@ -58,11 +59,14 @@ _T = TypeVar("_T")
 
 
 def _looks_like_secret_value(value: str) -> bool:
-    # Paths and sentences under a secret-looking name (TOKEN_FILE=/run/x) are not the secret.
+    # Paths and sentences under a secret-looking name (TOKEN_FILE=/run/x) are not the secret,
+    # and a plain word ("completed") would garble every event it was scrubbed from: a key has
+    # a digit, or is long.
     return (
         len(value) >= _MIN_SECRET_LENGTH
         and not value.startswith(("/", "~", "."))
         and not any(c.isspace() for c in value)
+        and (any(c.isdigit() for c in value) or len(value) >= _LONG_SECRET_LENGTH)
     )
 
 

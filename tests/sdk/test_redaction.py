@@ -70,13 +70,15 @@ def test_scrub_removes_keys_handed_to_codex_and_secret_env_values(
 
 def test_only_credential_like_values_of_secret_names_count() -> None:
     env = {
-        "OPENAI_API_KEY": "sk-abcdefghijk",
+        "OPENAI_API_KEY": "sk-abc123defghijk",
+        "LONG_SECRET": "correcthorsebatterystaple",  # no digit, but long
         "TOKEN_FILE": "/run/secrets/token",  # a path, not the secret
         "TOKENIZERS_PARALLELISM": "false",  # too short to be a key
         "HOME": "/home/someone",
         "PASSWORD_HINT": "my dog's name",  # prose
+        "STATUS_TOKEN": "completed",  # a plain word would garble every event
     }
-    assert secrets_in_env(env) == ["sk-abcdefghijk"]
+    assert secrets_in_env(env) == ["sk-abc123defghijk", "correcthorsebatterystaple"]
 
 
 def test_short_values_are_never_scrubbed() -> None:
