@@ -387,11 +387,7 @@ class CodexLocalClient:
             on_event=on_event,
             on_interrupt=record_fork,
         )
-        record = None
-        if new_session_name is not None:
-            record = self._record_new_session(
-                new_session_name, call.spec.request, result, forked_from=call.spec.thread_id
-            )
+        record = record_fork(result)
         if raise_on_error and result.failure is not None:
             raise _error_for(result)
         return record, result
