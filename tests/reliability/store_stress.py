@@ -32,7 +32,7 @@ def _victim(path: Path) -> None:
         store.put(SessionRecord(name="victim", thread_id=str(uuid.uuid4())))
 
 
-_WAIT_FOR_WRITE_SECONDS = 2.0
+_WAIT_FOR_WRITE_SECONDS = 0.3
 
 
 def _has_temp(path: Path, prefix: str) -> bool:

@@ -12,6 +12,7 @@ import sys
 import time
 
 import msgspec
+import pytest
 
 from codex_local_sdk import JsonFileSessionStore, SessionRecord
 from tests.support.figures import record
@@ -33,6 +34,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.timeout(600)  # ~25 s on an idle 2-core machine; far more on a busy one
 def test_concurrent_writers_and_kills_lose_and_corrupt_nothing(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "store" / "sessions.json"
     started = time.monotonic()
@@ -41,7 +43,7 @@ def test_concurrent_writers_and_kills_lose_and_corrupt_nothing(tmp_path: pathlib
     outputs: dict[subprocess.Popen[str], str] = {}
     try:
         for process in [*workers, killer]:
-            out, err = process.communicate(timeout=300)
+            out, err = process.communicate(timeout=500)
             assert process.returncode == 0, err
             outputs[process] = out
     finally:
