@@ -42,6 +42,7 @@ from codex_local_sdk import (
     ThreadEvent,
     Usage,
     WebSearchMode,
+    scrub_secrets,
 )
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
@@ -91,6 +92,7 @@ class BridgeError(Exception):
     (often a model), so it says what to do instead."""
 
     def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+        message = scrub_secrets(message)  # no key the SDK knows goes back to a caller
         super().__init__(message)
         self.message = message
         self.code = code
@@ -1024,7 +1026,10 @@ def _login_status(binary: str) -> tuple[bool | None, str]:
 
 def _outcome(result: CodexExecResult, notes: list[str], detail: Detail) -> RunOutcome:
     outcome = RunOutcome.from_result(result, detail)
-    outcome.warnings = notes + outcome.warnings
+    # The SDK scrubs what codex says; notes and messages are scrubbed once more on the way out.
+    outcome.warnings = [scrub_secrets(text) for text in notes + outcome.warnings]
+    if outcome.error is not None:
+        outcome.error.message = scrub_secrets(outcome.error.message)
     return outcome
 
 
