@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from ._version import __version__
 from .app_server import AppServerTransport
+from .approvals import (
+    ApprovalDecision,
+    ApprovalHandler,
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalScope,
+    handling_approvals,
+)
 from .cli_args import CodexInvocation, build_invocation
 from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, find_codex
 from .events import (
+    AgentMessageDelta,
     AgentMessageItem,
+    ApprovalDecided,
     CommandExecutionItem,
+    CommandOutputDelta,
     ErrorEvent,
     ErrorItem,
     FileChange,
@@ -75,9 +86,16 @@ from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
 
 __all__ = [
     "MINIMUM_CODEX_VERSION",
+    "AgentMessageDelta",
     "AgentMessageItem",
     "AppServerTransport",
+    "ApprovalDecided",
+    "ApprovalDecision",
+    "ApprovalHandler",
+    "ApprovalKind",
     "ApprovalPolicy",
+    "ApprovalRequest",
+    "ApprovalScope",
     "CodexBinary",
     "CodexClientEvent",
     "CodexError",
@@ -94,6 +112,7 @@ __all__ = [
     "CodexUsageError",
     "CodexVersionError",
     "CommandExecutionItem",
+    "CommandOutputDelta",
     "ErrorEvent",
     "ErrorItem",
     "EventCallback",
@@ -146,4 +165,5 @@ __all__ = [
     "decode_event",
     "event_to_dict",
     "find_codex",
+    "handling_approvals",
 ]

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 from .events import (
+    AgentMessageDelta,
     AgentMessageItem,
+    CommandOutputDelta,
     ErrorEvent,
     ItemCompleted,
     MalformedLine,
@@ -64,6 +66,8 @@ class TurnAccumulator:
         if isinstance(output, StdoutText):
             self._stdout.append(output.text)
             return
+        if isinstance(output, (AgentMessageDelta, CommandOutputDelta)):
+            return  # live text: the completed item carries all of it
         result.events.append(output)
         if isinstance(output, ThreadStarted):
             result.thread_id = output.thread_id

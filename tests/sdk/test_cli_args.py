@@ -300,9 +300,7 @@ def test_typed_options_become_config_overrides() -> None:
 
 def test_typed_options_reach_resumes_too() -> None:
     request = CodexExecRequest(prompt="p", reasoning_effort="low")  # type: ignore[arg-type]
-    invocation = build_invocation(
-        CODEX, request, operation="resume", thread_id=THREAD, base_env={}
-    )
+    invocation = build_invocation(CODEX, request, operation="resume", thread_id=THREAD, base_env={})
     assert config_args(invocation.argv)["model_reasoning_effort"] == '"low"'
 
 
