@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ from mcp.shared.exceptions import MCPError
 from codex_local_sdk.otel import instrument
 
 from . import __version__
+from .mcp_approvals import approval_relay
 from .policy import BridgePolicy
 from .service import (
     BridgeError,
@@ -51,6 +53,7 @@ from .service import (
     RunParams,
     SessionInfo,
     SessionRenameParams,
+    SteerInfo,
     parse_params,
 )
 
@@ -67,6 +70,10 @@ _MAX_WAIT_SECONDS = 3600.0
 _T = TypeVar("_T")
 
 Context = ServerRequestContext[BridgeService, Any]
+# The tool call being served: its session can ask the person about codex's approvals.
+_call_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "codex_bridge_mcp_call", default=None
+)
 
 INSTRUCTIONS = """\
 codex-bridge runs the OpenAI Codex coding agent on this machine. Codex reads and edits files \
@@ -96,8 +103,9 @@ _FIELD_DOCS: dict[str, str] = {
         "workspace-write (edit files in cwd), danger-full-access (anything)."
     ),
     "approval_policy": (
-        "When Codex would ask for approval before running a command. Nobody can answer "
-        "those questions here, so keep the default 'never'."
+        "When Codex asks before acting: 'never' (the default) or 'on-request' (Codex asks "
+        "the user, through an elicitation form, before running a command outside its "
+        "sandbox; the answers are listed in the result's approvals)."
     ),
     "profile": "A profile from the Codex config.toml to use.",
     "config_overrides": (
@@ -127,6 +135,11 @@ _FIELD_DOCS: dict[str, str] = {
 }
 
 _TOOL_FIELD_DOCS: dict[str, dict[str, str]] = {
+    "codex_steer": {
+        "prompt": "What to add to the running turn (a correction, a detail, a new priority).",
+        "job_id": "The running job to steer (exactly one of job_id or thread_id).",
+        "thread_id": "The thread whose running turn to steer (exactly one of the two).",
+    },
     "codex_run": {
         "session_name": (
             "Record the new thread under this name, to continue it later with codex_resume. "
@@ -382,25 +395,56 @@ async def _isolated(operation: Coroutine[Any, Any, _T]) -> _T:
         raise
 
 
+async def _operation(
+    operation: Callable[..., Coroutine[Any, Any, RunOutcome]],
+    params: RunParams | ResumeParams | ForkParams,
+    progress: ProgressCallback,
+) -> types.CallToolResult:
+    ctx = _call_context.get()
+    relay = approval_relay(ctx) if ctx is not None else None
+    outcome = await _isolated(
+        operation(
+            params,
+            on_progress=progress,
+            on_approval=relay.handler if relay else None,
+            approvals_unavailable=relay.unavailable if relay else None,
+        )
+    )
+    return _outcome_result(outcome)
+
+
 async def _run(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(RunParams, arguments)
-    return _outcome_result(await _isolated(service.run(params, on_progress=progress)))
+    return await _operation(service.run, parse_params(RunParams, arguments), progress)
 
 
 async def _resume(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(ResumeParams, arguments)
-    return _outcome_result(await _isolated(service.resume(params, on_progress=progress)))
+    return await _operation(service.resume, parse_params(ResumeParams, arguments), progress)
 
 
 async def _fork(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(ForkParams, arguments)
-    return _outcome_result(await _isolated(service.fork(params, on_progress=progress)))
+    return await _operation(service.fork, parse_params(ForkParams, arguments), progress)
+
+
+class _SteerArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    prompt: str
+    job_id: str | None = None
+    thread_id: str | None = None
+
+
+async def _steer(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_SteerArguments, arguments)
+    info = await service.steer(params.prompt, job_id=params.job_id, thread_id=params.thread_id)
+    return _text_result(
+        f"added to the running turn {info.turn_id} of thread {info.thread_id}", _builtins(info)
+    )
 
 
 async def _in_thread(call: Callable[[], _T]) -> _T:
@@ -689,6 +733,19 @@ def _base_tool_specs() -> list[_ToolSpec]:
             handler=_job_cancel,
         ),
         _ToolSpec(
+            name="codex_steer",
+            title="Steer a running Codex turn",
+            description=(
+                "Add instructions to a Codex turn that is still running (by job_id from "
+                "codex_job_start, or thread_id from a run's progress): Codex takes them into "
+                "account without starting over. Needs the warm app-server engine."
+            ),
+            input_schema=_input_schema("codex_steer", [_SteerArguments]),
+            output_schema=_output_schema(SteerInfo),
+            annotations=_annotations("Steer a running Codex turn", open_world=True),
+            handler=_steer,
+        ),
+        _ToolSpec(
             name="codex_jobs_list",
             title="List Codex jobs",
             description="List this server's background jobs (recent finished ones included).",
@@ -760,6 +817,7 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:
+        service.start_engine_check()  # in the background: initialize is answered at once
         try:
             yield service
         finally:
@@ -779,6 +837,7 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
                 code=types.INVALID_PARAMS,
                 message=f"Unknown tool {params.name!r}; the tools are: {', '.join(specs)}",
             )
+        token = _call_context.set(ctx)
         try:
             arguments = _normalise_arguments(spec, params.arguments)
             return await spec.handler(service, arguments, _progress_relay(ctx))
@@ -788,6 +847,8 @@ def build_server(service: BridgeService) -> Server[BridgeService]:
         except Exception as exc:  # the server must answer, never die on a request
             logger.exception("%s failed unexpectedly", spec.name)
             return _error_result(f"internal error in {spec.name}: {exc!r}")
+        finally:
+            _call_context.reset(token)
 
     async def list_resources(
         ctx: Context, params: types.PaginatedRequestParams | None
