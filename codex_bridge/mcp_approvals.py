@@ -18,13 +18,25 @@ from mcp.server.context import ServerRequestContext
 
 from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalKind, ApprovalRequest
 
-__all__ = ["ApprovalRelay", "approval_relay", "elicitation_form"]
+__all__ = [
+    "NO_BACK_CHANNEL",
+    "NO_ELICITATION",
+    "ApprovalRelay",
+    "approval_relay",
+    "elicitation_form",
+]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
 NO_ELICITATION = (
     "this MCP client did not declare the elicitation capability, so codex's approval "
     "requests were declined; use approval_policy 'never' or a client that supports elicitation"
+)
+# From 2026-07-28 a tool call cannot send its own requests back to the client.
+_STATELESS_PROTOCOL = "2026-07-28"
+NO_BACK_CHANNEL = (
+    "on MCP protocol 2026-07-28 this server cannot ask the client during a tool call, so "
+    "codex's approval requests were declined; use approval_policy 'never'"
 )
 _LABELS = {
     ApprovalDecision.APPROVE: "Approve once",
@@ -49,6 +61,8 @@ def approval_relay(ctx: ServerRequestContext[Any, Any]) -> ApprovalRelay:
     capabilities = ctx.session.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
         return ApprovalRelay(handler=None, unavailable=NO_ELICITATION)
+    if ctx.protocol_version >= _STATELESS_PROTOCOL:
+        return ApprovalRelay(handler=None, unavailable=NO_BACK_CHANNEL)
 
     async def ask(request: ApprovalRequest) -> ApprovalDecision:
         message, schema = elicitation_form(request)
