@@ -79,7 +79,8 @@ class Elicitations:
 async def _call(client: Client, arguments: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     result = await client.call_tool("codex_run", arguments, **kwargs)
     assert result.structured_content is not None, result
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 @pytest.mark.parametrize("decision", ["approve", "decline"])
