@@ -319,7 +319,8 @@ async def _decide(
             "approving would let codex act outside its sandbox, above this server's ceiling",
         )
     if scope.handler is None:
-        return ApprovalDecision.DECLINE, "no_handler", "nobody can answer approval requests here"
+        reason = scope.unavailable_reason or "nobody can answer approval requests here"
+        return ApprovalDecision.DECLINE, "no_handler", reason
     try:
         decision = await asyncio.wait_for(scope.handler(request), scope.timeout_seconds)
     except (TimeoutError, asyncio.TimeoutError):

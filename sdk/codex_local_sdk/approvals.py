@@ -100,6 +100,8 @@ class ApprovalScope(msgspec.Struct, kw_only=True, frozen=True):
     allow_leaving_sandbox: bool = True
     """False: requests that would let codex act outside its sandbox are declined without
     asking (the bridge does this when its sandbox ceiling is below danger-full-access)."""
+    unavailable_reason: str | None = None
+    """Why nobody can answer, when ``handler`` is None (said in the decision's note)."""
 
 
 _scope: contextvars.ContextVar[ApprovalScope | None] = contextvars.ContextVar(
@@ -118,6 +120,7 @@ def handling_approvals(
     *,
     timeout_seconds: float = DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     allow_leaving_sandbox: bool = True,
+    unavailable_reason: str | None = None,
 ) -> Iterator[ApprovalScope]:
     """Turns started inside the block send their approval requests to ``handler``
     (overriding the transport's own handler). ``handler=None`` declines them all."""
@@ -127,6 +130,7 @@ def handling_approvals(
         handler=handler,
         timeout_seconds=timeout_seconds,
         allow_leaving_sandbox=allow_leaving_sandbox,
+        unavailable_reason=unavailable_reason,
     )
     token = _scope.set(scope)
     try:
