@@ -54,6 +54,7 @@ from codex_local_sdk import AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
 from .lsp import buffers
+from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
 from .lsp.code_actions import KINDS, LastThread, Selection, code_actions
 from .lsp.settings import EditorSettings, editor_settings, normalise
@@ -85,6 +86,7 @@ COMMANDS = (
     "codex.sessions.show",
     "codex.sessions.rename",
     "codex.sessions.delete",
+    "codex.steer",
 )
 _MAX_SHOWN = 2000  # characters of an answer in window/showMessage; the rest is in the log
 _CLIENT_WAIT_SECONDS = 10.0  # for the client to answer a progress-create request
@@ -315,7 +317,16 @@ class CodexLanguageServer(LanguageServer):
         """Start a service job; answer at once, or (``wait``) when it ends."""
         run = _Run(kind, params.prompt, _work_done_token.get() if wait else None)
         run.before = buffers.snapshot(self.open_buffers())
-        info = self.service.start_job(kind, params, on_progress=lambda u: self._on_update(run, u))
+        asks = self.supports("window.show_message")
+        info = self.service.start_job(
+            kind,
+            params,
+            on_progress=lambda u: self._on_update(run, u),
+            on_approval=message_request_handler(self._ask, lambda: run.job_id) if asks else None,
+            approvals_unavailable=None
+            if asks
+            else "this editor cannot show message requests (window/showMessageRequest)",
+        )
         run.job_id = info.job_id
         self.runs[info.job_id] = run
         run.task = asyncio.ensure_future(self._follow(run))
@@ -326,6 +337,9 @@ class CodexLanguageServer(LanguageServer):
                 await self.service.cancel_job(run.job_id)
                 raise
         return _job_result(info)
+
+    async def _ask(self, params: lsp.ShowMessageRequestParams) -> lsp.MessageActionItem | None:
+        return await self.window_show_message_request_async(params)
 
     def _on_update(self, run: _Run, update: ProgressUpdate) -> None:
         event = update.event
@@ -524,14 +538,33 @@ async def _status(ls: CodexLanguageServer, *arguments: Any) -> Any:
     named = _only("codex.status", [named], (), optional=("run_id",))
     if named.get("run_id"):
         return _job_result(ls.service.job_status(named["run_id"]))
+    engine = ls.service.engine_status()
     result: dict[str, Any] = {
         "version": __version__,
+        "engine": msgspec.to_builtins(engine) if engine is not None else None,
         "policy": ls.service.policy.describe(),
         "runs": [_job_result(info) for info in ls.service.list_jobs()],
     }
     if doctor:  # runs codex --version and login status: never part of initialize
         result["doctor"] = msgspec.to_builtins(await asyncio.to_thread(ls.service.doctor))
     return result
+
+
+async def _steer(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    named = named_arguments("codex.steer", arguments, ("run_id", "prompt"))
+    target = str(named.pop("run_id", "") or "")
+    prompt = named.pop("prompt", None)
+    thread_id = named.pop("thread_id", None)
+    if named:
+        raise BridgeError(f"codex.steer: unknown argument(s) {', '.join(sorted(named))}")
+    if not isinstance(prompt, str):
+        raise BridgeError("codex.steer: prompt is required")
+    if thread_id is None and not target:
+        raise BridgeError("codex.steer: name the run (run_id) or the thread (thread_id)")
+    info = await ls.service.steer(
+        prompt, job_id=target or None, thread_id=str(thread_id) if thread_id else None
+    )
+    return msgspec.to_builtins(info)
 
 
 async def _sessions_list(ls: CodexLanguageServer, *arguments: Any) -> Any:
@@ -589,6 +622,7 @@ _HANDLERS: dict[str, _Handler] = {
     "codex.sessions.show": _sessions_show,
     "codex.sessions.rename": _sessions_rename,
     "codex.sessions.delete": _sessions_delete,
+    "codex.steer": _steer,
 }
 
 
@@ -610,6 +644,7 @@ def build_server(policy: BridgePolicy, service: BridgeService | None = None) -> 
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: CodexLanguageServer, params: lsp.InitializedParams) -> None:
+        ls.service.start_engine_check()  # in the background
         if ls.supports("workspace.configuration"):
             await ls.pull_configuration()
 
