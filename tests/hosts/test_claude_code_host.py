@@ -33,14 +33,17 @@ CLAUDE_FLAGS = ("--allowedTools", "mcp__codex-bridge")
 JsonDict = dict[str, Any]
 
 
-def codex_left(codex_home: pathlib.Path) -> list[str]:
+def codex_left(codex_home: pathlib.Path, *, warm_server_too: bool = True) -> list[str]:
     """Codex processes of this test still alive (not the host nor our server, which carry
-    the same CODEX_HOME in their environment)."""
+    the same CODEX_HOME in their environment). ``warm_server_too=False`` leaves out the warm
+    ``codex app-server``, which serves later turns while the bridge runs."""
     left = []
     for process in codex_processes(codex_home):
         try:
             command = " ".join(process.cmdline())
         except psutil.Error:
+            continue
+        if not warm_server_too and " app-server" in command:
             continue
         if "codex-bridge" not in command and "claude" not in command:
             left.append(command)
@@ -211,9 +214,11 @@ class CheckAfterTimeout(ScriptedClaude):
         reply = super().__call__(body)
         if len(self.results) == 1 and self.left_after_timeout is None:
             deadline = time.monotonic() + 20
-            while codex_left(self.codex_home) and time.monotonic() < deadline:
+            while codex_left(self.codex_home, warm_server_too=False):
+                if time.monotonic() > deadline:
+                    break
                 time.sleep(0.1)
-            self.left_after_timeout = len(codex_left(self.codex_home))
+            self.left_after_timeout = len(codex_left(self.codex_home, warm_server_too=False))
         return reply
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from codex_bridge.mcp_server import _tool_specs
+from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
 from tests.hosts.support import NPM_BIN, bridge, fill, host_env, require, snippet
@@ -24,7 +27,7 @@ from tests.support.figures import record
 from tests.support.processes import codex_processes
 
 NAMESPACE = "mcp__codex_bridge"
-TOOLS = 12
+TOOLS = len(_tool_specs(BridgePolicy()))  # every tool the server offers by default
 OUTER = "Use codex-bridge. [[mock:host]]"
 INNER_PROMPT = "Say hello. [[mock:hello]]"
 JsonDict = dict[str, Any]
@@ -145,6 +148,11 @@ def test_codex_lists_our_tools_and_runs_a_nested_codex(
         "codex host (0.169)",
         f"model reads structuredContent; codex_run result {len(json.dumps(result))} chars",
     )
+    # The host closed our server's stdin as it exited; the server then stops its warm
+    # app-server (or, if the host killed it, the orphan watchdog does): allow it a moment.
+    deadline = time.monotonic() + 20
+    while codex_processes(home, exclude="codex_bridge") and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert codex_processes(home, exclude="codex_bridge") == []
 
 
