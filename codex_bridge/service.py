@@ -8,10 +8,12 @@ Policy checks, concurrency limits, background jobs and progress text all live he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import itertools
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -40,6 +42,7 @@ from codex_local_sdk import (
     SessionNotFoundError,
     SessionRecord,
     ThreadEvent,
+    ThreadStarted,
     Usage,
     WebSearchMode,
 )
@@ -47,6 +50,8 @@ from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
 
 from . import __version__
+from .changes import Change, ChangeFeed
+from .job_store import JobStore
 from .policy import (
     SAFE_CONFIG_KEYS,
     SANDBOX_RANK,
@@ -63,6 +68,7 @@ __all__ = [
     "DoctorReport",
     "ForkParams",
     "JobInfo",
+    "JobsWaited",
     "ProgressCallback",
     "ProgressUpdate",
     "ResumeParams",
@@ -87,10 +93,14 @@ class BridgeError(Exception):
     """A request the bridge refuses or cannot serve; the message is meant for the caller
     (often a model), so it says what to do instead."""
 
-    def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+    def __init__(
+        self, message: str, *, code: str = "invalid_request", field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
+        """The argument at fault, when one is (for structured tool errors)."""
 
 
 # --------------------------------------------------------------------------- parameters
@@ -158,12 +168,22 @@ class SessionRenameParams(_Params):
     new_name: str
 
 
+_FIELD_IN_MESSAGE = re.compile(r"(?:at `\$\.([A-Za-z_][\w-]*)|field `([A-Za-z_][\w-]*)`)")
+
+
+def _field_of(exc: msgspec.ValidationError) -> str | None:
+    """The argument a msgspec validation error is about ("... - at `$.prompt`", "missing
+    required field `prompt`", "unknown field `bogus`"), when it names one."""
+    found = _FIELD_IN_MESSAGE.search(str(exc))
+    return (found.group(1) or found.group(2)) if found else None
+
+
 def parse_params(kind: type[_P], data: Any) -> _P:
     """Validate protocol arguments into a params Struct, or raise a readable BridgeError."""
     try:
         return msgspec.convert(data, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise BridgeError(f"invalid arguments: {exc}") from None
+        raise BridgeError(f"invalid arguments: {exc}", field=_field_of(exc)) from None
 
 
 # --------------------------------------------------------------------------- results
@@ -315,7 +335,8 @@ class SessionDeleted(msgspec.Struct, kw_only=True):
     """The thread the name pointed at; codex keeps it, resumable by thread id."""
 
 
-JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
+JobState = Literal["queued", "running", "completed", "failed", "cancelled", "lost"]
+"""``lost``: the server running the job stopped before it ended (see ``codex_bridge.job_store``)."""
 
 
 class JobInfo(msgspec.Struct, kw_only=True):
@@ -331,6 +352,21 @@ class JobInfo(msgspec.Struct, kw_only=True):
     """The latest progress lines (at most 20)."""
     outcome: RunOutcome | None = None
     error: str | None = None
+    thread_id: str | None = None
+    """The codex thread, once codex has started it (resumable even if the job was lost)."""
+    cwd: str | None = None
+    """The directory codex runs in."""
+
+
+class JobsWaited(msgspec.Struct, kw_only=True):
+    """What a wait for several jobs found."""
+
+    mode: Literal["any", "all"]
+    jobs: list[JobInfo]
+    finished: list[str]
+    """Ids of the jobs that have ended (in any final state)."""
+    pending: list[str]
+    """Ids of the jobs still queued or running."""
 
 
 class DoctorCheck(msgspec.Struct, kw_only=True):
@@ -395,6 +431,17 @@ class BridgeService:
         self._job_numbers = itertools.count(1)
         self._live: set[asyncio.Task[Any]] = set()
         self._retired_clients: list[CodexLocalClient] = []
+        self.changes = ChangeFeed()
+        """Change notices (sessions, jobs) for front ends that push them."""
+        self._thread_dirs: dict[str, str] = {}
+        """Where this server ran threads that have no session, for later resumes."""
+        self._job_store = JobStore.beside(self.policy.store_path)
+        for record in self._job_store.history():  # earlier servers' jobs, lost ones marked
+            with contextlib.suppress(msgspec.ValidationError):
+                info = msgspec.convert(record, JobInfo)
+                self._jobs.setdefault(info.job_id, _Job(info))
+                if info.thread_id and info.cwd:
+                    self._thread_dirs[info.thread_id] = info.cwd
 
     # ----------------------------------------------------------------- policy
     def reconfigure(self, policy: BridgePolicy) -> None:
@@ -424,6 +471,7 @@ class BridgeService:
                 f"sandbox {sandbox.value!r} is above this server's ceiling {ceiling.value!r}; "
                 f"ask for {ceiling.value!r} or less",
                 code="policy",
+                field="sandbox",
             )
         return sandbox
 
@@ -450,6 +498,7 @@ class BridgeService:
             raise BridgeError(
                 f"{what} must be a non-empty path of at most {_MAX_PATH_LENGTH} characters",
                 code="policy",
+                field=what,
             )
         base = self.policy.default_cwd or os.getcwd()
         joined = base if path is None else os.path.join(base, os.path.expanduser(path))
@@ -460,16 +509,17 @@ class BridgeService:
                 f"{what} {shown} is outside the allowed roots; use a path inside one of: "
                 + ", ".join(roots),
                 code="policy",
+                field=what,
             )
         if not is_kind(resolved):
-            raise BridgeError(f"{what} {shown} is not an existing {kind}")
+            raise BridgeError(f"{what} {shown} is not an existing {kind}", field=what)
         return resolved
 
     def _overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
         try:
             return check_config_overrides(overrides, self.policy.allowed_config_keys)
         except PolicyError as exc:
-            raise BridgeError(str(exc), code="policy") from None
+            raise BridgeError(str(exc), code="policy", field="config_overrides") from None
 
     def _approval(self, requested: str | None) -> ApprovalPolicy:
         approval = ApprovalPolicy(requested) if requested else ApprovalPolicy.NEVER
@@ -479,13 +529,14 @@ class BridgeService:
                 f"approval_policy {approval.value!r} is not allowed on this server; "
                 f"ask for one of: {', '.join(p.value for p in offered)}",
                 code="policy",
+                field="approval_policy",
             )
         return approval
 
     def _model(self, model: str | None) -> str | None:
         problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
         if problem is not None:
-            raise BridgeError(f"model {problem}", code="policy")
+            raise BridgeError(f"model {problem}", code="policy", field="model")
         return model or self.policy.default_model
 
     def _options(self, params: RunParams | ResumeParams | ForkParams) -> dict[str, Any]:
@@ -495,12 +546,14 @@ class BridgeService:
                 "network_access is not allowed on this server (the operator can allow it at "
                 "launch with --allow-network)",
                 code="policy",
+                field="network_access",
             )
         for name in ("developer_instructions", "base_instructions"):
             text = getattr(params, name)
             if text is not None and (len(text) > _MAX_INSTRUCTIONS or "\x00" in text):
                 raise BridgeError(
-                    f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters"
+                    f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters",
+                    field=name,
                 )
         return {
             "reasoning_effort": params.reasoning_effort or self.policy.default_reasoning_effort,
@@ -519,6 +572,7 @@ class BridgeService:
                 "config_overrides arguments; the operator can allow profiles at launch "
                 "(--allow-config-key profile)",
                 code="policy",
+                field="profile",
             )
         return profile
 
@@ -528,7 +582,7 @@ class BridgeService:
         notes: list[str] = []
         total = self.policy.default_timeout_seconds if timeout is None else timeout
         if total <= 0:
-            raise BridgeError("timeout_seconds must be positive")
+            raise BridgeError("timeout_seconds must be positive", field="timeout_seconds")
         if total > self.policy.max_timeout_seconds:
             notes.append(
                 f"timeout lowered from {total:g}s to the server maximum "
@@ -537,7 +591,7 @@ class BridgeService:
             total = self.policy.max_timeout_seconds
         idle_value = self.policy.idle_timeout_seconds if idle is None else idle
         if idle_value is not None and idle_value <= 0:
-            raise BridgeError("idle_timeout_seconds must be positive")
+            raise BridgeError("idle_timeout_seconds must be positive", field="idle_timeout_seconds")
         return total, idle_value, notes
 
     def _request(
@@ -553,7 +607,7 @@ class BridgeService:
             "cwd": cwd,
         }
         if not params.prompt.strip():
-            raise BridgeError("prompt must not be empty")
+            raise BridgeError("prompt must not be empty", field="prompt")
         fields.update(self._options(params))
         fields["config_overrides"] = dict(self.policy.default_config)
         if isinstance(params, (RunParams, ResumeParams)):
@@ -644,6 +698,8 @@ class BridgeService:
                 )
             )
         recorded = record.cwd if record is not None else None
+        if recorded is None and params.thread_id is not None:
+            recorded = self._thread_dirs.get(params.thread_id)
         return self._directory(recorded, what="the session's cwd" if recorded else "cwd")
 
     def _new_session_name(self, name: str | None, replace: bool) -> None:
@@ -655,6 +711,7 @@ class BridgeService:
                 f"session {name!r} already exists; pass replace_session=true to point it at "
                 "the new thread, or choose another name",
                 code="session",
+                field="session_name",
             )
 
     async def _operate(
@@ -680,19 +737,26 @@ class BridgeService:
             )
         if isinstance(result, tuple):  # (session, result) from start_thread and fork
             result = result[1]
-        return _outcome(result, notes)
+        outcome = _outcome(result, notes)
+        if outcome.thread_id and request.cwd:
+            self._thread_dirs[outcome.thread_id] = request.cwd
+        if outcome.session_name:
+            self.changes.emit(Change(kind="sessions"))
+            self.changes.emit(Change(kind="session", key=outcome.session_name))
+        return outcome
 
     @staticmethod
     def _one_target(session_name: str | None, thread_id: str | None) -> None:
         if (session_name is None) == (thread_id is None):
-            raise BridgeError("name exactly one of session_name or thread_id")
+            raise BridgeError("name exactly one of session_name or thread_id", field="session_name")
         if thread_id is not None:
             try:
                 uuid.UUID(thread_id)
             except ValueError:
                 raise BridgeError(
                     f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name "
-                    "for names"
+                    "for names",
+                    field="thread_id",
                 ) from None
 
     async def _guard(self, operation: Awaitable[Any]) -> Any:
@@ -717,7 +781,9 @@ class BridgeService:
             return self.client.get_session(name)
         except SessionError as exc:
             raise BridgeError(
-                f"{exc}; list sessions to see the names that exist", code="session"
+                f"{exc}; list sessions to see the names that exist",
+                code="session",
+                field="session_name",
             ) from exc
 
     def list_sessions(self) -> list[SessionInfo]:
@@ -728,6 +794,7 @@ class BridgeService:
 
     def rename_session(self, name: str, new_name: str) -> SessionInfo:
         record = self._store_call(lambda: self.client.rename_session(name, new_name))
+        self._sessions_changed(name, new_name)
         return SessionInfo.from_record(record)
 
     def delete_session(self, name: str) -> SessionDeleted:
@@ -739,7 +806,13 @@ class BridgeService:
             return SessionDeleted(name=name, deleted=False)
         except (SessionError, CodexUsageError) as exc:
             raise BridgeError(str(exc), code="session") from exc
+        self._sessions_changed(name)
         return SessionDeleted(name=name, deleted=True, thread_id=record.thread_id)
+
+    def _sessions_changed(self, *names: str) -> None:
+        self.changes.emit(Change(kind="sessions"))
+        for name in names:
+            self.changes.emit(Change(kind="session", key=name))
 
     @staticmethod
     def _store_call(call: Callable[[], _T]) -> _T:
@@ -761,7 +834,7 @@ class BridgeService:
         ``on_progress`` also receives the job's progress updates (for front ends that stream
         them, such as the language server's work-done progress)."""
         # Validate now, so that bad arguments fail the call rather than the job.
-        self._checked_request(params)
+        request = self._checked_request(params)
         job_id = f"job-{next(self._job_numbers)}-{uuid.uuid4().hex[:6]}"
         info = JobInfo(
             job_id=job_id,
@@ -770,13 +843,21 @@ class BridgeService:
             created_at=_iso(time.time()),
             session_name=getattr(params, "session_name", None),
             prompt_preview=params.prompt[:120],
+            thread_id=getattr(params, "thread_id", None) if kind == "resume" else None,
+            cwd=request.cwd,
         )
         job = _Job(info)
+
+        def on_event(event: ThreadEvent) -> None:
+            if isinstance(event, ThreadStarted) and event.thread_id != info.thread_id:
+                info.thread_id = event.thread_id
+                self._job_changed(info)
 
         async def progress(update: ProgressUpdate) -> None:
             if info.state == "queued" and not update.queued:
                 info.state = "running"
                 info.started_at = _iso(time.time())
+                self._job_changed(info)
             info.progress.append(update.message)
             del info.progress[:-20]
             if on_progress is not None:
@@ -787,11 +868,11 @@ class BridgeService:
         async def work() -> RunOutcome:
             try:
                 if isinstance(params, RunParams):
-                    outcome = await self.run(params, on_progress=progress)
+                    outcome = await self.run(params, on_progress=progress, on_event=on_event)
                 elif isinstance(params, ResumeParams):
-                    outcome = await self.resume(params, on_progress=progress)
+                    outcome = await self.resume(params, on_progress=progress, on_event=on_event)
                 else:
-                    outcome = await self.fork(params, on_progress=progress)
+                    outcome = await self.fork(params, on_progress=progress, on_event=on_event)
             except asyncio.CancelledError:
                 info.state = "cancelled"
                 raise
@@ -813,14 +894,25 @@ class BridgeService:
 
         job.task = asyncio.ensure_future(work())
         job.task.add_done_callback(_consume_exception)
+        job.task.add_done_callback(lambda _: self._job_changed(info))
         self._jobs[job_id] = job
         self._prune_jobs()
+        self._job_changed(info)
         return info
+
+    def _job_changed(self, info: JobInfo) -> None:
+        """Record the job's new state and tell the listeners."""
+        if info.outcome is not None and info.outcome.thread_id:
+            info.thread_id = info.outcome.thread_id
+        self._job_store.save(msgspec.to_builtins(info))
+        self.changes.emit(Change(kind="job", key=info.job_id))
 
     def _job(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise BridgeError(f"no job {job_id!r}; list jobs to see the ids", code="job")
+            raise BridgeError(
+                f"no job {job_id!r}; list jobs to see the ids", code="job", field="job_id"
+            )
         return job
 
     def job_status(self, job_id: str) -> JobInfo:
@@ -841,6 +933,29 @@ class BridgeService:
             job.info.state = "cancelled"
         return job.info
 
+    async def wait_jobs(
+        self, job_ids: list[str], mode: Literal["any", "all"], timeout_seconds: float = 60.0
+    ) -> JobsWaited:
+        """Wait until any (or all) of the jobs end, or ``timeout_seconds`` pass."""
+        if not job_ids:
+            raise BridgeError("job_ids must name at least one job", field="job_ids")
+        jobs = [self._job(job_id) for job_id in dict.fromkeys(job_ids)]
+        running = {j.task for j in jobs if j.task is not None and not j.task.done()}
+        everything_running = len(running) == len(jobs)
+        if running and (mode == "all" or everything_running):
+            await asyncio.wait(
+                running,
+                timeout=max(0.0, timeout_seconds),
+                return_when=asyncio.ALL_COMPLETED if mode == "all" else asyncio.FIRST_COMPLETED,
+            )
+        ended = [j.task is None or j.task.done() for j in jobs]
+        return JobsWaited(
+            mode=mode,
+            jobs=[j.info for j in jobs],
+            finished=[j.info.job_id for j, done in zip(jobs, ended, strict=True) if done],
+            pending=[j.info.job_id for j, done in zip(jobs, ended, strict=True) if not done],
+        )
+
     def list_jobs(self) -> list[JobInfo]:
         return [job.info for job in self._jobs.values()]
 
@@ -858,6 +973,7 @@ class BridgeService:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._job_store.close()
         for client in [*self._retired_clients, self.client]:
             await client.aclose()
 
@@ -922,7 +1038,8 @@ def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
         except jsonschema.SchemaError as exc:
             where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
             raise BridgeError(
-                f"output_schema is not a valid JSON Schema at {where}: {exc.message}"
+                f"output_schema is not a valid JSON Schema at {where}: {exc.message}",
+                field="output_schema",
             ) from None
     return schema
 
