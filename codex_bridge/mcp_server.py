@@ -172,6 +172,11 @@ _FIELD_DOCS: dict[str, str] = {
         "(it keeps running)."
     ),
     "job_ids": "Several job ids to wait for (instead of job_id).",
+    "worktree": (
+        "Run Codex in a new git worktree of cwd's repository, on a new branch "
+        "codex-bridge/<session, job or run name>, leaving your checkout untouched; the result "
+        "reports the worktree, its branch, commits ahead and a diff stat."
+    ),
     "mode": "With job_ids: 'any' returns when one job ends, 'all' when every job has.",
 }
 
@@ -617,7 +622,9 @@ def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
 
 
 def _tool_specs(policy: BridgePolicy, *, compat_tools: bool = False) -> list[_ToolSpec]:
-    specs = _base_tool_specs()
+    from .mcp_tools_extra import extra_tool_specs
+
+    specs = _base_tool_specs() + extra_tool_specs()
     if compat_tools:
         from .compat_tools import compat_tool_specs
 
@@ -859,6 +866,9 @@ def build_server(
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
     # codex runs become child spans of the tool call that started them.
     instrument(service.client)
+    from .mcp_subscriptions import JOB_URI_PREFIX, JOB_URI_TEMPLATE, BridgeServer, Subscriptions
+
+    subscriptions = Subscriptions(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:
@@ -894,6 +904,7 @@ def build_server(
     async def list_resources(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
+        subscriptions.remember(ctx)
         sessions = await _in_thread(service.list_sessions)
         resources = [
             types.Resource(
@@ -927,7 +938,14 @@ def build_server(
                     title="Codex session",
                     description="One named Codex session with its recent turns (JSON).",
                     mime_type="application/json",
-                )
+                ),
+                types.ResourceTemplate(
+                    uri_template=JOB_URI_TEMPLATE,
+                    name="job",
+                    title="Codex job",
+                    description="One background job: state, progress, outcome (JSON).",
+                    mime_type="application/json",
+                ),
             ]
         )
 
@@ -943,6 +961,9 @@ def build_server(
                 name = unquote(uri.removeprefix(_SESSION_URI_PREFIX))
                 info = await _in_thread(lambda: service.show_session(name))
                 return _json_contents(uri, _builtins(info))
+            if uri.startswith(JOB_URI_PREFIX) and len(uri) > len(JOB_URI_PREFIX):
+                job = service.job_status(unquote(uri.removeprefix(JOB_URI_PREFIX)))
+                return _json_contents(uri, _builtins(job))
         except BridgeError as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS, message=exc.message, data={"uri": uri}
@@ -953,7 +974,7 @@ def build_server(
             data={"uri": uri},
         )
 
-    return Server(
+    return BridgeServer(
         SERVER_NAME,
         version=__version__,
         title="Codex bridge",
@@ -968,6 +989,9 @@ def build_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_resource_templates,
         on_read_resource=read_resource,
+        on_subscribe_resource=subscriptions.subscribe,
+        on_unsubscribe_resource=subscriptions.unsubscribe,
+        on_subscriptions_listen=subscriptions.listen,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import itertools
@@ -60,6 +61,7 @@ from .policy import (
     check_config_overrides,
 )
 from .progress import describe_event, display_command
+from .worktrees import WorktreeError, WorktreeInfo, add_worktree, report, repository
 
 __all__ = [
     "BridgeError",
@@ -144,6 +146,8 @@ class RunParams(_PromptParams):
     """Point an existing ``session_name`` at the new thread instead of refusing the call."""
     profile: str | None = None
     add_dirs: list[str] = msgspec.field(default_factory=list)
+    worktree: bool = False
+    """Run codex in a new git worktree of ``cwd`` on a branch ``codex-bridge/<name>``."""
 
 
 class ResumeParams(_PromptParams):
@@ -161,6 +165,8 @@ class ForkParams(_TurnParams):
     new_session_name: str | None = None
     replace_session: bool = False
     """Point an existing ``new_session_name`` at the fork instead of refusing the call."""
+    worktree: bool = False
+    """Run the fork in a new git worktree of the thread's directory."""
 
 
 class SessionRenameParams(_Params):
@@ -218,6 +224,8 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     duration_seconds: float = 0.0
     attempts: int = 1
     warnings: list[str] = msgspec.field(default_factory=list)
+    worktree: WorktreeInfo | None = None
+    """The git worktree codex worked in (``worktree: true``): branch, commits, diff stat."""
 
     @classmethod
     def from_result(cls, result: CodexExecResult) -> RunOutcome:
@@ -270,6 +278,13 @@ class RunOutcome(msgspec.Struct, kw_only=True):
             lines.append(f"$ {command.command} (exit {command.exit_code})")
         if self.files_changed:
             lines.append("files changed: " + ", ".join(self.files_changed))
+        if self.worktree is not None:
+            tree = self.worktree
+            lines.append(
+                f"worktree {tree.path} on branch {tree.branch}: {tree.commits_ahead} commit(s) "
+                f"ahead, {tree.files_changed} file(s) changed (+{tree.insertions} "
+                f"-{tree.deletions})"
+            )
         ident = f"thread {self.thread_id}" if self.thread_id else "no thread"
         if self.session_name:
             ident += f", session {self.session_name!r}"
@@ -433,6 +448,8 @@ class BridgeService:
         self._retired_clients: list[CodexLocalClient] = []
         self.changes = ChangeFeed()
         """Change notices (sessions, jobs) for front ends that push them."""
+        self._worktree_dirs: dict[int, str] = {}
+        """id() of the params of runs that go to a worktree → the worktree."""
         self._thread_dirs: dict[str, str] = {}
         """Where this server ran threads that have no session, for later resumes."""
         self._job_store = JobStore.beside(self.policy.store_path)
@@ -477,6 +494,11 @@ class BridgeService:
 
     def _directory(self, path: str | None, *, what: str = "cwd") -> str:
         return self._inside_roots(path, what=what, is_kind=os.path.isdir, kind="directory")
+
+    def checked_directory(self, path: str | None, *, what: str = "cwd") -> str:
+        """``path`` resolved, when it is a directory inside the allowed roots (else
+        BridgeError); None is the default cwd."""
+        return self._directory(path, what=what)
 
     def checked_file(self, path: str, *, what: str = "image") -> str:
         """``path`` resolved, when it is a file inside the allowed roots (else BridgeError)."""
@@ -721,8 +743,13 @@ class BridgeService:
         on_progress: ProgressCallback | None,
         on_event: EventCallback | None,
     ) -> RunOutcome:
-        """Policy checks, a concurrency slot, then one SDK operation."""
+        """Policy checks, a concurrency slot, then one SDK operation (in a new git worktree
+        when the params ask for one)."""
+        if getattr(params, "worktree", False):
+            return await self._in_worktree(params, start, on_progress, on_event)
         request = self._checked_request(params)
+        if id(params) in self._worktree_dirs:
+            request = msgspec.structs.replace(request, cwd=self._worktree_dirs[id(params)])
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
         async with self._slot(reporter):
@@ -743,6 +770,44 @@ class BridgeService:
         if outcome.session_name:
             self.changes.emit(Change(kind="sessions"))
             self.changes.emit(Change(kind="session", key=outcome.session_name))
+        return outcome
+
+    def _worktree_source(self, params: RunParams | ResumeParams | ForkParams) -> tuple[str, ...]:
+        """(top level, git common dir, HEAD) of the repository a worktree run starts from,
+        after the policy checks; the worktree's place must be inside the allowed roots."""
+        cwd = self._checked_request(params).cwd or self._directory(None)
+        try:
+            toplevel, common_dir, head = repository(cwd)
+        except WorktreeError as exc:
+            raise BridgeError(str(exc), field="worktree") from None
+        self._directory(common_dir, what="the repository's git directory (worktree)")
+        return toplevel, common_dir, head
+
+    async def _in_worktree(
+        self,
+        params: RunParams | ResumeParams | ForkParams,
+        start: Callable[..., Awaitable[Any]],
+        on_progress: ProgressCallback | None,
+        on_event: EventCallback | None,
+    ) -> RunOutcome:
+        toplevel, common_dir, head = self._worktree_source(params)
+        name = _WORKTREE_NAME.get()
+        if name is None:
+            fork = isinstance(params, ForkParams)
+            label = params.new_session_name if isinstance(params, ForkParams) else None
+            label = label if fork else getattr(params, "session_name", None)
+            name = label or f"{'fork' if fork else 'run'}-{uuid.uuid4().hex[:6]}"
+        try:
+            tree = await add_worktree(toplevel, common_dir, head, name)
+        except WorktreeError as exc:
+            raise BridgeError(str(exc), field="worktree") from None
+        inner = msgspec.structs.replace(params, worktree=False)
+        self._worktree_dirs[id(inner)] = self._directory(tree.path, what="worktree")
+        try:
+            outcome = await self._operate(inner, start, on_progress, on_event)
+        finally:
+            self._worktree_dirs.pop(id(inner), None)
+        outcome.worktree = await report(tree)
         return outcome
 
     @staticmethod
@@ -835,6 +900,8 @@ class BridgeService:
         them, such as the language server's work-done progress)."""
         # Validate now, so that bad arguments fail the call rather than the job.
         request = self._checked_request(params)
+        if getattr(params, "worktree", False):
+            self._worktree_source(params)
         job_id = f"job-{next(self._job_numbers)}-{uuid.uuid4().hex[:6]}"
         info = JobInfo(
             job_id=job_id,
@@ -866,6 +933,7 @@ class BridgeService:
                     await forwarded
 
         async def work() -> RunOutcome:
+            _WORKTREE_NAME.set(job_id)
             try:
                 if isinstance(params, RunParams):
                     outcome = await self.run(params, on_progress=progress, on_event=on_event)
@@ -1028,6 +1096,10 @@ class BridgeService:
 
 
 _T = TypeVar("_T")
+_WORKTREE_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "codex_bridge_worktree_name", default=None
+)
+"""The name a job's worktree and branch get (its job id)."""
 
 
 def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:

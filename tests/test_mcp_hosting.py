@@ -24,10 +24,14 @@ from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.subscriptions import ResourcesListChanged
+from mcp_types import ResourceListChangedNotification, ResourceUpdatedNotification
 
 from codex_bridge.mcp_server import ServeOptions, build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
+from codex_bridge.worktrees import branch_slug
+from tests.conftest import RealCodex
 from tests.mcp_support import (
     TAG_ENV,
     ProgressRecorder,
@@ -36,7 +40,7 @@ from tests.mcp_support import (
     tagged_processes,
     wait_until,
 )
-from tests.test_mcp_server import PROTOCOL, call_error, call_ok, fake_runs, text_of
+from tests.test_mcp_server import PROTOCOL, call_error, call_ok, fake_runs, structured, text_of
 
 pytestmark = pytest.mark.timeout(120)
 MODES = ["legacy", "2026-07-28"]
@@ -492,3 +496,360 @@ async def test_http_token_file(
         async with server.client() as client:
             assert (await call_ok(client, "codex_sessions_list", {}))["sessions"] == []
     assert token.exists()  # the operator's file is left alone
+
+
+# --------------------------------------------------------------------------- worktrees
+
+
+def git(cwd: pathlib.Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(workdir: pathlib.Path) -> pathlib.Path:
+    path = workdir / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "t@example.com")
+    git(path, "config", "user.name", "t")
+    (path / "README").write_text("hello\n")
+    git(path, "add", "README")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
+async def test_worktree_run_leaves_the_checkout_untouched(
+    bridge: Callable[..., BridgeService],
+    repo: pathlib.Path,
+    workdir: pathlib.Path,
+    fake_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    nothing_left: None,
+) -> None:
+    monkeypatch.setenv("FAKE_CODEX_WRITE_FILE", "hello.txt")
+    head = git(repo, "rev-parse", "HEAD")
+    async with connected(bridge(allowed_roots=(str(workdir),))) as client:
+        result = await call_ok(
+            client,
+            "codex_run",
+            {
+                "prompt": "[[fake:file_change]]",
+                "cwd": str(repo),
+                "worktree": True,
+                "session_name": "feature x",
+                "sandbox": "workspace-write",
+            },
+        )
+        tree = result["worktree"]
+        assert tree["branch"] == "codex-bridge/feature-x"
+        assert tree["base_commit"] == head and tree["commits_ahead"] == 0
+        assert (tree["files_changed"], tree["insertions"], tree["deletions"]) == (1, 1, 0)
+        assert "hello.txt" in tree["diff_stat"]
+        path = pathlib.Path(tree["path"])
+        assert (path / "hello.txt").exists() and fake_runs(fake_env)[-1]["cwd"] == str(path)
+        # the main checkout is untouched; the branch exists
+        assert git(repo, "status", "--porcelain") == "" and not (repo / "hello.txt").exists()
+        assert git(repo, "rev-parse", "--verify", "codex-bridge/feature-x") == head
+
+        # a commit in the worktree counts as ahead; resuming the session works there
+        git(path, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "hello.txt")
+        git(path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "x")
+        await call_ok(client, "codex_resume", {"prompt": "more", "session_name": "feature x"})
+        assert fake_runs(fake_env)[-1]["cwd"] == str(path)
+
+        job = await call_ok(
+            client,
+            "codex_job_start",
+            {"prompt": "[[fake:file_change]]", "cwd": str(repo), "worktree": True},
+        )
+        waited = await call_ok(client, "codex_job_wait", {"job_id": job["job_id"]})
+        assert waited["outcome"]["worktree"]["branch"] == f"codex-bridge/{job['job_id']}"
+
+        listed = await call_ok(client, "codex_worktrees_list", {"cwd": str(repo)})
+        branches = sorted(w["branch"] for w in listed["worktrees"])
+        assert branches == sorted(["codex-bridge/feature-x", f"codex-bridge/{job['job_id']}"])
+        refused = await failure(
+            client, "codex_worktree_remove", {"cwd": str(repo), "branch": "main"}
+        )
+        assert refused["field"] == "branch"
+        kept = await failure(
+            client,
+            "codex_worktree_remove",
+            {"cwd": str(repo), "branch": f"codex-bridge/{job['job_id']}"},
+        )
+        assert "force" in kept["message"]  # it has the fake's uncommitted edit
+        await call_ok(
+            client,
+            "codex_worktree_remove",
+            {
+                "cwd": str(repo),
+                "branch": "codex-bridge/feature-x",
+                "delete_branch": True,
+                "force": True,
+            },
+        )
+        assert not path.exists()
+        assert "codex-bridge/feature-x" not in git(repo, "branch", "--list")
+
+
+async def test_worktree_refusals(
+    bridge: Callable[..., BridgeService],
+    repo: pathlib.Path,
+    workdir: pathlib.Path,
+    fake_env: dict[str, str],
+) -> None:
+    plain = workdir / "plain"
+    plain.mkdir()
+    inner = repo / "sub"
+    inner.mkdir()
+    async with connected(bridge(allowed_roots=(str(workdir),))) as client:
+        error = await failure(
+            client, "codex_run", {"prompt": "x", "cwd": str(plain), "worktree": True}
+        )
+        assert error["field"] == "worktree" and "not inside a git repository" in error["message"]
+        error = await failure(
+            client, "codex_job_start", {"prompt": "x", "cwd": str(plain), "worktree": True}
+        )
+        assert "not inside a git repository" in error["message"]
+    # a root inside the repository: the worktree (in the repository's git dir) is outside it
+    async with connected(bridge(allowed_roots=(str(inner),))) as client:
+        error = await failure(
+            client, "codex_run", {"prompt": "x", "cwd": str(inner), "worktree": True}
+        )
+        assert "outside the allowed roots" in error["message"]
+    assert fake_runs(fake_env) == []
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_branch_names_are_sanitised() -> None:
+    assert branch_slug("--upload-pack=evil") == "upload-pack-evil"
+    assert branch_slug("../../etc/passwd") == "etc-passwd"
+    assert branch_slug("a b\x00c.lock") == "a-b-c-lock"
+    assert branch_slug("...") == "work"
+    assert branch_slug("x" * 100) == "x" * 60
+
+
+# --------------------------------------------------------------------------- durable jobs
+
+
+async def test_jobs_survive_a_server_restart_as_lost(
+    http_env: dict[str, str],
+    tmp_path: pathlib.Path,
+    state_dir_path: pathlib.Path,
+    test_tag: str,
+    fake_env: dict[str, str],
+) -> None:
+    """A server killed while a job runs: the next server lists the job as lost, with its
+    thread id, and the thread resumes."""
+    async with http_server(http_env, tmp_path) as server:
+        async with server.client() as client:
+            done = await call_ok(client, "codex_job_start", {"prompt": "finished"})
+            await call_ok(client, "codex_job_wait", {"job_id": done["job_id"]})
+            running = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
+            status: dict[str, Any] = {}
+
+            async def has_thread() -> bool:
+                status.update(
+                    await call_ok(client, "codex_job_status", {"job_id": running["job_id"]})
+                )
+                return bool(status.get("thread_id"))
+
+            with anyio.fail_after(30):
+                while not await has_thread():
+                    await anyio.sleep(0.1)
+        server.process.kill()  # no clean-up at all
+        await server.process.wait()
+    for process in tagged_processes(test_tag):  # the orphaned codex the dead server left
+        process.kill()
+    assert await leftover_codex(test_tag) == []
+
+    async with http_server(http_env, tmp_path) as server, server.client() as client:
+        jobs = {j["job_id"]: j for j in (await call_ok(client, "codex_jobs_list", {}))["jobs"]}
+        assert jobs[done["job_id"]]["state"] == "completed"
+        lost = jobs[running["job_id"]]
+        assert lost["state"] == "lost" and lost["thread_id"] == status["thread_id"]
+        assert "codex_resume" in lost["error"]
+        assert (await call_ok(client, "codex_job_status", {"job_id": lost["job_id"]}))[
+            "state"
+        ] == "lost"
+        resumed = await call_ok(
+            client, "codex_resume", {"prompt": "go on", "thread_id": lost["thread_id"]}
+        )
+        assert resumed["thread_id"] == lost["thread_id"]
+        assert fake_runs(fake_env)[-1]["cwd"] == lost["cwd"]
+        waited = await call_ok(
+            client, "codex_job_wait", {"job_ids": [lost["job_id"]], "mode": "all"}
+        )
+        assert waited["finished"] == [lost["job_id"]]
+    assert await leftover_codex(test_tag) == []
+
+
+# --------------------------------------------------------------------------- codex threads
+
+
+async def test_real_codex_threads_are_listed_within_the_roots(
+    real_codex: RealCodex, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in real_codex.env.items():
+        monkeypatch.setenv(key, value)
+    inside = real_codex.workdir / "inside"
+    outside = tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    wide = BridgeService(
+        BridgePolicy.from_sources(
+            {
+                "store_path": str(tmp_path / "store" / "sessions.json"),
+                "codex_bin": real_codex.binary,
+                "default_cwd": str(inside),
+            },
+            env={},
+        )
+    )
+    async with connected(wide) as client:
+        for where, prompt in ((inside, "first inside"), (outside, "then outside")):
+            await call_ok(
+                client, "codex_run", {"prompt": prompt, "cwd": str(where), "timeout_seconds": 120}
+            )
+        listed = (await call_ok(client, "codex_threads_list", {}))["threads"]
+        assert [t["preview"] for t in listed[:2]] == ["then outside", "first inside"]
+    narrow = BridgeService(
+        BridgePolicy.from_sources(
+            {
+                "store_path": str(tmp_path / "store" / "sessions.json"),
+                "codex_bin": real_codex.binary,
+                "default_cwd": str(inside),
+                "allowed_roots": [str(real_codex.workdir)],
+            },
+            env={},
+        )
+    )
+    async with connected(narrow) as client:
+        result = await client.call_tool("codex_threads_list", {"limit": 50})
+        threads = structured(result)["threads"]
+        assert [t["preview"] for t in threads] == ["first inside"]
+        assert "then outside" not in text_of(result) and str(outside) not in text_of(result)
+        resumed = await call_ok(
+            client,
+            "codex_resume",
+            {"prompt": "again", "thread_id": threads[0]["thread_id"], "timeout_seconds": 120},
+        )
+        assert resumed["thread_id"] == threads[0]["thread_id"]
+        assert (await failure(client, "codex_threads_list", {"limit": 0}))["field"] == "limit"
+
+
+async def test_real_codex_writes_in_its_worktree(
+    real_codex: RealCodex, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in real_codex.env.items():
+        monkeypatch.setenv(key, value)
+    repository = real_codex.workdir / "repo"
+    repository.mkdir()
+    git(repository, "init", "-q", "-b", "main")
+    (repository / "README").write_text("hello\n")
+    git(repository, "add", "README")
+    git(repository, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "i")
+    service = BridgeService(
+        BridgePolicy.from_sources(
+            {
+                "store_path": str(tmp_path / "store" / "sessions.json"),
+                "codex_bin": real_codex.binary,
+                "allowed_roots": [str(real_codex.workdir)],
+                "default_cwd": str(repository),
+            },
+            env={},
+        )
+    )
+    async with connected(service) as client:
+        result = await call_ok(
+            client,
+            "codex_run",
+            {
+                "prompt": "[[mock:run]] [[cmd]]echo from-codex > made.txt[[/cmd]]",
+                "worktree": True,
+                "sandbox": "workspace-write",
+                "timeout_seconds": 120,
+            },
+        )
+    tree = result["worktree"]
+    assert (pathlib.Path(tree["path"]) / "made.txt").read_text() == "from-codex\n"
+    assert tree["files_changed"] == 1 and "made.txt" in tree["diff_stat"]
+    assert not (repository / "made.txt").exists()
+    assert git(repository, "status", "--porcelain") == ""
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+class Notifications:
+    """A message handler that keeps the resource notifications a client receives."""
+
+    def __init__(self) -> None:
+        self.updated: list[str] = []
+        self.list_changed = 0
+
+    async def __call__(self, message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            self.updated.append(str(message.params.uri))
+        elif isinstance(message, ResourceListChangedNotification):
+            self.list_changed += 1
+
+
+@pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")
+async def test_subscriptions_on_the_2025_handshake(
+    bridge: Callable[..., BridgeService], nothing_left: None
+) -> None:
+    seen = Notifications()
+    server = build_server(bridge())
+    async with Client(server, mode="legacy", message_handler=seen) as client:
+        capabilities = client.server_capabilities.resources
+        assert capabilities is not None and capabilities.subscribe and capabilities.list_changed
+        await client.list_resources()
+        await client.session.subscribe_resource("codex://sessions/s1")
+        await call_ok(client, "codex_run", {"prompt": "x", "session_name": "s1"})
+        assert await wait_until(lambda: "codex://sessions/s1" in seen.updated)
+        assert await wait_until(lambda: seen.list_changed >= 1)
+
+        job = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
+        uri = f"codex://jobs/{job['job_id']}"
+        await client.session.subscribe_resource(uri)
+        await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
+        assert await wait_until(lambda: uri in seen.updated)
+        read = await client.read_resource(uri)
+        assert '"cancelled"' in read.contents[0].text  # type: ignore[union-attr]
+
+        await client.session.unsubscribe_resource("codex://sessions/s1")
+        before = len(seen.updated)
+        await call_ok(client, "codex_resume", {"prompt": "y", "session_name": "s1"})
+        await anyio.sleep(0.2)
+        assert "codex://sessions/s1" not in seen.updated[before:]
+
+
+async def test_subscriptions_listen_on_2026(
+    bridge: Callable[..., BridgeService], nothing_left: None
+) -> None:
+    async with Client(build_server(bridge()), mode="2026-07-28") as client:
+        job = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
+        uri = f"codex://jobs/{job['job_id']}"
+        session_uri = "codex://sessions/made%20here"
+        events: list[Any] = []
+        async with client.listen(
+            resources_list_changed=True, resource_subscriptions=[uri, session_uri]
+        ) as subscription:
+
+            async def collect() -> None:
+                async for event in subscription:
+                    events.append(event)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(collect)
+                await call_ok(client, "codex_run", {"prompt": "x", "session_name": "made here"})
+                await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
+                assert await wait_until(
+                    lambda: {getattr(e, "uri", None) for e in events} >= {uri, session_uri}
+                )
+                assert any(isinstance(e, ResourcesListChanged) for e in events)
+                group.cancel_scope.cancel()

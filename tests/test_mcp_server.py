@@ -57,6 +57,9 @@ TOOLS = {
     "codex_job_wait",
     "codex_job_cancel",
     "codex_jobs_list",
+    "codex_threads_list",
+    "codex_worktrees_list",
+    "codex_worktree_remove",
 }
 
 pytestmark = pytest.mark.timeout(120)
