@@ -148,6 +148,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # clients that connect before uvicorn is up wait in the backlog
     except OSError as exc:
         sock.close()
         raise PolicyError(f"--http: cannot listen on {host}:{port}: {exc.strerror}") from None

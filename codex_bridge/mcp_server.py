@@ -862,7 +862,12 @@ def build_server(
     specs = {
         spec.name: spec for spec in _tool_specs(service.policy, compat_tools=options.compat_tools)
     }
+    from .mcp_tasks import TASK_TOOLS, Tasks
+
     tools = [spec.definition() for spec in specs.values()]
+    for tool in tools:  # task-augmented calls run as background jobs (MCP Tasks)
+        if tool.name in TASK_TOOLS:
+            tool.execution = types.ToolExecution(task_support="optional")
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
     # codex runs become child spans of the tool call that started them.
     instrument(service.client)
@@ -974,7 +979,7 @@ def build_server(
             data={"uri": uri},
         )
 
-    return BridgeServer(
+    server = BridgeServer(
         SERVER_NAME,
         version=__version__,
         title="Codex bridge",
@@ -993,6 +998,12 @@ def build_server(
         on_unsubscribe_resource=subscriptions.unsubscribe,
         on_subscriptions_listen=subscriptions.listen,
     )
+    Tasks(
+        service,
+        render=_outcome_result,
+        normalise=lambda name, arguments: _normalise_arguments(specs[name], arguments),
+    ).install(server)
+    return server
 
 
 # --------------------------------------------------------------------------- stdio

@@ -24,6 +24,7 @@ from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourcesListChanged
 from mcp_types import ResourceListChangedNotification, ResourceUpdatedNotification
 
@@ -853,3 +854,85 @@ async def test_subscriptions_listen_on_2026(
                 )
                 assert any(isinstance(e, ResourcesListChanged) for e in events)
                 group.cancel_scope.cancel()
+
+
+# --------------------------------------------------------------------------- MCP Tasks
+
+
+async def raw(client: Client, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A request the client has no typed method for (the SDK has no Tasks client)."""
+    result: dict[str, Any] = await client.session._dispatcher.send_raw_request(method, params, None)
+    return result
+
+
+async def test_task_augmented_run_and_cancel(
+    bridge: Callable[..., BridgeService],
+    state_dir_path: pathlib.Path,
+    test_tag: str,
+    nothing_left: None,
+) -> None:
+    async with connected(bridge()) as client:
+        tasks = client.server_capabilities.tasks
+        assert tasks is not None and tasks.requests and tasks.requests.tools
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["codex_run"].execution is not None
+        assert tools["codex_run"].execution.task_support == "optional"
+
+        created = await raw(
+            client,
+            "tools/call",
+            {"name": "codex_run", "arguments": {"prompt": "[[fake:shell]]"}, "task": {"ttl": 6e4}},
+        )
+        task = created["task"]
+        assert task["status"] == "working" and task["ttl"] == 60000
+        result = await raw(client, "tasks/result", {"taskId": task["taskId"]})
+        assert result["structuredContent"]["final_message"] == "All done."
+        assert result["isError"] is False
+        assert result["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == task["taskId"]
+        got = await raw(client, "tasks/get", {"taskId": task["taskId"]})
+        assert got["status"] == "completed"
+        status = await call_ok(client, "codex_job_status", {"job_id": task["taskId"]})
+        assert status["state"] == "completed"  # the same job the job tools see
+
+        stalled = await raw(
+            client,
+            "tools/call",
+            {"name": "codex_run", "arguments": {"prompt": "[[fake:child]]"}, "task": {}},
+        )
+        task_id = stalled["task"]["taskId"]
+        assert await wait_until(lambda: (state_dir_path / "child.pid").exists())
+        assert len(tagged_processes(test_tag)) == 2
+        cancelled = await raw(client, "tasks/cancel", {"taskId": task_id})
+        assert cancelled["status"] == "cancelled"
+        assert await leftover_codex(test_tag) == []
+        with pytest.raises(MCPError, match="already ended"):
+            await raw(client, "tasks/cancel", {"taskId": task_id})
+        listed = await raw(client, "tasks/list", {})
+        assert [t["status"] for t in listed["tasks"]] == ["completed", "cancelled"]
+
+        with pytest.raises(MCPError, match="does not run as a task"):
+            await raw(client, "tools/call", {"name": "codex_jobs_list", "task": {}})
+        with pytest.raises(MCPError, match="not an existing directory"):
+            await raw(
+                client,
+                "tools/call",
+                {"name": "codex_run", "arguments": {"prompt": "x", "cwd": "/nope"}, "task": {}},
+            )
+        with pytest.raises(MCPError, match="no task"):
+            await raw(client, "tasks/get", {"taskId": "job-none"})
+        # without params.task the same tool answers as before
+        plain = await call_ok(client, "codex_run", {"prompt": "plain"})
+        assert plain["final_message"] == "echo: plain"
+
+
+async def test_tasks_over_http(
+    http_env: dict[str, str], tmp_path: pathlib.Path, nothing_left: None
+) -> None:
+    async with http_server(http_env, tmp_path) as server, server.client() as client:
+        created = await raw(
+            client,
+            "tools/call",
+            {"name": "codex_run", "arguments": {"prompt": "over http"}, "task": {}},
+        )
+        result = await raw(client, "tasks/result", {"taskId": created["task"]["taskId"]})
+        assert result["structuredContent"]["final_message"] == "echo: over http"
