@@ -791,7 +791,16 @@ def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
         _Stdout.line(result)
     elif view is not None:
         view.finish(result)
+    if view is None and not result.ok:
+        # The JSON on stdout says it to programs; a person reading the terminal needs it too.
+        _error(_failure_line(result))
     return exit_code_for_outcome(result)
+
+
+def _failure_line(outcome: RunOutcome) -> str:
+    if outcome.error is None:
+        return f"codex {outcome.status}"
+    return f"codex {outcome.status}: {outcome.error.message} [{outcome.error.kind}]"
 
 
 class TerminalView:

@@ -31,11 +31,11 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import cattrs
 import msgspec
 from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
@@ -44,10 +44,10 @@ from pygls.exceptions import (
     JsonRpcInternalError,
     JsonRpcInvalidParams,
 )
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.protocol.json_rpc import MsgId
+from pygls.protocol.json_rpc import JsonRPCRequestMessage, MsgId
 from pygls.uris import to_fs_path
 
 from codex_local_sdk import AgentMessageItem, ItemCompleted, SandboxMode
@@ -69,6 +69,7 @@ from .service import (
     SessionRenameParams,
     parse_params,
 )
+from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
 
 __all__ = ["COMMANDS", "CodexLanguageServer", "build_server", "main", "serve"]
 
@@ -88,6 +89,9 @@ COMMANDS = (
 _MAX_SHOWN = 2000  # characters of an answer in window/showMessage; the rest is in the log
 _CLIENT_WAIT_SECONDS = 10.0  # for the client to answer a progress-create request
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_CONTENT_LENGTH = re.compile(rb"^Content-Length: *(\d+)\r?\n$", re.I)
+_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_DISCARD_CHUNK = 1024 * 1024
 _UNFINISHED = ("queued", "running")
 _work_done_token: contextvars.ContextVar[lsp.ProgressToken | None] = contextvars.ContextVar(
     "codex_work_done_token", default=None
@@ -701,6 +705,105 @@ async def _stdin_reader(server: LanguageServer) -> Any:
     return _PipeReader(stream)
 
 
+async def _read_messages(reader: Any, protocol: _Protocol) -> None:
+    """pygls' ``run_async`` loop, with every request answered.
+
+    pygls 2.1 logs and drops a request whose body is not JSON or whose params do not match
+    the method's type, and one that arrives after ``shutdown``: its client would wait forever.
+    Here those get a JSON-RPC error saying what is wrong (see :mod:`codex_bridge.wire`).
+    """
+    content_length = 0
+    while True:
+        header = await reader.readline()
+        if not header:
+            return
+        if not content_length:
+            match = _CONTENT_LENGTH.fullmatch(header)
+            if match:
+                content_length = int(match.group(1))
+        if content_length and not header.strip():
+            length, content_length = content_length, 0
+            if length > _MAX_MESSAGE_BYTES:
+                if not await _discard(reader, length):
+                    return
+                _answer(
+                    protocol,
+                    Refused(
+                        INVALID_REQUEST,
+                        f"message of {length:,} bytes is "
+                        f"too large (at most {_MAX_MESSAGE_BYTES:,})",
+                        None,
+                        True,
+                    ),
+                )
+                continue
+            body = await reader.readexactly(length)
+            if not body:
+                return
+            try:
+                _handle_body(protocol, body)
+            except Exception:  # the loop must go on, whatever one message does
+                logger.exception("could not handle a message")
+
+
+async def _discard(reader: Any, length: int) -> bool:
+    while length > 0:
+        chunk = await reader.readexactly(min(length, _DISCARD_CHUNK))
+        if not chunk:
+            return False
+        length -= len(chunk)
+    return True
+
+
+def _handle_body(protocol: _Protocol, body: bytes) -> None:
+    data, refused = inspect_message(body)
+    if refused is not None:
+        _answer(protocol, refused)
+        return
+    method = data.get("method")
+    if not ("id" in data and isinstance(method, str)):
+        # Notifications and responses: nobody waits for an answer; pygls logs what is wrong.
+        with contextlib.suppress(JsonRpcException):
+            protocol.handle_message(protocol.structure_message(data))
+        return
+    request_id = data["id"]
+    if protocol._shutdown and method != lsp.EXIT:
+        refused = Refused(
+            INVALID_REQUEST, f"{method}: the server is shutting down", request_id, True
+        )
+        _answer(protocol, refused)
+        return
+    params = data.get("params")
+    arguments = params.get("arguments") if isinstance(params, dict) else None
+    if method == lsp.WORKSPACE_EXECUTE_COMMAND and not isinstance(arguments, list | None):
+        # cattrs would turn a string into a list of characters, an object into its keys.
+        message = f"Invalid params for {method!r}: arguments must be an array (see README)"
+        _answer(protocol, Refused(INVALID_PARAMS, message, request_id, True))
+        return
+    request_type = protocol.get_message_type(method) or JsonRPCRequestMessage
+    try:
+        message = protocol._converter.structure(data, request_type)
+    except Exception as exc:
+        problems = (
+            cattrs.transform_error(exc)
+            if isinstance(exc, cattrs.BaseValidationError)
+            else [str(exc)]
+        )
+        detail = "; ".join(problems[:3]).replace("$.", "")
+        _answer(
+            protocol,
+            Refused(INVALID_PARAMS, f"Invalid params for {method!r}: {detail}", request_id, True),
+        )
+        return
+    protocol.handle_message(message)
+
+
+def _answer(protocol: _Protocol, refused: Refused) -> None:
+    logger.info("refused a malformed message: %s", refused.message)
+    if refused.is_request:
+        protocol._send_data(refused.response())
+
+
 async def _serve_stdio(server: CodexLanguageServer) -> None:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -708,14 +811,9 @@ async def _serve_stdio(server: CodexLanguageServer) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, main_task.cancel if main_task else lambda: None)
     server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+    assert isinstance(server.protocol, _Protocol)
     try:
-        await run_async(
-            stop_event=threading.Event(),
-            reader=await _stdin_reader(server),
-            protocol=server.protocol,
-            logger=logger,
-            error_handler=server.report_server_error,
-        )
+        await _read_messages(await _stdin_reader(server), server.protocol)
     except asyncio.CancelledError:
         pass  # a signal: clean up below
     finally:

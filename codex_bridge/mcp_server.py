@@ -34,6 +34,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 from codex_local_sdk.otel import instrument
 
@@ -55,8 +57,17 @@ from .service import (
     SessionRenameParams,
     parse_params,
 )
+from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
 
-__all__ = ["SERVER_NAME", "ServeOptions", "build_server", "main", "options_from_args", "serve"]
+__all__ = [
+    "SERVER_NAME",
+    "ServeOptions",
+    "build_server",
+    "host_tool_timeout",
+    "main",
+    "options_from_args",
+    "serve",
+]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
@@ -66,6 +77,10 @@ SESSION_URI_TEMPLATE = "codex://sessions/{name}"
 _SESSION_URI_PREFIX = SESSIONS_URI + "/"
 _CLEANUP_SECONDS = 30.0  # bound on waiting for codex to be killed and reaped
 _MAX_WAIT_SECONDS = 3600.0
+HOST_TOOL_TIMEOUT_ENV = "MCP_TOOL_TIMEOUT"
+"""Claude Code's tool timeout (milliseconds), which it passes on to the servers it starts."""
+_HOST_TIMEOUT_MARGIN_SECONDS = 2.0
+_WAITING_TOOLS = frozenset({"codex_run", "codex_resume", "codex_fork"})
 _T = TypeVar("_T")
 
 Context = ServerRequestContext[BridgeService, Any]
@@ -159,6 +174,11 @@ _FIELD_DOCS: dict[str, str] = {
     "add_dirs": "Additional writable directories for the workspace-write sandbox.",
     "timeout_seconds": "Give up (and stop Codex) after this many seconds.",
     "idle_timeout_seconds": "Give up when Codex produces no event for this many seconds.",
+    "detail": (
+        "summary (default): the answer, thread id, commands with exit codes, files changed and "
+        "usage. full: also every Codex event and each command's output (large; only when "
+        "you need them)."
+    ),
     "new_session_name": "Name to record the forked thread under.",
     "name": "The session name.",
     "new_name": "The new session name.",
@@ -590,10 +610,11 @@ def _annotations(
 
 
 _RUN_RESULT = (
-    "Returns Codex's final message, the thread id (and session name), commands it ran with "
-    "exit codes, files it changed, token usage, and structured_output when output_schema was "
-    "given. isError is true when the turn failed or timed out. A run can take minutes: for "
-    "long work use codex_job_start."
+    "Returns Codex's final message first, then the thread id (and session name), the "
+    "commands it ran with exit codes, files it changed, token usage, and structured_output "
+    "when output_schema was given (detail='full' adds every event and command output). "
+    "isError is true when the turn failed or timed out. A run can take minutes: for long "
+    "work use codex_job_start."
 )
 
 
@@ -853,11 +874,44 @@ def _json_contents(uri: str, data: Any) -> types.ReadResourceResult:
 # --------------------------------------------------------------------------- the server
 
 
+def host_tool_timeout(env: Mapping[str, str]) -> float | None:
+    """The host's tool timeout in seconds, when the host tells its servers (Claude Code's
+    ``MCP_TOOL_TIMEOUT``, in milliseconds); None when unknown."""
+    raw = env.get(HOST_TOOL_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw) / 1000
+    except ValueError:
+        logger.warning(
+            "codex-bridge: ignoring %s=%r (not milliseconds)", HOST_TOOL_TIMEOUT_ENV, raw
+        )
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _within_host_timeout(
+    arguments: dict[str, Any], policy: BridgePolicy, host_timeout: float
+) -> dict[str, Any]:
+    """End codex a little before the host gives up on the call: no codex outlives the call
+    even if the host sends no cancellation, and the model reads our timeout result (with the
+    thread id, to continue) instead of the host's bare "timed out"."""
+    limit = max(host_timeout - _HOST_TIMEOUT_MARGIN_SECONDS, host_timeout / 2)
+    asked = arguments.get("timeout_seconds", policy.default_timeout_seconds)
+    if not isinstance(asked, (int, float)) or asked <= limit:  # bad values: refused later
+        return arguments
+    return {**arguments, "timeout_seconds": limit}
+
+
 def build_server(
-    service: BridgeService, options: ServeOptions | None = None
+    service: BridgeService,
+    options: ServeOptions | None = None,
+    *,
+    host_timeout_seconds: float | None = None,
 ) -> Server[BridgeService]:
     """The MCP server over ``service``. Its lifespan closes the service (killing every codex
-    process) when the connection ends."""
+    process) when the connection ends. ``host_timeout_seconds``: how long the host waits for
+    a tool call (see :func:`host_tool_timeout`); runs that wait for codex end before that."""
     options = options or ServeOptions()
     specs = {
         spec.name: spec for spec in _tool_specs(service.policy, compat_tools=options.compat_tools)
@@ -898,6 +952,9 @@ def build_server(
             )
         try:
             arguments = _normalise_arguments(spec, params.arguments)
+            check_arguments(spec.name, arguments)
+            if host_timeout_seconds is not None and spec.name in _WAITING_TOOLS:
+                arguments = _within_host_timeout(arguments, service.policy, host_timeout_seconds)
             return await spec.handler(service, arguments, _progress_relay(ctx))
         except BridgeError as exc:
             logger.info("%s refused: %s", spec.name, exc.message)
@@ -998,11 +1055,12 @@ def build_server(
         on_unsubscribe_resource=subscriptions.unsubscribe,
         on_subscriptions_listen=subscriptions.listen,
     )
-    Tasks(
-        service,
-        render=_outcome_result,
-        normalise=lambda name, arguments: _normalise_arguments(specs[name], arguments),
-    ).install(server)
+    def task_arguments(name: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+        checked = _normalise_arguments(specs[name], arguments)
+        check_arguments(name, checked)
+        return checked
+
+    Tasks(service, render=_outcome_result, normalise=task_arguments).install(server)
     return server
 
 
@@ -1021,9 +1079,83 @@ def _startup_check(service: BridgeService) -> None:
         logger.info("codex-bridge: codex %s at %s", report.version, report.binary)
 
 
+class _CheckedStdin:
+    """stdin's lines for the SDK's stdio transport, each inspected first.
+
+    The SDK drops, without an answer, every line that does not validate as a JSON-RPC message
+    (invalid JSON, a batch, a lone surrogate, deep nesting, a huge id, ``params`` that is not
+    an object); its client would wait forever. Such requests are answered here with a
+    JSON-RPC error that says what is wrong, and are not passed on.
+    """
+
+    def __init__(self) -> None:
+        self.write_stream: Any = None  # the transport's, once it is open
+        self._file = anyio.wrap_file(sys.stdin.buffer)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        async for line in self._file:
+            if not line.strip():
+                continue
+            refused = _inspect(line)
+            if refused is None:
+                yield line
+                continue
+            logger.info("refused a malformed message: %s", refused.message)
+            if refused.is_request and self.write_stream is not None:
+                error = types.ErrorData(code=refused.code, message=refused.message)
+                answer = types.JSONRPCError(jsonrpc="2.0", id=refused.request_id, error=error)
+                await self.write_stream.send(SessionMessage(answer))
+
+
+def _inspect(line: bytes) -> Refused | None:
+    """Why the SDK would drop ``line`` (None: it will not)."""
+    data, refused = inspect_message(line)
+    if refused is not None:
+        return refused
+    request_id = data.get("id")
+    is_request = "method" in data and "id" in data
+    params = data.get("params")
+    if data.get("method") == "tools/call" and isinstance(params, dict):
+        arguments = params.get("arguments")
+        if not isinstance(params.get("name"), str):
+            return Refused(
+                INVALID_PARAMS,
+                "Invalid params for 'tools/call': name must be a string",
+                request_id,
+                is_request,
+            )
+        if arguments is not None and not isinstance(arguments, dict):
+            return Refused(
+                INVALID_PARAMS,
+                "Invalid params for 'tools/call': arguments must be an object of the tool's "
+                "arguments (see tools/list)",
+                request_id,
+                is_request,
+            )
+    try:
+        types.jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError as exc:
+        errors = exc.errors()
+        detail = "invalid"
+        if errors:
+            where = ".".join(str(part) for part in errors[0]["loc"])
+            detail = f"{errors[0]['msg']} at {where}" if where else errors[0]["msg"]
+        return Refused(
+            INVALID_REQUEST,
+            f"Invalid request: not a JSON-RPC message ({detail})",
+            request_id,
+            is_request or not {"method", "result", "error"} & data.keys(),
+        )
+    return None
+
+
 async def _serve_stdio(server: Server[BridgeService]) -> None:
     connection = anyio.CancelScope()
     closed = anyio.Event()
+    stdin = _CheckedStdin()
 
     async def serve_connection() -> None:
         with connection:
@@ -1047,7 +1179,11 @@ async def _serve_stdio(server: Server[BridgeService]) -> None:
         logging.shutdown()
         os._exit(0)
 
-    async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
+    async with (
+        stdio_server(stdin=stdin) as (read_stream, write_stream),  # type: ignore[arg-type]
+        anyio.create_task_group() as group,
+    ):
+        stdin.write_stream = write_stream
         group.start_soon(stop_on_signal)
         group.start_soon(serve_connection)
 
@@ -1065,7 +1201,8 @@ def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
         return
     service = BridgeService(policy)
     _startup_check(service)
-    anyio.run(_serve_stdio, build_server(service, options))
+    server = build_server(service, options, host_timeout_seconds=host_tool_timeout(os.environ))
+    anyio.run(_serve_stdio, server)
 
 
 # --------------------------------------------------------------------------- __main__

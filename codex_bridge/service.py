@@ -49,6 +49,7 @@ from codex_local_sdk import (
 )
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
+from codex_local_sdk.events import event_to_dict
 
 from . import __version__
 from .changes import Change, ChangeFeed
@@ -67,6 +68,7 @@ __all__ = [
     "BridgeError",
     "BridgeService",
     "CommandSummary",
+    "Detail",
     "DoctorReport",
     "ForkParams",
     "JobInfo",
@@ -112,6 +114,10 @@ class _Params(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
+Detail = Literal["summary", "full"]
+"""How much of a run a result carries: the summary a model reads, or everything."""
+
+
 class _TurnParams(_Params):
     """What every operation takes."""
 
@@ -126,6 +132,7 @@ class _TurnParams(_Params):
     network_access: bool | None = None
     developer_instructions: str | None = None
     base_instructions: str | None = None
+    detail: Detail = "summary"
 
 
 class _PromptParams(_TurnParams):
@@ -195,10 +202,18 @@ def parse_params(kind: type[_P], data: Any) -> _P:
 # --------------------------------------------------------------------------- results
 
 
-class CommandSummary(msgspec.Struct, kw_only=True):
+_SUMMARY_COMMANDS = 20  # a summary lists the last commands only
+_SUMMARY_COMMAND_CHARS = 200
+_FULL_OUTPUT_CHARS = 64_000  # the end of a command's output, even with detail "full"
+
+
+class CommandSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     command: str
     exit_code: int | None = None
-    status: str = ""
+    status: str | None = None
+    """Set only when the command did not complete (e.g. failed, declined)."""
+    output: str | None = None
+    """detail "full" only: what the command printed (its end, when very long)."""
 
 
 class FailureInfo(msgspec.Struct, kw_only=True):
@@ -206,29 +221,42 @@ class FailureInfo(msgspec.Struct, kw_only=True):
     message: str
 
 
-class RunOutcome(msgspec.Struct, kw_only=True):
-    """What a run, resume or fork produced, in a shape every front end can render."""
+class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a run, resume or fork produced, in a shape every front end can render.
 
-    ok: bool
-    status: Literal["completed", "failed", "timeout", "cancelled"]
+    The field order is what a model reads first (MCP hosts hand it this object as JSON): the
+    answer, what went wrong, where to continue, what Codex did, what it cost. Empty fields are
+    left out. The bulky parts (every event, command outputs) come only with detail "full".
+    """
+
     final_message: str | None = None
+    error: FailureInfo | None = None
     thread_id: str | None = None
     session_name: str | None = None
-    turn_status: str | None = None
-    usage: Usage | None = None
-    turn_usage: Usage | None = None
+    ok: bool
+    status: Literal["completed", "failed", "timeout", "cancelled"]
     commands: list[CommandSummary] = msgspec.field(default_factory=list)
+    more_commands: int = 0
+    """How many earlier commands a summary leaves out (detail "full" lists them all)."""
     files_changed: list[str] = msgspec.field(default_factory=list)
     structured_output: Any = None
-    error: FailureInfo | None = None
+    usage: Usage | None = None
+    """Cumulative for the thread, as codex reports it."""
+    turn_usage: Usage | None = None
+    """This turn's share, when the session knew the previous reading."""
+    warnings: list[str] = msgspec.field(default_factory=list)
     duration_seconds: float = 0.0
     attempts: int = 1
-    warnings: list[str] = msgspec.field(default_factory=list)
+    turn_status: str | None = None
+    """detail "full" only: the turn status codex reported."""
+    events: list[dict[str, Any]] | None = None
+    """detail "full" only: every Codex event, as codex sent it."""
     worktree: WorktreeInfo | None = None
     """The git worktree codex worked in (``worktree: true``): branch, commits, diff stat."""
 
     @classmethod
-    def from_result(cls, result: CodexExecResult) -> RunOutcome:
+    def from_result(cls, result: CodexExecResult, detail: Detail = "summary") -> RunOutcome:
+        full = detail == "full"
         failure = result.failure
         status: Literal["completed", "failed", "timeout", "cancelled"] = "completed"
         if failure is not None:
@@ -242,54 +270,91 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         files: list[str] = []
         for change_item in result.file_changes:
             files += [c.path for c in change_item.changes if c.path not in files]
+        commands = result.commands if full else result.commands[-_SUMMARY_COMMANDS:]
         return cls(
-            ok=failure is None and result.turn_status == "completed",
-            status=status,
             final_message=result.final_message,
-            thread_id=result.thread_id,
-            session_name=result.session_name,
-            turn_status=result.turn_status,
-            usage=result.usage,
-            turn_usage=result.turn_usage,
-            commands=[
-                CommandSummary(
-                    command=display_command(c.command), exit_code=c.exit_code, status=c.status
-                )
-                for c in result.commands
-            ],
-            files_changed=files,
-            structured_output=result.structured_output,
             error=FailureInfo(kind=failure.kind.value, message=failure.message)
             if failure
             else None,
+            thread_id=result.thread_id,
+            session_name=result.session_name,
+            ok=failure is None and result.turn_status == "completed",
+            status=status,
+            commands=[
+                CommandSummary(
+                    command=display_command(c.command)
+                    if full
+                    else _shortened(display_command(c.command), _SUMMARY_COMMAND_CHARS),
+                    exit_code=c.exit_code,
+                    status=None if c.status in ("", "completed") else c.status,
+                    output=_tail(c.aggregated_output, _FULL_OUTPUT_CHARS) if full else None,
+                )
+                for c in commands
+            ],
+            more_commands=len(result.commands) - len(commands),
+            files_changed=files,
+            structured_output=result.structured_output,
+            usage=result.usage,
+            turn_usage=result.turn_usage,
+            warnings=list(result.warnings),
             duration_seconds=round(result.duration_seconds, 3),
             attempts=result.attempts,
-            warnings=list(result.warnings),
+            turn_status=result.turn_status if full else None,
+            events=[event_to_dict(event) for event in result.events] if full else None,
         )
 
     def to_text(self) -> str:
-        """A plain-text rendering for protocols that show text."""
+        """The same as the structured result, in prose, for protocols that show text."""
         lines: list[str] = []
         if self.error is not None:
             lines.append(f"Codex {self.status}: {self.error.message} [{self.error.kind}]")
         if self.final_message:
             lines.append(self.final_message)
-        for command in self.commands:
-            lines.append(f"$ {command.command} (exit {command.exit_code})")
+        elif self.error is None:
+            lines.append(f"Codex {self.status} without a final message.")
+        facts: list[str] = []
+        where = f"Thread {self.thread_id}" if self.thread_id else "No thread"
+        if self.session_name:
+            where += f" (session {self.session_name!r})"
+        facts.append(f"{where}; {self.status} in {self.duration_seconds:.1f}s.")
+        if self.commands:
+            ran = "; ".join(_command_text(c) for c in self.commands)
+            earlier = f" ({self.more_commands} earlier not shown)" if self.more_commands else ""
+            facts.append(f"Commands{earlier}: {ran}.")
         if self.files_changed:
-            lines.append("files changed: " + ", ".join(self.files_changed))
+            facts.append("Files changed: " + ", ".join(self.files_changed) + ".")
         if self.worktree is not None:
             tree = self.worktree
-            lines.append(
-                f"worktree {tree.path} on branch {tree.branch}: {tree.commits_ahead} commit(s) "
+            facts.append(
+                f"Worktree {tree.path} on branch {tree.branch}: {tree.commits_ahead} commit(s) "
                 f"ahead, {tree.files_changed} file(s) changed (+{tree.insertions} "
-                f"-{tree.deletions})"
+                f"-{tree.deletions})."
             )
-        ident = f"thread {self.thread_id}" if self.thread_id else "no thread"
-        if self.session_name:
-            ident += f", session {self.session_name!r}"
-        lines.append(f"[{ident}; {self.status} in {self.duration_seconds:.1f}s]")
-        return "\n".join(lines)
+        usage = self.turn_usage or self.usage
+        if usage is not None:
+            facts.append(
+                f"Tokens: {usage.input_tokens} in ({usage.cached_input_tokens} cached), "
+                f"{usage.output_tokens} out."
+            )
+        facts += [f"Warning: {warning}" for warning in self.warnings]
+        return "\n".join(lines) + "\n\n" + "\n".join(facts)
+
+
+def _command_text(command: CommandSummary) -> str:
+    text = f"$ {command.command} (exit {command.exit_code})"
+    if command.status is not None:
+        text += f" [{command.status}]"
+    return text
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _tail(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"[{len(text) - limit} earlier characters left out]\n" + text[-limit:]
 
 
 class TurnInfo(msgspec.Struct, kw_only=True):
@@ -764,7 +829,7 @@ class BridgeService:
             )
         if isinstance(result, tuple):  # (session, result) from start_thread and fork
             result = result[1]
-        outcome = _outcome(result, notes)
+        outcome = _outcome(result, notes, params.detail)
         if outcome.thread_id and request.cwd:
             self._thread_dirs[outcome.thread_id] = request.cwd
         if outcome.session_name:
@@ -1135,8 +1200,8 @@ def _login_status(binary: str) -> tuple[bool | None, str]:
     return False, (summary or "not logged in") + " (an API key per call also works)"
 
 
-def _outcome(result: CodexExecResult, notes: list[str]) -> RunOutcome:
-    outcome = RunOutcome.from_result(result)
+def _outcome(result: CodexExecResult, notes: list[str], detail: Detail) -> RunOutcome:
+    outcome = RunOutcome.from_result(result, detail)
     outcome.warnings = notes + outcome.warnings
     return outcome
 

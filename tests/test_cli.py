@@ -252,9 +252,7 @@ def test_events_streams_every_event_as_json_lines(base: list[str], workdir: path
     result = lines[-1]["result"]
     assert result["ok"] is True
     assert result["thread_id"] == lines[0]["thread_id"]
-    assert result["commands"] == [
-        {"command": "echo fake-shell-ok", "exit_code": 0, "status": "completed"}
-    ]
+    assert result["commands"] == [{"command": "echo fake-shell-ok", "exit_code": 0}]
 
 
 def test_console_script_runs(base: list[str], workdir: pathlib.Path) -> None:
@@ -423,6 +421,9 @@ def test_failed_runs_report_the_outcome_and_a_distinct_exit_code(
     assert outcome["ok"] is False
     assert outcome["status"] == expected_status
     assert outcome["error"]["message"]
+    # stdout is a pipe here: the JSON is for programs, and a person still sees the error.
+    assert f"codex-bridge: error: codex {expected_status}: " in completed.stderr
+    assert outcome["error"]["message"] in completed.stderr
     assert_gone([entry["pid"] for entry in fake_log(fake_env["FAKE_CODEX_LOG"])])
 
 

@@ -26,7 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, TextResourceContents, ToolAnnotations
 
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp_server import build_server, host_tool_timeout
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from tests.conftest import RealCodex
@@ -216,14 +216,34 @@ async def test_run_returns_structured_content_and_text(
         result = await client.call_tool("codex_run", {"prompt": "list files [[fake:shell]]"})
     assert not result.is_error
     outcome = structured(result)
+    # What a model reads first: the answer, then where to continue, then what Codex did.
+    assert list(outcome)[:4] == ["final_message", "thread_id", "ok", "status"]
     assert outcome["ok"] is True and outcome["status"] == "completed"
     assert outcome["final_message"] == "All done."
-    assert outcome["commands"] == [
-        {"command": "echo fake-shell-ok", "exit_code": 0, "status": "completed"}
-    ]
+    assert outcome["commands"] == [{"command": "echo fake-shell-ok", "exit_code": 0}]
     assert outcome["thread_id"] and outcome["usage"]["output_tokens"] > 0
+    # Compact: nothing empty, nothing bulky unless asked for.
+    assert not {"events", "error", "session_name", "turn_status", "warnings"} & set(outcome)
     text = text_of(result)
-    assert "All done." in text and "$ echo fake-shell-ok (exit 0)" in text
+    assert text.startswith("All done.\n")
+    assert "$ echo fake-shell-ok (exit 0)" in text and outcome["thread_id"] in text
+
+
+async def test_detail_full_adds_events_and_command_output(
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
+) -> None:
+    async with connect(make_service(), mode) as client:
+        schema = {t.name: t.output_schema for t in (await client.list_tools()).tools}["codex_run"]
+        outcome = await call_ok(
+            client, "codex_run", {"prompt": "list files [[fake:shell]]", "detail": "full"}
+        )
+    assert schema is not None
+    jsonschema.validate(outcome, schema)
+    assert outcome["final_message"] == "All done."
+    assert outcome["commands"][0]["output"].strip() == "fake-shell-ok"
+    types = [event["type"] for event in outcome["events"]]
+    assert types[0] == "thread.started" and types[-1] == "turn.completed"
+    assert outcome["turn_status"] == "completed"
 
 
 async def test_output_schema_gives_structured_output_and_files_changed(
@@ -358,7 +378,10 @@ async def test_sessions_are_resources(
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
         assert uris == {"codex://sessions", "codex://sessions/my%20task"}
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["codex://sessions/{name}"]
+        assert [t.uri_template for t in templates] == [
+            "codex://sessions/{name}",
+            "codex://jobs/{id}",
+        ]
 
         one = (await client.read_resource("codex://sessions/my%20task")).contents[0]
         assert isinstance(one, TextResourceContents) and one.mime_type == "application/json"
@@ -627,6 +650,28 @@ async def test_stdio_policy_from_environment(
             client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"}
         )
     assert "ceiling 'read-only'" in message
+
+
+async def test_stdio_runs_end_before_the_hosts_tool_timeout(
+    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+) -> None:
+    """A host that gives up on a call (Claude Code's MCP_TOOL_TIMEOUT, which it passes on to
+    its servers) must not leave codex running even without a cancellation: the server ends
+    the run first and says so."""
+    env = {**stdio_env, "MCP_TOOL_TIMEOUT": "3000"}
+    async with Client(module_server(env, tmp_path), mode="legacy") as client:
+        with anyio.fail_after(20):
+            result = await client.call_tool("codex_run", {"prompt": "[[fake:stall]]"})
+            assert result.is_error and structured(result)["status"] == "timeout"
+            fast = await client.call_tool("codex_run", {"prompt": "quick", "timeout_seconds": 1000})
+    assert not fast.is_error, text_of(fast)
+
+
+def test_host_tool_timeout_reads_milliseconds() -> None:
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "600000"}) == 600.0
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "soon"}) is None
+    assert host_tool_timeout({"MCP_TOOL_TIMEOUT": "0"}) is None
+    assert host_tool_timeout({}) is None
 
 
 async def test_stdio_missing_codex_still_serves_with_a_clear_error(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..service import BridgeError
+from ..wire import check_arguments
 
 __all__ = ["named_arguments", "pop_flag", "split_target"]
 
@@ -44,6 +45,7 @@ def named_arguments(
         if name in named:
             raise BridgeError(f"{command}: {name} given both positionally and by name")
         named[name] = value
+    check_arguments(command, named)
     return named
 
 

@@ -3,7 +3,13 @@
 Guarantees, whatever happens (normal exit, timeout, cancellation, KeyboardInterrupt in the
 sync API, client close): the whole process group is terminated (SIGTERM, a grace period,
 SIGKILL), the child is reaped, and every pipe is closed. The npm ``codex`` is a Node wrapper
-around a native binary, so killing only the direct child would orphan the real codex.
+around a native binary, so killing only the direct child would orphan the real codex. If this
+process dies without running any of that (SIGKILL, a crash), the orphan watchdog
+(:mod:`._watchdog`) kills every group it had not yet reaped.
+
+An invocation that cannot be started is refused with a clear :class:`CodexUsageError` before
+anything is spawned (a NUL byte or a lone surrogate in an argument, an argument or a command line
+longer than the system takes), never an ``OSError`` passed off as "codex is not installed".
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -18,8 +25,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from ._watchdog import watchdog
 from .cli_args import CodexInvocation
-from .exceptions import CodexNotInstalledError, CodexUsageError
+from .exceptions import CodexError, CodexNotInstalledError, CodexUsageError
 
 __all__ = ["CodexProcess", "ReadTimeout"]
 
@@ -34,6 +42,11 @@ _EXIT_POLL_SECONDS = 0.25
 _KILL_POLL_SECONDS = 0.02
 _SIGKILL_SETTLE_SECONDS = 2.0  # killed members vanish once reaped; don't wait forever
 _POSIX = os.name == "posix"
+# Linux refuses one argument longer than MAX_ARG_STRLEN (32 pages) with E2BIG, whatever ARG_MAX.
+_MAX_ARG_BYTES = 32 * 4096 - 1
+# Errors from exec that mean "no usable executable there"; others (E2BIG, EMFILE, ENOMEM,
+# EAGAIN, ...) are about this invocation or this machine, not about codex being installed.
+_NOT_INSTALLED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP}
 
 
 class ReadTimeout(Exception):
@@ -88,6 +101,7 @@ class CodexProcess:
 
     @classmethod
     async def _start(cls, invocation: CodexInvocation) -> CodexProcess:
+        check_startable(invocation)
         if invocation.cwd is not None and not os.path.isdir(invocation.cwd):
             raise CodexUsageError(f"working directory does not exist: {invocation.cwd}")
         try:
@@ -102,9 +116,17 @@ class CodexProcess:
                 limit=_CHUNK,
             )
         except OSError as exc:
-            raise CodexNotInstalledError(
+            if exc.errno == errno.E2BIG:
+                raise CodexUsageError(_too_long(_argv_bytes(invocation), None)) from None
+            if exc.errno in _NOT_INSTALLED_ERRNOS or exc.errno is None:
+                raise CodexNotInstalledError(
+                    f"cannot start codex at {invocation.argv[0]!r}: {exc.strerror or exc}"
+                ) from exc
+            raise CodexError(
                 f"cannot start codex at {invocation.argv[0]!r}: {exc.strerror or exc}"
             ) from exc
+        if _POSIX:
+            watchdog.register(proc.pid)  # its own group: killed even if we are SIGKILLed
         logger.debug("started codex pid=%s argv=%s", proc.pid, invocation.redacted_argv)
         return cls(proc, invocation)
 
@@ -242,6 +264,7 @@ class CodexProcess:
                 while self._group_alive(pgid) and time.monotonic() < loop_deadline:
                     await asyncio.sleep(_KILL_POLL_SECONDS)
         await self.wait()
+        watchdog.unregister(pgid)
 
     def _group_alive(self, pgid: int) -> bool:
         if self._proc.returncode is None:
@@ -256,6 +279,73 @@ class CodexProcess:
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
+
+
+def check_startable(invocation: CodexInvocation) -> None:
+    """Refuse, with a message saying which part, what ``exec`` could not start."""
+    parts = [("the codex executable path", invocation.argv[0])]
+    parts += [
+        (_argument_name(invocation.argv, index), arg)
+        for index, arg in enumerate(invocation.argv)
+        if index
+    ]
+    parts += [
+        (f"environment variable {key[:60]!r}", f"{key}={value}")
+        for key, value in invocation.env.items()
+    ]
+    if invocation.cwd is not None:
+        parts.append(("the working directory", invocation.cwd))
+    for what, text in parts:
+        if "\x00" in text:
+            raise CodexUsageError(f"{what} contains a NUL byte, which no command line can carry")
+        try:
+            size = len(os.fsencode(text))
+        except UnicodeEncodeError:
+            raise CodexUsageError(
+                f"{what} contains a lone surrogate (invalid Unicode); send valid UTF-8 text"
+            ) from None
+        if size > _MAX_ARG_BYTES and what != "the working directory":
+            raise CodexUsageError(
+                f"{what} is too long for a command line ({size:,} bytes; the limit is "
+                f"{_MAX_ARG_BYTES:,}); shorten it"
+            )
+    limit = _arg_max()
+    total = _argv_bytes(invocation)
+    if limit is not None and total > limit:
+        raise CodexUsageError(_too_long(total, limit))
+
+
+def _too_long(size: int, limit: int | None) -> str:
+    where = f"; the limit is {limit:,}" if limit is not None else ""
+    return (
+        f"the codex command line is too long for this system ({size:,} bytes of arguments and "
+        f"environment{where}); shorten config_overrides, paths or the environment"
+    )
+
+
+def _argument_name(argv: tuple[str, ...], index: int) -> str:
+    """How to name argv[index] in an error: by the option it is the value of."""
+    previous = argv[index - 1] if index > 1 else ""
+    if previous.startswith("-") and previous not in ("-", "--"):
+        if previous in ("--config", "-c"):
+            key = argv[index].partition("=")[0]
+            return f"the config override {key[:60]!r}"
+        return f"the value of {previous}"
+    return f"command-line argument {index}"
+
+
+def _argv_bytes(invocation: CodexInvocation) -> int:
+    """What exec counts against ARG_MAX: every string, its NUL and its pointer."""
+    strings = [*invocation.argv, *(f"{k}={v}" for k, v in invocation.env.items())]
+    return sum(len(text.encode("utf-8", "replace")) + 1 + 8 for text in strings)
+
+
+def _arg_max() -> int | None:
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        value = os.sysconf("SC_ARG_MAX")
+        if value > 0:
+            return value
+    return None
 
 
 def _only_zombies_in_group(pgid: int) -> bool:

@@ -25,6 +25,12 @@ user message of the request:
 ``[[mock:fail-once]]``
     HTTP 500 the first time a given prompt is seen, echo afterwards.
 
+A test can also script the model itself: ``planner`` (a callable taking the request body)
+returns the output items of a reply, or None to fall back to the directives. The helpers
+``message``, ``tool_search_call`` and ``function_call`` build items in the shapes codex
+expects, e.g. for codex as an MCP host: search its deferred tools, then call one under its
+namespace (see tests/hosts/).
+
 Only the standard library is used.
 """
 
@@ -36,11 +42,12 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["HELLO_TEXT", "SCHEMA_TEXT", "SHELL_COMMAND", "MockResponsesServer"]
+__all__ = ["HELLO_TEXT", "SCHEMA_TEXT", "SHELL_COMMAND", "MockResponsesServer", "Planner"]
 
 HELLO_TEXT = "Hello from the mock."
 SCHEMA_TEXT = '{"status": "ok", "count": 0}'
@@ -52,6 +59,7 @@ _DIRECTIVE_RE = re.compile(r"\[\[mock:([a-z0-9-]+)\]\]")
 _COMMAND_RE = re.compile(r"\[\[cmd\]\](.*?)\[\[/cmd\]\]", re.S)
 
 JsonDict = dict[str, Any]
+Planner = Callable[[JsonDict], "list[JsonDict] | None"]
 
 
 def _message_text(item: JsonDict) -> str:
@@ -102,9 +110,16 @@ class MockResponsesServer:
     ``paths`` every ``(method, path)`` seen, in arrival order.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", slow_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        slow_seconds: float = 30.0,
+        planner: Planner | None = None,
+    ) -> None:
         self.host = host
         self.slow_seconds = slow_seconds
+        self.planner = planner
         self.requests: list[JsonDict] = []
         self.paths: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -198,6 +213,10 @@ class MockResponsesServer:
         Status 200 streams the items; 429/500 are error replies; 0 means the
         server is shutting down and the connection is just dropped.
         """
+        if self.planner is not None:
+            planned = self.planner(body)
+            if planned is not None:
+                return 200, planned
         items: list[Any] = body.get("input") or []
         index = _last_user_index(items)
         text = _message_text(items[index]) if index >= 0 else ""
@@ -232,6 +251,35 @@ class MockResponsesServer:
             )
             return 200, [self._message(SHELL_PREAMBLE), call]
         return 200, [self._message(f"echo: {text}")]
+
+    def message(self, text: str) -> JsonDict:
+        """An assistant message item."""
+        return self._message(text)
+
+    def tool_search_call(self, query: str, *, limit: int = 8) -> JsonDict:
+        """A call of codex's client-side ``tool_search`` (how a model finds MCP tools)."""
+        return {
+            "type": "tool_search_call",
+            "call_id": self._next_id("search"),
+            "execution": "client",
+            "arguments": {"query": query, "limit": limit},
+        }
+
+    def function_call(
+        self, name: str, arguments: JsonDict, *, namespace: str | None = None
+    ) -> JsonDict:
+        """A function call; MCP tools found by ``tool_search`` live under a namespace."""
+        call: JsonDict = {
+            "type": "function_call",
+            "id": self._next_id("fc"),
+            "call_id": self._next_id("call"),
+            "name": name,
+            "arguments": json.dumps(arguments),
+            "status": "completed",
+        }
+        if namespace is not None:
+            call["namespace"] = namespace
+        return call
 
     def _message(self, text: str) -> JsonDict:
         return {

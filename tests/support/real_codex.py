@@ -95,12 +95,15 @@ def make_codex_home(
     *,
     env_key: str = "MOCK_API_KEY",
     model_catalog: bool = True,
+    search_tool: bool = False,
 ) -> pathlib.Path:
     """Create ``tmp_dir/codex_home`` with a config.toml pointing codex at ``base_url``.
 
     ``base_url`` is the mock's ``.../v1`` URL; codex appends ``/responses``.
     ``model_catalog=False`` leaves out the mock model metadata (codex then adds a
-    "Model metadata ... not found" error item to its output).
+    "Model metadata ... not found" error item to its output). ``search_tool=True`` says the
+    model supports codex's ``tool_search``, as OpenAI's models do: codex then offers MCP tools
+    behind it instead of up front.
     """
     home = pathlib.Path(tmp_dir) / "codex_home"
     home.mkdir(parents=True, exist_ok=True)
@@ -114,9 +117,8 @@ def make_codex_home(
     ]
     if model_catalog:
         catalog = home / "mock_models.json"
-        catalog.write_text(
-            json.dumps({"models": [_MOCK_MODEL_INFO]}, indent=2) + "\n", encoding="utf-8"
-        )
+        info = {**_MOCK_MODEL_INFO, **({"supports_search_tool": True} if search_tool else {})}
+        catalog.write_text(json.dumps({"models": [info]}, indent=2) + "\n", encoding="utf-8")
         lines.append(f"model_catalog_json = {_toml_str(str(catalog))}")
     lines += [
         "",
