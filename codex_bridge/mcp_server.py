@@ -1055,6 +1055,7 @@ def build_server(
         on_unsubscribe_resource=subscriptions.unsubscribe,
         on_subscriptions_listen=subscriptions.listen,
     )
+
     def task_arguments(name: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
         checked = _normalise_arguments(specs[name], arguments)
         check_arguments(name, checked)
