@@ -24,7 +24,7 @@ from tests.support.processes import codex_processes
 from tests.support.real_codex import make_codex_home
 
 NAMESPACE = "mcp__codex_bridge"
-TOOLS = 12
+TOOLS = 15
 OUTER = "Use codex-bridge. [[mock:host]]"
 INNER_PROMPT = "Say hello. [[mock:hello]]"
 JsonDict = dict[str, Any]

@@ -188,7 +188,7 @@ async def test_a_thousand_malformed_mcp_calls_are_all_answered(
         big = await peer.tool("codex_run", {"prompt": "p" * 10_000_000})
         assert not big["isError"] and len(big["structuredContent"]["final_message"]) > 10_000_000
         tools = await peer.call("tools/list")
-        assert len(tools["result"]["tools"]) == 12
+        assert len(tools["result"]["tools"]) == 15
         alive = peer.alive
     record(
         "malformed MCP",
