@@ -218,6 +218,9 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     store_path: str = msgspec.field(default_factory=default_store_path)
     codex_bin: str | None = None
     max_finished_jobs: int = 200
+    max_depth: int = 1
+    """Refuse to start codex when this bridge runs inside this many codex runs that bridges
+    started (1: a codex started by the bridge cannot use the bridge to start another)."""
     allow_network: bool = False
     """Let callers ask for network access (``network_access``) in the workspace-write sandbox."""
     default_model: str | None = None
@@ -266,6 +269,8 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 f"default sandbox {self.default_sandbox.value!r} exceeds the ceiling "
                 f"{self.sandbox_ceiling.value!r}"
             )
+        if self.max_depth < 0:
+            raise PolicyError("max_depth must be 0 or more")
         if self.max_concurrency < 1:
             raise PolicyError("max_concurrency must be at least 1")
         if self.default_timeout_seconds <= 0 or self.max_timeout_seconds <= 0:

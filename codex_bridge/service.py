@@ -46,6 +46,7 @@ from codex_local_sdk import (
     ThreadStarted,
     Usage,
     WebSearchMode,
+    scrub_secrets,
 )
 from codex_local_sdk.cli_args import login_status_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
@@ -54,6 +55,7 @@ from codex_local_sdk.events import event_to_dict
 from . import __version__
 from .changes import Change, ChangeFeed
 from .job_store import JobStore
+from .nesting import child_environment, nesting_depth
 from .policy import (
     SAFE_CONFIG_KEYS,
     SANDBOX_RANK,
@@ -100,6 +102,7 @@ class BridgeError(Exception):
     def __init__(
         self, message: str, *, code: str = "invalid_request", field: str | None = None
     ) -> None:
+        message = scrub_secrets(message)  # no key the SDK knows goes back to a caller
         super().__init__(message)
         self.message = message
         self.code = code
@@ -502,10 +505,8 @@ class BridgeService:
         self, policy: BridgePolicy | None = None, *, client: CodexLocalClient | None = None
     ) -> None:
         self.policy = policy or BridgePolicy()
-        self.client = client or CodexLocalClient(
-            codex_bin=self.policy.codex_bin,
-            session_store=JsonFileSessionStore(self.policy.store_path),
-        )
+        self.depth = nesting_depth()
+        self.client = client or self._new_client(self.policy)
         self._slots: asyncio.Semaphore | None = None
         self._jobs: dict[str, _Job] = {}
         self._job_numbers = itertools.count(1)
@@ -536,9 +537,14 @@ class BridgeService:
             self._slots = None  # runs holding a slot release it on the old semaphore
         if (policy.codex_bin, policy.store_path) != (old.codex_bin, old.store_path):
             self._retired_clients.append(self.client)
-            self.client = CodexLocalClient(
-                codex_bin=policy.codex_bin, session_store=JsonFileSessionStore(policy.store_path)
-            )
+            self.client = self._new_client(policy)
+
+    def _new_client(self, policy: BridgePolicy) -> CodexLocalClient:
+        return CodexLocalClient(
+            codex_bin=policy.codex_bin,
+            session_store=JsonFileSessionStore(policy.store_path),
+            env=child_environment(self.depth),
+        )
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
@@ -758,6 +764,13 @@ class BridgeService:
 
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
+        if self.depth >= self.policy.max_depth:
+            raise BridgeError(
+                f"this codex-bridge runs inside a codex run that codex-bridge started ("
+                f"{self.depth} level(s) deep); starting codex again is refused to prevent "
+                f"recursion (max_depth {self.policy.max_depth}). Do the work directly instead.",
+                code="policy",
+            )
         if isinstance(params, RunParams):
             self._new_session_name(params.session_name, params.replace_session)
             return self._request(params, self._directory(params.cwd))
@@ -1202,7 +1215,10 @@ def _login_status(binary: str) -> tuple[bool | None, str]:
 
 def _outcome(result: CodexExecResult, notes: list[str], detail: Detail) -> RunOutcome:
     outcome = RunOutcome.from_result(result, detail)
-    outcome.warnings = notes + outcome.warnings
+    # The SDK scrubs what codex says; notes and messages are scrubbed once more on the way out.
+    outcome.warnings = [scrub_secrets(text) for text in notes + outcome.warnings]
+    if outcome.error is not None:
+        outcome.error.message = scrub_secrets(outcome.error.message)
     return outcome
 
 

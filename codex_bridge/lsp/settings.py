@@ -122,6 +122,7 @@ def _cap_limits(launch: BridgePolicy, options: dict[str, Any], notes: list[str])
         "idle_timeout_seconds": launch.idle_timeout_seconds,
         "max_concurrency": launch.max_concurrency,
         "max_finished_jobs": launch.max_finished_jobs,
+        "max_depth": launch.max_depth,
     }
     for key, cap in caps.items():
         if key not in options or cap is None:

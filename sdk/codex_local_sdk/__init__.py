@@ -69,11 +69,18 @@ from .models import (
     TurnRecord,
     WebSearchMode,
 )
-from .session_store import InMemorySessionStore, JsonFileSessionStore, SessionStore
+from .redaction import redact, scrub_secrets
+from .session_store import (
+    MAX_SESSION_NAME_LENGTH,
+    InMemorySessionStore,
+    JsonFileSessionStore,
+    SessionStore,
+)
 from .thread import Thread
 from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
 
 __all__ = [
+    "MAX_SESSION_NAME_LENGTH",
     "MINIMUM_CODEX_VERSION",
     "AgentMessageItem",
     "AppServerTransport",
@@ -146,4 +153,6 @@ __all__ = [
     "decode_event",
     "event_to_dict",
     "find_codex",
+    "redact",
+    "scrub_secrets",
 ]

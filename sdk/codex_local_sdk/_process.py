@@ -158,11 +158,12 @@ class CodexProcess:
 
     async def lines(
         self, *, deadline: float | None = None, idle_timeout: float | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytearray]:
         """Yield stdout lines (without the newline) until EOF.
 
-        Memory is bounded by the longest line, not by the run. Raises :class:`ReadTimeout`
-        when nothing arrives for ``idle_timeout`` seconds or ``deadline`` (monotonic) passes.
+        Memory is bounded by the longest line, not by the run, and a line is never copied:
+        each yielded buffer belongs to the caller. Raises :class:`ReadTimeout` when nothing
+        arrives for ``idle_timeout`` seconds or ``deadline`` (monotonic) passes.
         """
         stdout = self._proc.stdout
         assert stdout is not None
@@ -170,16 +171,20 @@ class CodexProcess:
         while True:
             chunk = await self._read_chunk(stdout, deadline, idle_timeout)
             if not chunk:
-                if pending.strip():
-                    yield bytes(pending)
+                if not _blank(pending):
+                    yield pending
                 return
             start = 0
             while (newline := chunk.find(b"\n", start)) >= 0:
                 pending += chunk[start:newline]
                 start = newline + 1
-                if pending.strip():
-                    yield bytes(pending.rstrip(b"\r"))
-                pending.clear()
+                if pending.endswith(b"\r"):
+                    del pending[-1:]
+                if not _blank(pending):
+                    line, pending = pending, bytearray()
+                    yield line
+                else:
+                    pending.clear()
             pending += chunk[start:]
 
     def _exited(self) -> bool:
@@ -346,6 +351,10 @@ def _arg_max() -> int | None:
         if value > 0:
             return value
     return None
+
+
+def _blank(line: bytearray) -> bool:
+    return not line or line.isspace()  # isspace() stops at the first other byte; no copy
 
 
 def _only_zombies_in_group(pgid: int) -> bool:

@@ -17,7 +17,10 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread"]
+__all__ = ["INTERRUPTED", "LoopThread"]
+
+INTERRUPTED = "interrupted"
+"""The cancel message of a task whose sync caller was interrupted (Ctrl-C)."""
 
 _T = TypeVar("_T")
 _CLEANUP_WAIT_SECONDS = 30.0
@@ -74,13 +77,14 @@ class LoopThread:
         loop.call_soon_threadsafe(start)
         try:
             return _wait_for(outcome, thread)
-        except BaseException:
+        except BaseException as exc:
             # KeyboardInterrupt (or another exception raised into this thread) while waiting:
             # cancel the work and let it clean up (kill codex) before we propagate.
             if not outcome.done() and thread is not None and thread.is_alive():
+                reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else None
                 with contextlib.suppress(Exception):
                     task = started.result(timeout=_CLEANUP_WAIT_SECONDS)
-                    loop.call_soon_threadsafe(task.cancel)
+                    loop.call_soon_threadsafe(task.cancel, reason)
                     with contextlib.suppress(concurrent.futures.CancelledError):
                         outcome.result(timeout=_CLEANUP_WAIT_SECONDS)
             raise

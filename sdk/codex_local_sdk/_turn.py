@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from .events import (
     TurnFailed,
     UnknownEvent,
     Usage,
+    truncate_command_output,
 )
 from .failures import classify_failure
 from .models import CodexExecResult, Failure, FailureKind, Operation
@@ -23,6 +25,8 @@ from .transport import StdoutText, TurnExit, TurnOutput
 __all__ = ["TurnAccumulator"]
 
 _EXIT_USAGE = 2
+_MAX_WARNINGS = 100
+_KEPT_ERROR_MESSAGES = 20
 
 
 class TurnAccumulator:
@@ -38,20 +42,29 @@ class TurnAccumulator:
         previous_usage: Usage | None = None,
         wants_structured_output: bool = False,
         session_name: str | None = None,
+        max_events: int | None = None,
+        max_command_output_bytes: int | None = None,
     ) -> None:
         self._json_output = json_output
         self._expected_thread_id = expected_thread_id
         self._previous_usage = previous_usage
         self._wants_structured = wants_structured_output
+        self._max_events = max_events
+        # Trimming in batches keeps appends O(1); finish() trims to the exact bound.
+        self._trim_slack = 0 if max_events is None else max(64, max_events // 4)
+        self._max_output = max_command_output_bytes
         self._stdout: list[str] = []
-        self._error_messages: list[str] = []
+        self._error_messages: collections.deque[str] = collections.deque(
+            maxlen=_KEPT_ERROR_MESSAGES
+        )
+        self._warnings_dropped = 0
         self._turn_failure: str | None = None
         self._exit: TurnExit | None = None
         self.result = CodexExecResult(operation=operation, session_name=session_name)
 
     @property
     def did_work(self) -> bool:
-        return bool(self.result.items)
+        return bool(self.result.items or self.result.items_dropped)
 
     def feed(self, output: TurnOutput) -> None:
         result = self.result
@@ -64,7 +77,10 @@ class TurnAccumulator:
         if isinstance(output, StdoutText):
             self._stdout.append(output.text)
             return
+        if self._max_output is not None:
+            output = truncate_command_output(output, self._max_output)
         result.events.append(output)
+        self._trim(self._trim_slack)
         if isinstance(output, ThreadStarted):
             result.thread_id = output.thread_id
         elif isinstance(output, ItemCompleted):
@@ -80,15 +96,39 @@ class TurnAccumulator:
         elif isinstance(output, ErrorEvent):
             # Usually a warning ("Reconnecting... 2/5"); the turn's end decides.
             self._error_messages.append(output.message)
-            result.warnings.append(output.message)
+            self._warn(output.message)
         elif isinstance(output, MalformedLine):
-            result.warnings.append(f"malformed output line ({output.error}): {output.line}")
+            self._warn(f"malformed output line ({output.error}): {output.line}")
         elif isinstance(output, UnknownEvent):
             pass  # kept in events; nothing to fold
+
+    def _warn(self, text: str) -> None:
+        if len(self.result.warnings) < _MAX_WARNINGS:
+            self.result.warnings.append(text)
+        else:
+            self._warnings_dropped += 1
+
+    def _trim(self, slack: int) -> None:
+        """Keep the last ``max_events`` events and items (plus ``slack`` until finish)."""
+        limit, result = self._max_events, self.result
+        if limit is None:
+            return
+        if len(result.events) > limit + slack:
+            dropped = len(result.events) - limit
+            del result.events[:dropped]
+            result.events_dropped += dropped
+        if len(result.items) > limit + slack:
+            dropped = len(result.items) - limit
+            del result.items[:dropped]
+            result.items_dropped += dropped
 
     def finish(self) -> CodexExecResult:
         """Final touches once the process has exited: final message, usage, failure."""
         result = self.result
+        self._trim(0)
+        if self._warnings_dropped:
+            result.warnings.append(f"... and {self._warnings_dropped} more warnings not kept")
+            self._warnings_dropped = 0
         if not self._json_output:
             text = "\n".join(self._stdout).strip()
             result.final_message = text or None
@@ -126,11 +166,13 @@ class TurnAccumulator:
             return Failure(kind=kind, message=self._turn_failure)
         code = result.return_code
         if code not in (0, None):
-            kind = classify_failure(self._error_messages, stderr)
+            kind = classify_failure(list(self._error_messages), stderr)
             if kind is FailureKind.UNKNOWN and result.thread_id is None:
                 # exit 2 before any event is clap refusing the command line
                 kind = FailureKind.USAGE_ERROR if code == _EXIT_USAGE else FailureKind.CRASHED
-            return Failure(kind=kind, message=_exit_message(code, stderr, self._error_messages))
+            return Failure(
+                kind=kind, message=_exit_message(code, stderr, list(self._error_messages))
+            )
         if code == 0 and self._json_output and result.turn_status is None:
             return Failure(
                 kind=FailureKind.UNKNOWN,

@@ -69,6 +69,7 @@ from .events import (
 )
 from .exceptions import CodexUsageError
 from .models import CodexExecRequest
+from .redaction import scrub_bytes, secret_needles
 from .transport import TurnExit, TurnLimits, TurnOutput, TurnSpec
 
 __all__ = ["AppServerTransport"]
@@ -206,11 +207,12 @@ class _Server:
 
     async def _read(self) -> None:
         try:
+            needles = secret_needles(self.invocation.env)  # keys are scrubbed from all it says
             async for line in self.process.lines():
                 self.last_activity = time.monotonic()
                 try:
-                    message = _decoder.decode(line)
-                except msgspec.DecodeError:
+                    message = _decoder.decode(scrub_bytes(line, needles))
+                except (msgspec.DecodeError, RecursionError, UnicodeError):
                     logger.debug("app-server wrote a non-JSON line: %.200r", line)
                     continue
                 if isinstance(message, dict):

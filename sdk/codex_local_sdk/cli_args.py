@@ -25,7 +25,8 @@ from typing import Any
 import msgspec
 
 from .exceptions import CodexUsageError
-from .models import SECRET_KEY, CodexExecRequest, Operation
+from .models import CodexExecRequest, Operation
+from .redaction import REDACTED, SECRET_KEY, redact_toml_text, remember_secrets, secrets_in_env
 
 __all__ = [
     "API_KEY_ENV",
@@ -41,7 +42,6 @@ __all__ = [
 
 API_KEY_ENV = "CODEX_API_KEY"
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_REDACTED = "***"
 
 
 class CodexInvocation(msgspec.Struct, kw_only=True, frozen=True):
@@ -206,6 +206,7 @@ def app_server_invocation(
         env["CODEX_HOME"] = codex_home
     if api_key:
         env[API_KEY_ENV] = api_key
+    _remember_env_secrets(env)
     return CodexInvocation(argv=tuple(argv), env=env, stdin=b"")
 
 
@@ -231,7 +232,13 @@ def build_env(
         env["CODEX_HOME"] = request.codex_home
     if api_key:
         env[API_KEY_ENV] = api_key
+    _remember_env_secrets(env)
     return env
+
+
+def _remember_env_secrets(env: Mapping[str, str]) -> None:
+    """Whatever key codex gets is scrubbed from what codex says (see ``redaction``)."""
+    remember_secrets(secrets_in_env(env))
 
 
 def toml_value(value: Any) -> str:
@@ -272,11 +279,14 @@ def _toml_key(key: str) -> str:
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
-    """argv with the values of secret-looking ``-c`` overrides replaced by ``***``."""
+    """argv with secrets in ``-c`` overrides replaced by ``***``: the whole value of a
+    secret-looking key, and secrets nested in a table value (``http_headers = {...}``)."""
     redacted = list(argv)
     for index, arg in enumerate(redacted[:-1]):
         if arg in ("--config", "-c"):
-            key, sep, _ = redacted[index + 1].partition("=")
+            key, sep, value = redacted[index + 1].partition("=")
             if sep and SECRET_KEY.search(key):
-                redacted[index + 1] = f"{key}={_REDACTED}"
+                redacted[index + 1] = f"{key}={REDACTED}"
+            elif sep:
+                redacted[index + 1] = f"{key}={redact_toml_text(value)}"
     return redacted

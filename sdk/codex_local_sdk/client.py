@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import msgspec
 
-from ._sync import LoopThread
+from ._sync import INTERRUPTED, LoopThread
 from ._turn import TurnAccumulator
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, check_minimum, find_codex, probe_version
-from .events import ThreadEvent, Usage
+from .events import DEFAULT_MAX_COMMAND_OUTPUT_BYTES, ThreadEvent, Usage
 from .exceptions import (
     CodexExecFailedError,
     CodexThreadMismatchError,
@@ -53,8 +53,10 @@ from .models import (
     SessionRecord,
     TurnRecord,
 )
-from .session_store import InMemorySessionStore, SessionLock, SessionStore
+from .redaction import scrub_secrets
+from .session_store import InMemorySessionStore, SessionLock, SessionStore, check_session_name
 from .transport import (
+    DEFAULT_MAX_RESULT_EVENTS,
     CodexTransport,
     ExecTransport,
     StdoutText,
@@ -78,6 +80,7 @@ logger = logging.getLogger("codex_local_sdk")
 
 EventHook = Callable[[CodexClientEvent], "Awaitable[None] | None"]
 EventCallback = Callable[[ThreadEvent], "Awaitable[None] | None"]
+_OnInterrupt = Callable[[CodexExecResult, str], Any]
 _RECENT_TURNS = 20
 _PREVIEW = 200
 _LOCK_POLL_SECONDS = 0.05
@@ -136,6 +139,11 @@ class CodexLocalClient:
         env: base environment for codex (default: this process's environment).
         transport: a custom :class:`CodexTransport` (tests, or another way to reach codex).
         check_version: refuse a codex older than :data:`MINIMUM_CODEX_VERSION`.
+        max_result_events: a result keeps the last this many events and completed items
+            (``events_dropped`` / ``items_dropped`` count the others; ``on_event`` and
+            streams see every event). None keeps all.
+        max_command_output_bytes: a command's ``aggregated_output`` keeps its last this many
+            bytes (``output_truncated_bytes`` tells how many were dropped). None keeps all.
     """
 
     def __init__(
@@ -151,7 +159,17 @@ class CodexLocalClient:
         env: dict[str, str] | None = None,
         transport: CodexTransport | None = None,
         check_version: bool = True,
+        max_result_events: int | None = DEFAULT_MAX_RESULT_EVENTS,
+        max_command_output_bytes: int | None = DEFAULT_MAX_COMMAND_OUTPUT_BYTES,
     ) -> None:
+        for name, limit in (
+            ("max_result_events", max_result_events),
+            ("max_command_output_bytes", max_command_output_bytes),
+        ):
+            if limit is not None and (not isinstance(limit, int) or limit < 0):
+                raise CodexUsageError(f"{name} must be None or an integer >= 0; got {limit!r}")
+        self.max_result_events = max_result_events
+        self.max_command_output_bytes = max_command_output_bytes
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy()
         self.session_store: SessionStore = (
             session_store if session_store is not None else InMemorySessionStore()
@@ -249,7 +267,7 @@ class CodexLocalClient:
         stays in codex's history). The session is recorded whenever codex reported a thread
         id, even when the turn then failed, so it can be resumed.
         """
-        _check_session_name(session_name)
+        check_session_name(session_name)
         built = _make_request(prompt, request, request_fields)
         call = self._call(
             TurnSpec(request=built),
@@ -257,7 +275,15 @@ class CodexLocalClient:
             idle_timeout_seconds,
             session_name=session_name,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
+        result = await self._execute(
+            call,
+            api_key=api_key,
+            raise_on_error=False,
+            on_event=on_event,
+            on_interrupt=lambda partial, status: self._record_new_session(
+                session_name, built, partial, status=status
+            ),
+        )
         record = self._record_new_session(session_name, built, result)
         if record is None:
             if raise_on_error:
@@ -307,7 +333,13 @@ class CodexLocalClient:
             timeout_seconds,
             idle_timeout_seconds,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
+        result = await self._execute(
+            call,
+            api_key=api_key,
+            raise_on_error=False,
+            on_event=on_event,
+            on_interrupt=lambda partial, status: self._record_turn(call, partial, status=status),
+        )
         self._record_turn(call, result)
         if raise_on_error and result.failure is not None:
             raise _error_for(result)
@@ -334,7 +366,7 @@ class CodexLocalClient:
         With ``new_session_name`` the new thread is recorded as a session.
         """
         if new_session_name is not None:
-            _check_session_name(new_session_name)
+            check_session_name(new_session_name)
         built = _make_request(prompt, request, request_fields)
         call = self._resume_call(
             "fork",
@@ -346,12 +378,28 @@ class CodexLocalClient:
             timeout_seconds,
             idle_timeout_seconds,
         )
-        result = await self._execute(call, api_key=api_key, raise_on_error=False, on_event=on_event)
-        record = None
-        if new_session_name is not None:
-            record = self._record_new_session(
-                new_session_name, call.spec.request, result, forked_from=call.spec.thread_id
+
+        def record_fork(
+            partial: CodexExecResult, status: str | None = None
+        ) -> SessionRecord | None:
+            if new_session_name is None:
+                return None
+            return self._record_new_session(
+                new_session_name,
+                call.spec.request,
+                partial,
+                forked_from=call.spec.thread_id,
+                status=status,
             )
+
+        result = await self._execute(
+            call,
+            api_key=api_key,
+            raise_on_error=False,
+            on_event=on_event,
+            on_interrupt=record_fork,
+        )
+        record = record_fork(result)
         if raise_on_error and result.failure is not None:
             raise _error_for(result)
         return record, result
@@ -412,7 +460,7 @@ class CodexLocalClient:
         from .thread import Thread
 
         if session_name is not None:
-            _check_session_name(session_name)
+            check_session_name(session_name)
         if thread_id is not None:
             _check_thread_id(thread_id)
         return Thread(self, session_name=session_name, thread_id=thread_id, defaults=defaults)
@@ -429,7 +477,7 @@ class CodexLocalClient:
         return record
 
     def rename_session(self, old: str, new: str) -> SessionRecord:
-        _check_session_name(new)
+        check_session_name(new)
         return self.session_store.rename(old, new)
 
     def delete_session(self, name: str) -> None:
@@ -489,6 +537,8 @@ class CodexLocalClient:
             if idle_timeout_seconds is not None
             else self.idle_timeout_seconds,
             kill_grace_seconds=self.kill_grace_seconds,
+            max_command_output_bytes=self.max_command_output_bytes,
+            max_result_events=self.max_result_events,
         )
         return _Call(spec=spec, limits=limits, **extra)
 
@@ -550,16 +600,28 @@ class CodexLocalClient:
         api_key: str | None,
         raise_on_error: bool,
         on_event: EventCallback | None = None,
+        on_interrupt: _OnInterrupt | None = None,
     ) -> CodexExecResult:
-        """One operation with retries, hooks and the per-thread lock."""
+        """One operation with retries, hooks and the per-thread lock.
+
+        ``on_interrupt(partial_result, status)`` runs when the operation is cancelled or
+        interrupted after codex reported its thread, so that the thread is recorded.
+        """
         started = time.monotonic()
+        attempts: list[_Attempt] = []  # the current attempt, to record an interrupted one
         # Tracked for aclose() throughout: waiting for the thread, attempts and backoffs.
         async with self._tracking():
             try:
                 return await self._execute_tracked(
-                    call, api_key=api_key, raise_on_error=raise_on_error, on_event=on_event
+                    call,
+                    api_key=api_key,
+                    raise_on_error=raise_on_error,
+                    on_event=on_event,
+                    attempts=attempts,
                 )
             except BaseException as exc:
+                if on_interrupt is not None and attempts and attempts[-1].result.thread_id:
+                    _record_interrupted(on_interrupt, attempts[-1].result, exc)
                 if not isinstance(exc, CodexExecFailedError):  # that one was reported already
                     # The hook sees every operation end, however it ends.
                     cancelled = isinstance(exc, asyncio.CancelledError)
@@ -579,6 +641,7 @@ class CodexLocalClient:
         api_key: str | None,
         raise_on_error: bool,
         on_event: EventCallback | None,
+        attempts: list[_Attempt],
     ) -> CodexExecResult:
         policy = self.retry_policy
         operation = call.spec.operation
@@ -590,6 +653,7 @@ class CodexLocalClient:
             while True:
                 attempt += 1
                 attempt_stream = _Attempt(self, call, api_key, attempt)
+                attempts[:] = [attempt_stream]
                 # aclosing: if we are cancelled inside on_event, codex still stops right away
                 async with contextlib.aclosing(aiter(attempt_stream)) as events:
                     async for event in events:
@@ -662,6 +726,8 @@ class CodexLocalClient:
         hook = self.event_hook
         if hook is None:
             return
+        if fields.get("message"):
+            fields["message"] = scrub_secrets(fields["message"])
         event = CodexClientEvent(
             type=event_type,
             operation=call.spec.operation,
@@ -679,6 +745,7 @@ class CodexLocalClient:
         result: CodexExecResult,
         *,
         forked_from: str | None = None,
+        status: str | None = None,
     ) -> SessionRecord | None:
         thread_id = result.thread_id
         if thread_id is None:
@@ -700,12 +767,14 @@ class CodexLocalClient:
                 model=request.model,
                 forked_from=forked_from,
             )
-            _append_turn(record, "fork" if forked_from else "exec", request, result)
+            _append_turn(record, "fork" if forked_from else "exec", request, result, status)
             return record
 
         return self.session_store.update(name, change)
 
-    def _record_turn(self, call: _Call, result: CodexExecResult) -> None:
+    def _record_turn(
+        self, call: _Call, result: CodexExecResult, *, status: str | None = None
+    ) -> None:
         name = call.session_name
         if name is None or result.thread_id != call.spec.thread_id or result.thread_id is None:
             return
@@ -714,7 +783,7 @@ class CodexLocalClient:
         def change(old: SessionRecord | None) -> SessionRecord | None:
             if old is None:
                 return None  # deleted meanwhile: do not resurrect it
-            _append_turn(old, call.spec.operation, call.spec.request, result)
+            _append_turn(old, call.spec.operation, call.spec.request, result, status)
             return old
 
         self.session_store.update(name, change)
@@ -738,12 +807,23 @@ class _Attempt:
             previous_usage=call.previous_usage,
             wants_structured_output=spec.request.output_schema is not None,
             session_name=call.session_name,
+            max_events=call.limits.max_result_events,
+            max_command_output_bytes=call.limits.max_command_output_bytes,
         )
         self._iterator: AsyncGenerator[ThreadEvent, None] | None = None
 
     @property
     def result(self) -> CodexExecResult:
         return self._accumulator.result
+
+    def _scrub(self) -> None:
+        """Whatever transport ran the turn, the keys codex had stay out of the texts."""
+        result, key = self.result, [self._api_key]
+        result.stderr_tail = scrub_secrets(result.stderr_tail, key)
+        result.warnings = [scrub_secrets(text, key) for text in result.warnings]
+        if result.failure is not None:
+            message = scrub_secrets(result.failure.message, key)
+            result.failure = Failure(kind=result.failure.kind, message=message)
 
     def __aiter__(self) -> AsyncGenerator[ThreadEvent, None]:
         if self._iterator is None:
@@ -783,6 +863,7 @@ class _Attempt:
             accumulator.result.failure = Failure(
                 kind=FailureKind.CANCELLED, message=f"{stopped}; the turn was stopped"
             )
+            self._scrub()
             await client._emit(
                 "attempt_failed",
                 call,
@@ -797,6 +878,7 @@ class _Attempt:
             )
             raise
         result = accumulator.finish()
+        self._scrub()
         if result.failure is None:
             await client._emit(
                 "attempt_succeeded",
@@ -856,6 +938,14 @@ class EventStream:
                     yield event
             client._record_turn(call, self.result)
             self._done = True
+        except BaseException as exc:
+            if self.result.thread_id is not None:
+                _record_interrupted(
+                    lambda partial, status: client._record_turn(call, partial, status=status),
+                    self.result,
+                    exc,
+                )
+            raise
         finally:
             # Streams end like other operations for the hook, early stops included.
             result = self.result
@@ -965,11 +1055,6 @@ def _make_request(
     return request if prompt is None else request.with_prompt(prompt)
 
 
-def _check_session_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise CodexUsageError("a session name must be a non-empty string")
-
-
 def _check_thread_id(thread_id: str) -> None:
     try:
         uuid.UUID(thread_id)
@@ -984,12 +1069,11 @@ def _append_turn(
     operation: Operation,
     request: CodexExecRequest,
     result: CodexExecResult,
+    status: str | None = None,
 ) -> None:
     record.turns += 1
     record.updated_at = time.time()
-    record.last_status = result.turn_status or (
-        result.failure.kind.value if result.failure else None
-    )
+    record.last_status = status or _status_of(result)
     if result.usage is not None:
         record.last_usage = result.usage
     if request.model:
@@ -999,13 +1083,46 @@ def _append_turn(
         TurnRecord(
             at=record.updated_at,
             operation=operation,
-            prompt_preview=request.prompt[:_PREVIEW],
+            prompt_preview=_preview(request.prompt),
             status=record.last_status or "unknown",
-            final_message_preview=final[:_PREVIEW] if final else None,
+            final_message_preview=_preview(final) if final else None,
             usage=result.turn_usage,
         )
     )
     del record.recent_turns[:-_RECENT_TURNS]
+
+
+def _preview(text: str) -> str:
+    # Scrubbed before it is cut, so that no part of a key is left at the end.
+    return scrub_secrets(text[: 4 * _PREVIEW])[:_PREVIEW]
+
+
+def _status_of(result: CodexExecResult) -> str | None:
+    """What a session records of a turn: completed, failed, timeout, cancelled..."""
+    failure = result.failure
+    if failure is not None and failure.kind in (FailureKind.TIMEOUT, FailureKind.CANCELLED):
+        return str(failure.kind.value)
+    return result.turn_status or (str(failure.kind.value) if failure else None)
+
+
+def _record_interrupted(record: _OnInterrupt, partial: CodexExecResult, exc: BaseException) -> None:
+    """Record a thread whose operation ended by an exception (Ctrl-C, cancellation...)."""
+    if isinstance(exc, KeyboardInterrupt) or (
+        isinstance(exc, asyncio.CancelledError) and INTERRUPTED in exc.args
+    ):
+        status = "interrupted"
+    elif isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        status = "cancelled"
+    else:
+        status = "error"
+    if partial.failure is None:
+        partial.failure = Failure(kind=FailureKind.CANCELLED, message=f"{status}; turn stopped")
+    try:
+        record(partial, status)
+    except Exception:  # recording must never hide why the operation ended
+        logger.warning(
+            "could not record the interrupted thread %s", partial.thread_id, exc_info=True
+        )
 
 
 def _error_for(result: CodexExecResult) -> CodexExecFailedError:

@@ -106,7 +106,7 @@ def is_retryable(policy: RetryPolicy, result: CodexExecResult) -> bool:
     failure = result.failure
     if failure is None or failure.kind in _NEVER:
         return False
-    if result.items:
+    if result.items or result.items_dropped:
         return False
     if failure.kind is FailureKind.TIMEOUT:
         return policy.retry_on_timeouts

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
@@ -20,6 +19,8 @@ from .events import (
     Usage,
 )
 from .exceptions import CodexUsageError
+from .redaction import SECRET_KEY as SECRET_KEY  # re-exported: older imports
+from .redaction import redact
 
 __all__ = [
     "ApprovalPolicy",
@@ -40,9 +41,6 @@ __all__ = [
 ]
 
 Operation = Literal["exec", "resume", "fork"]
-
-SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization|bearer)", re.I)
-"""Config keys whose values are secrets: redacted wherever a request or argv is shown."""
 
 
 class SandboxMode(str, enum.Enum):
@@ -215,14 +213,12 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
         if "env" in shown:
             shown["env"] = {key: "***" for key in self.env}
         if "config_overrides" in shown:
-            shown["config_overrides"] = {
-                key: "***" if SECRET_KEY.search(key) else value
-                for key, value in self.config_overrides.items()
-            }
+            shown["config_overrides"] = redact(self.config_overrides)
         for name in ("prompt", "base_instructions", "developer_instructions"):
             text = shown.get(name)
-            if isinstance(text, str) and len(text) > 80:
-                shown[name] = text[:77] + "..."
+            if isinstance(text, str):
+                text = redact(text)
+                shown[name] = text[:77] + "..." if len(text) > 80 else text
         return "CodexExecRequest(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     def with_prompt(self, prompt: str) -> CodexExecRequest:
@@ -264,7 +260,11 @@ class CodexExecResult(msgspec.Struct, kw_only=True):
     turn_usage: Usage | None = None
     """This turn's share, when the previous cumulative reading is known (sessions)."""
     items: list[ThreadItem] = msgspec.field(default_factory=list)
+    """Completed items, oldest first: the last ``max_result_events`` of them (see
+    ``items_dropped``)."""
     events: list[ThreadEvent] = msgspec.field(default_factory=list)
+    """Every event, oldest first: the last ``max_result_events`` of them (see
+    ``events_dropped``). ``on_event`` and streams see them all."""
     structured_output: Any = None
     return_code: int | None = None
     stderr_tail: str = ""
@@ -275,6 +275,10 @@ class CodexExecResult(msgspec.Struct, kw_only=True):
     failure: Failure | None = None
     warnings: list[str] = msgspec.field(default_factory=list)
     session_name: str | None = None
+    events_dropped: int = 0
+    """How many of the oldest events were not kept, to bound memory."""
+    items_dropped: int = 0
+    """How many of the oldest completed items were not kept, to bound memory."""
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,9 @@
 :class:`JsonFileSessionStore` is crash-safe and shared safely between processes (the SDK, the
 ``codex-bridge`` CLI, the MCP and LSP servers): every read-modify-write runs under one
 cross-process lock, the file is replaced atomically after an fsync, it carries a schema
-version, and a corrupt file is moved aside with a clear error, never overwritten.
+version, and a corrupt file is moved aside with a clear error, never overwritten. The file is
+private (0600); a directory the store creates is private too (0700). Temp files of writers
+that were killed mid-write are removed by the next writer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import msgspec
 
 from .exceptions import (
+    CodexUsageError,
     SessionExistsError,
     SessionNotFoundError,
     SessionStoreCorruptError,
@@ -41,6 +44,7 @@ else:
 
 
 __all__ = [
+    "MAX_SESSION_NAME_LENGTH",
     "InMemorySessionStore",
     "JsonFileSessionStore",
     "SessionLock",
@@ -48,7 +52,29 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+MAX_SESSION_NAME_LENGTH = 128
+_PATH_SEPARATORS = "/\\"
 _T = TypeVar("_T")
+
+
+def check_session_name(name: object) -> str:
+    """A session name is 1-128 printable characters: no control characters, no newlines, no
+    path separators (names appear in resource URIs and file names), no surrounding spaces."""
+    if not isinstance(name, str) or not name.strip():
+        raise CodexUsageError("a session name must be a non-empty string")
+    if len(name) > MAX_SESSION_NAME_LENGTH:
+        raise CodexUsageError(
+            f"a session name must be at most {MAX_SESSION_NAME_LENGTH} characters (got {len(name)})"
+        )
+    bad = next((c for c in name if not c.isprintable() or c in _PATH_SEPARATORS), None)
+    if bad is not None:
+        raise CodexUsageError(
+            "a session name must be printable text without control characters, newlines or "
+            f"path separators; {name[:40]!r} contains {bad!r}"
+        )
+    if name != name.strip():
+        raise CodexUsageError(f"a session name must not start or end with spaces: {name!r}")
+    return name
 
 
 class SessionLock(Protocol):
@@ -128,6 +154,8 @@ class _RecordOps:
         )
 
     def put(self, record: SessionRecord) -> None:
+        check_session_name(record.name)
+
         def change(sessions: dict[str, SessionRecord]) -> None:
             sessions[record.name] = record
 
@@ -150,6 +178,8 @@ class _RecordOps:
         return self._transact(lambda sessions: sessions.pop(name, None) is not None)
 
     def rename(self, old: str, new: str) -> SessionRecord:
+        check_session_name(new)
+
         def change(sessions: dict[str, SessionRecord]) -> SessionRecord:
             if old not in sessions:
                 raise SessionNotFoundError(old)
@@ -250,7 +280,7 @@ class JsonFileSessionStore(_RecordOps):
         self, change: Callable[[dict[str, SessionRecord]], _T], *, write: bool = True
     ) -> _T:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private_dir(self.path.parent)
             with self._mutex, _FileLock(self._sibling(".lock")):
                 sessions = self._read().sessions
                 outcome = change(sessions)
@@ -262,7 +292,7 @@ class JsonFileSessionStore(_RecordOps):
 
     def thread_lock(self, thread_id: str) -> SessionLock:
         directory = self._sibling(".locks")
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_private_dir(directory)
         return _FileLock(directory / f"{_safe_name(thread_id)}.lock")
 
     def _sibling(self, suffix: str) -> Path:
@@ -302,9 +332,14 @@ class JsonFileSessionStore(_RecordOps):
         return SessionStoreCorruptError(str(self.path), str(moved), reason)
 
     def _write(self, stored: _StoreFile) -> None:
-        tmp = self._sibling(f".tmp-{os.getpid()}-{threading.get_ident()}")
+        """Replace the file atomically. Runs under the lock, so any temp file found is a
+        dead writer's and is removed."""
+        self._remove_stale_temp_files()
+        tmp = self._sibling(f"{_TEMP_MARK}{os.getpid()}-{threading.get_ident()}")
         try:
-            with open(tmp, "wb") as handle:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as handle:
+                os.fchmod(fd, 0o600)  # private whatever the umask
                 handle.write(msgspec.json.format(self._encoder.encode(stored), indent=2))
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -313,6 +348,24 @@ class JsonFileSessionStore(_RecordOps):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         _fsync_dir(self.path.parent)
+
+    def _remove_stale_temp_files(self) -> None:
+        prefix = self.path.name + _TEMP_MARK
+        with os.scandir(self.path.parent) as entries:
+            stale = [entry.path for entry in entries if entry.name.startswith(prefix)]
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+_TEMP_MARK = ".tmp-"
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create ``directory`` (0700) if it is missing. An existing directory keeps its mode: it
+    may be a project directory the store file merely lives in."""
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _copy_record(record: SessionRecord) -> SessionRecord:

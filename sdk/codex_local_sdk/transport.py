@@ -19,11 +19,13 @@ import msgspec
 
 from ._process import CodexProcess, ReadTimeout
 from .cli_args import build_invocation
-from .events import ThreadEvent, decode_event
+from .events import DEFAULT_MAX_COMMAND_OUTPUT_BYTES, ThreadEvent, decode_event
 from .exceptions import CodexUsageError
 from .models import CodexExecRequest, Operation
+from .redaction import scrub_bytes, scrub_secrets, secret_needles, secrets_in_env
 
 __all__ = [
+    "DEFAULT_MAX_RESULT_EVENTS",
     "CodexTransport",
     "ExecTransport",
     "StdoutText",
@@ -32,6 +34,9 @@ __all__ = [
     "TurnOutput",
     "TurnSpec",
 ]
+
+
+DEFAULT_MAX_RESULT_EVENTS = 1000
 
 
 class TurnSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -51,6 +56,10 @@ class TurnLimits(msgspec.Struct, kw_only=True, frozen=True):
     """Longest silence (no stdout) tolerated."""
     kill_grace_seconds: float = 3.0
     """Between SIGTERM and SIGKILL of the process group."""
+    max_command_output_bytes: int | None = DEFAULT_MAX_COMMAND_OUTPUT_BYTES
+    """A command's output keeps its last this many bytes (None: all of it)."""
+    max_result_events: int | None = DEFAULT_MAX_RESULT_EVENTS
+    """The result keeps the last this many events, and as many items (None: all)."""
 
 
 class StdoutText(msgspec.Struct, kw_only=True, frozen=True):
@@ -118,6 +127,8 @@ class ExecTransport:
                 base_env=self._base_env,
             )
             timed_out: Literal["total", "idle"] | None = None
+            # Any key codex was given is taken out of what it says, before decoding.
+            needles = secret_needles(invocation.env)
             async with CodexProcess.open(
                 invocation, kill_grace_seconds=limits.kill_grace_seconds
             ) as process:
@@ -125,8 +136,11 @@ class ExecTransport:
                     async for line in process.lines(
                         deadline=deadline, idle_timeout=limits.idle_timeout_seconds
                     ):
+                        line = scrub_bytes(line, needles)
                         if spec.json_output:
-                            yield decode_event(line)
+                            yield decode_event(
+                                line, max_command_output_bytes=limits.max_command_output_bytes
+                            )
                         else:
                             yield StdoutText(text=line.decode("utf-8", "replace"))
                 except ReadTimeout as exc:
@@ -135,7 +149,7 @@ class ExecTransport:
                 return_code = await process.wait()
             yield TurnExit(
                 return_code=None if timed_out else return_code,
-                stderr_tail=process.stderr_tail,
+                stderr_tail=scrub_secrets(process.stderr_tail, secrets_in_env(invocation.env)),
                 argv=invocation.redacted_argv,
                 timed_out=timed_out,
             )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from codex_local_sdk import (
+    CodexUsageError,
     InMemorySessionStore,
     JsonFileSessionStore,
     SessionExistsError,
@@ -331,3 +332,67 @@ def test_thread_locks_hold_across_processes(tmp_path: pathlib.Path) -> None:
         holder.stdin.close()
         holder.wait(timeout=30)
         holder.stdout.close()
+
+
+# --- hygiene: permissions, dead writers' temp files, names ---------------------------------
+
+
+def test_the_store_is_private(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "new" / "dir" / "sessions.json"
+    JsonFileSessionStore(path).put(record("a"))
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(path.parent).st_mode & 0o777 == 0o700  # created by the store
+    assert os.stat(str(path) + ".lock").st_mode & 0o777 == 0o600
+
+
+def test_an_existing_directory_keeps_its_mode(tmp_path: pathlib.Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir(mode=0o755)
+    os.chmod(project, 0o755)
+    old_umask = os.umask(0)
+    try:
+        JsonFileSessionStore(project / ".codex_sessions.json").put(record("a"))
+    finally:
+        os.umask(old_umask)
+    assert os.stat(project).st_mode & 0o777 == 0o755
+    assert os.stat(project / ".codex_sessions.json").st_mode & 0o777 == 0o600
+
+
+def test_temp_files_of_killed_writers_are_removed_by_the_next_write(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "sessions.json"
+    store = JsonFileSessionStore(path)
+    store.put(record("a"))
+    stale = [tmp_path / "sessions.json.tmp-999999-1", tmp_path / "sessions.json.tmp-4242-77"]
+    for file in stale:
+        file.write_bytes(b'{"schema_version": 1, "sessi')  # a write cut short
+    unrelated = tmp_path / "other.json.tmp-1-1"
+    unrelated.write_text("keep me")
+    assert store.get("a") is not None  # reads leave them alone (no lock taken for writing)
+    store.put(record("b"))
+    assert not any(file.exists() for file in stale)
+    assert unrelated.exists()
+    assert {r.name for r in store.list()} == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "   ", "x" * 129, "line\nbreak", "nul\x00", "tab\there", "a/b", "a\\b", " padded",
+     "zero\u200bwidth", "bell\x07"],
+)  # fmt: skip
+def test_bad_session_names_are_refused(make_store: StoreFactory, name: str) -> None:
+    store = make_store()
+    with pytest.raises(CodexUsageError, match="session name"):
+        store.put(record(name))
+    store.put(record("ok"))
+    with pytest.raises(CodexUsageError, match="session name"):
+        store.rename("ok", name)
+    assert [r.name for r in store.list()] == ["ok"]
+
+
+@pytest.mark.parametrize("name", ["x" * 128, "my project: plan (v2)", "été-日本", "a.b_c-d"])
+def test_reasonable_session_names_are_accepted(make_store: StoreFactory, name: str) -> None:
+    store = make_store()
+    store.put(record(name))
+    assert store.get(name) is not None

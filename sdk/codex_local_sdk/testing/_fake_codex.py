@@ -63,6 +63,18 @@ FAILURES: dict[str, tuple[list[str], str]] = {
     ),
 }
 GARBAGE_LINES = ["not json {", "", "[1,2]"]
+# `garbage=bytes`: what a broken or hostile codex could print, raw bytes.
+NASTY_LINES = [
+    b"\xff\xfe\x80 invalid utf-8 \xc3\x28",
+    b"\x00\x00NUL\x00",
+    b"[" * 100_000,
+    b'{"type":"thread.started","thread_id":"\\ud800"}',
+    b'{"type":"item.completed","item":{"type":"agent_message","text":"trunc',
+    b'{"type":"turn.completed","usage":{"input_tokens":1e999999}}',
+    b'{"a":' * 50_000,
+    b'"just a string"',
+    b"\xed\xa0\x80 encoded surrogate",
+]
 
 
 def eprint(*lines: str) -> None:
@@ -629,10 +641,13 @@ def resolve_thread(args: ExecArgs, store: ThreadStore, workdir: str) -> dict[str
 class Output:
     """Writes events as JSONL (``--json``) or as the human transcript on stderr."""
 
-    def __init__(self, json_mode: bool, slow: float, garbage: bool, header: dict[str, str]) -> None:
+    def __init__(
+        self, json_mode: bool, slow: float, garbage: str | bool | None, header: dict[str, str]
+    ) -> None:
         self.json_mode = json_mode
         self.slow = slow
-        self.garbage = garbage and json_mode
+        self.garbage = garbage is not False and json_mode
+        self.nasty = garbage == "bytes"
         self.header = header
         self.events = 0
         self.items = 0
@@ -645,7 +660,11 @@ class Output:
         if self.events:
             if self.slow:
                 time.sleep(self.slow)
-            if self.garbage:
+            if self.nasty:
+                for line in NASTY_LINES:
+                    sys.stdout.buffer.write(line + b"\n")
+                sys.stdout.buffer.flush()
+            elif self.garbage:
                 self._stdout(GARBAGE_LINES[self.events % len(GARBAGE_LINES)])
         self.events += 1
         if self.json_mode:
@@ -784,6 +803,30 @@ class Turn:
             {**base, "aggregated_output": "fake-shell-ok\n", "exit_code": 0, "status": "completed"},
         )
 
+    def run_command(self, command: str, output: str) -> None:
+        base = {"id": self.out.item_id(), "type": "command_execution", "command": command}
+        self.item(
+            "started", {**base, "aggregated_output": "", "exit_code": None, "status": "in_progress"}
+        )
+        self.item(
+            "completed", {**base, "aggregated_output": output, "exit_code": 0, "status": "completed"}
+        )
+
+    def run_flood(self, total: int) -> None:
+        """About ``total`` bytes of events: commands with 100 kB outputs each."""
+        chunk = ("flood output line " + "x" * 81 + "\n") * 1000
+        for index in range(max(1, total // len(chunk))):
+            self.run_command(f"echo {index}", chunk)
+
+    def leak_secrets(self) -> None:
+        """Print every secret-looking variable codex has, everywhere codex can print."""
+        secret = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.I)
+        values = " ".join(f"{n}={v}" for n, v in sorted(os.environ.items()) if secret.search(n))
+        eprint(f"debug: environment {values}")
+        self.out.event({"type": "error", "message": f"auth failed with {values}"})
+        self.run_command("env", values + "\n")
+        self.agent_message(f"I can see {values}")
+
     def run_file_change(self) -> None:
         target = os.environ.get("FAKE_CODEX_WRITE_FILE")
         path = os.path.join(self.workdir, target or "fake_codex_edit.txt")
@@ -898,6 +941,8 @@ class Turn:
 
         if "warning" in modes:
             out.event({"type": "error", "message": f"Reconnecting... 1/5 ({STREAM_ERROR})"})
+        if "leak" in modes:
+            self.leak_secrets()
         failure = self.failure()
         if failure is not None:
             errors, final = FAILURES[failure]
@@ -923,6 +968,11 @@ class Turn:
             self.item("started", {"id": todo_id, "type": "todo_list", "items": self.todo_items(0)})
         if "shell" in modes:
             self.run_shell()
+        if "flood" in modes:
+            self.run_flood(int(mode_number(modes, "flood", 1_000_000)))
+        if "huge_output" in modes:
+            line = "2024-06-11 12:00:00 INFO worker: processed a batch of records\n"
+            self.run_command("cat big.log", line * (int(modes["huge_output"] or 0) // len(line)))
         if "file_change" in modes:
             self.run_file_change()
         if todo_id:
@@ -1055,7 +1105,9 @@ def cmd_exec(tokens: list[str], values: dict[str, Any]) -> int:
         "effort": str(config.get("model_reasoning_effort", "none")),
         "prompt": prompt,
     }
-    out = Output(bool(args.get("json")), mode_number(modes, "slow"), "garbage" in modes, header)
+    out = Output(
+        bool(args.get("json")), mode_number(modes, "slow"), modes.get("garbage", False), header
+    )
     turn = Turn(
         args, prompt, modes, thread, store, out, workdir, state_dir(home), schema_text, config
     )
