@@ -186,7 +186,9 @@ def _listed(root: str, git: bool) -> list[str]:
         raise IsolationError(f"could not list the workspace's files with git: {exc}") from None
     if done.returncode != 0:
         return list(_walk(root))
-    names = [os.path.normpath(n.decode("utf-8", "surrogateescape")) for n in done.stdout.split(b"\0")]
+    names = [
+        os.path.normpath(n.decode("utf-8", "surrogateescape")) for n in done.stdout.split(b"\0")
+    ]
     return sorted({n for n in names if n and n != "." and not _skipped(n)})
 
 

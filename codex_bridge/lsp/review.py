@@ -59,6 +59,7 @@ class Refused(msgspec.Struct, kw_only=True, frozen=True):
 class Proposal(msgspec.Struct, kw_only=True):
     """The edit to offer, and what it leaves out."""
 
+    root: str
     edit: lsp.WorkspaceEdit | None
     files: list[str]
     """The paths the edit touches (relative to the root), in order."""
@@ -101,18 +102,18 @@ def text_edits(old: str, new: str, units: Units) -> list[lsp.TextEdit]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        start = (
-            lsp.Position(line=i1, character=0) if i1 < len(before) else _end_of(before, units)
-        )
+        start = lsp.Position(line=i1, character=0) if i1 < len(before) else _end_of(before, units)
         end = lsp.Position(line=i2, character=0) if i2 < len(before) else _end_of(before, units)
-        edits.append(lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text="".join(after[j1:j2])))
+        edits.append(
+            lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text="".join(after[j1:j2]))
+        )
     return edits
 
 
 def merge3(base: str, ours: str, theirs: str) -> str | None:
     """``base`` with both the user's (``ours``) and codex's (``theirs``) line changes, or
     None when they touch the same or adjacent lines."""
-    if ours == base or ours == theirs:
+    if ours in (base, theirs):
         return theirs
     if theirs == base:
         return ours
@@ -120,12 +121,16 @@ def merge3(base: str, ours: str, theirs: str) -> str | None:
 
     def hunks(other: list[str]) -> list[tuple[int, int, list[str]]]:
         matcher = difflib.SequenceMatcher(None, b, other, autojunk=False)
-        return [(i1, i2, other[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+        return [
+            (i1, i2, other[j1:j2])
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+            if tag != "equal"
+        ]
 
     mine, codex = hunks(o), hunks(t)
     for a1, a2, a_text in mine:
         for c1, c2, c_text in codex:
-            if a1 <= c2 and c1 <= a2 and not (a1, a2, a_text) == (c1, c2, c_text):
+            if a1 <= c2 and c1 <= a2 and (a1, a2, a_text) != (c1, c2, c_text):
                 return None
     merged: list[str] = []
     position = 0
@@ -200,7 +205,7 @@ def propose(
 ) -> Proposal:
     """The workspace edit for ``changes`` (relative to ``root``) against the editor's state."""
     buffers = {os.path.normcase(os.path.realpath(b.path)): b for b in open_buffers}
-    proposal = Proposal(edit=None, files=[])
+    proposal = Proposal(root=root, edit=None, files=[])
     document_changes: list[
         lsp.TextDocumentEdit | lsp.CreateFile | lsp.RenameFile | lsp.DeleteFile
     ] = []
@@ -211,7 +216,9 @@ def propose(
     def refuse(rel: str, reason: str) -> None:
         proposal.refused.append(Refused(path=rel, reason=reason))
 
-    def annotate(rel: str, kind: Kind, plus: int, minus: int, new_rel: str | None = None) -> str | None:
+    def annotate(
+        rel: str, kind: Kind, plus: int, minus: int, new_rel: str | None = None
+    ) -> str | None:
         if not support.annotations:
             return None
         key = f"codex-{len(annotations) + 1}"
@@ -225,7 +232,9 @@ def propose(
         )
         return key
 
-    def text_change(uri: str, version: int | None, edits: list[lsp.TextEdit], key: str | None) -> None:
+    def text_change(
+        uri: str, version: int | None, edits: list[lsp.TextEdit], key: str | None
+    ) -> None:
         if not edits:
             return
         if not support.document_changes:
@@ -270,7 +279,11 @@ def propose(
             uri = Path(target).as_uri()
             if can("create"):
                 document_changes.append(
-                    lsp.CreateFile(uri=uri, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=False), annotation_id=key)
+                    lsp.CreateFile(
+                        uri=uri,
+                        options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=False),
+                        annotation_id=key,
+                    )
                 )
                 text_change(uri, None, text_edits("", after or "", units), key)
             else:
@@ -292,7 +305,11 @@ def propose(
                 proposal.on_disk.append(change)
         else:  # modify, rename
             if before is None or current is None:
-                refuse(rel, "its text before the run is not known (changed on disk meanwhile, or too large); not applied")
+                refuse(
+                    rel,
+                    "its text before the run is not known (changed on disk meanwhile, or too "
+                    "large); not applied",
+                )
                 continue
             merged = merge3(before, current, after or "")
             if merged is None:

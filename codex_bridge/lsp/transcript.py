@@ -35,7 +35,16 @@ class Transcript:
 
     def start_turn(self, heading: str, prompt: str) -> None:
         self._turn_lines, self._dropped = 0, 0
-        self._parts += [f"## {heading}", "", "### Prompt", "", prompt.rstrip(), "", "### Progress", ""]
+        self._parts += [
+            f"## {heading}",
+            "",
+            "### Prompt",
+            "",
+            prompt.rstrip(),
+            "",
+            "### Progress",
+            "",
+        ]
         self._dirty = True
 
     def add(self, line: str) -> None:
