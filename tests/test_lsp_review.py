@@ -255,7 +255,7 @@ async def test_a_buffer_edited_during_the_run_is_merged_or_refused_never_clobber
     [change] = applied.edit.document_changes or []
     assert isinstance(change, lsp.TextDocumentEdit) and change.text_document.version == 2
     [hunk] = change.edits
-    assert isinstance(hunk, lsp.TextEdit)
+    assert isinstance(hunk, lsp.AnnotatedTextEdit)
     assert (hunk.range.start.line, hunk.range.end.line, hunk.new_text) == (4, 5, "FIVE\n")
 
     # The user changes the line codex changes: refused for that file, with the reason.
