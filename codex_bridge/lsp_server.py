@@ -61,7 +61,7 @@ from . import __version__
 from .lsp import buffers, editor_review
 from .lsp.arguments import named_arguments, pop_flag, split_target
 from .lsp.code_actions import KINDS, LastThread, Selection, code_actions
-from .lsp.context import Focus, pop_context, prompt_with_context, resolve, unsaved
+from .lsp.context import Focus, inside, pop_context, prompt_with_context, resolve, unsaved
 from .lsp.isolation import Snapshot
 from .lsp.settings import EditorSettings, editor_settings, normalise
 from .lsp.status import STATUS_METHOD, codex_version, status_payload
@@ -311,12 +311,16 @@ class CodexLanguageServer(LanguageServer):
             text=document.text_in_client_range(params.range) if start != end else "",
         )
         only = params.context.only
+        focus: dict[str, Any] = {"document": document.uri, "position": _point(start)}
+        if start != end:
+            focus["selection"] = {"start": _point(start), "end": _point(end)}
         return code_actions(
             selection,
             params.context.diagnostics,
             write_sandbox=self.write_sandbox(),
             last=self.last_thread(),
             only=[str(getattr(kind, "value", kind)) for kind in only] if only else None,
+            focus=focus,
         )
 
     def forget_last_thread(self) -> None:
@@ -339,13 +343,11 @@ class CodexLanguageServer(LanguageServer):
         command = f"codex.{kind}"
         cwd = self.service.checked_cwd(params)  # every policy check, before anything else
         places = self.places()
-        document = self._focused(focus)
+        document = self._focused(command, focus, places)
         context = resolve(
-            command,
             focus,
             path=document.path if document else None,
-            lines=document.lines if document else [],
-            places=places,
+            selected=lambda r: document.text_in_client_range(_lsp_range(r)) if document else "",
             cwd=cwd,
         )
         open_now = self.open_buffers()
@@ -393,11 +395,22 @@ class CodexLanguageServer(LanguageServer):
         """Where the editor's text may go to codex: the allowed roots, else the workspace."""
         return list(self.service.policy.allowed_roots) or self.folders()
 
-    def _focused(self, focus: Focus | None) -> Any:
+    def _focused(self, command: str, focus: Focus | None, places: list[str]) -> Any:
+        """The focused document (its buffer, else the file), once it is known to be inside
+        ``places``: nothing outside them is read."""
         if focus is None or focus.document is None:
             return None
-        if _local_path(focus.document) is None:
-            raise BridgeError(f"document must be a file URI, got {focus.document[:200]!r}")
+        path = _local_path(focus.document)
+        if path is None:
+            raise BridgeError(
+                f"{command}: document must be a file URI, got {focus.document[:200]!r}"
+            )
+        if not inside(path, places):
+            raise BridgeError(
+                f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
+                "(or the workspace); its text is not sent to codex",
+                code="policy",
+            )
         return self.workspace.get_text_document(focus.document)
 
     def _reviews(self, params: RunParams | ResumeParams | ForkParams, review: bool | None) -> bool:
@@ -862,6 +875,18 @@ def _short_answer(text: str) -> str:
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _point(position: lsp.Position) -> dict[str, int]:
+    return {"line": position.line, "character": position.character}
+
+
+def _lsp_range(selection: Any) -> lsp.Range:
+    start, end = selection.start, selection.end
+    return lsp.Range(
+        start=lsp.Position(line=start.line, character=start.character),
+        end=lsp.Position(line=end.line, character=end.character),
+    )
 
 
 def _local_path(uri: str) -> str | None:

@@ -349,6 +349,36 @@ async def test_editor_context_and_unsaved_buffers_reach_codex(
         await execute(client, "codex.run", {"prompt": "x", "document": outside.as_uri()})
 
 
+async def test_code_actions_carry_the_document_and_selection(
+    launch: StartServer, workspace: pathlib.Path
+) -> None:
+    client = await launch()
+    uri = open_document(client, workspace / "a.txt", "one\nunsaved two\nthree\n")
+    selection = lsp.Range(start=lsp.Position(1, 0), end=lsp.Position(1, 7))
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=selection,
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
+    )
+    explain = next(
+        a for a in actions or [] if isinstance(a, lsp.CodeAction) and "explain" in str(a.kind)
+    )
+    assert explain.command is not None and explain.command.arguments
+    arguments = explain.command.arguments[0]
+    assert arguments["document"] == uri
+    assert arguments["selection"] == {
+        "start": {"line": 1, "character": 0},
+        "end": {"line": 1, "character": 7},
+    }
+    result = await execute(client, explain.command.command, {**arguments, "wait": True})
+    echoed = result["outcome"]["final_message"]
+    assert "```\nunsaved\n```" in echoed  # the buffer's text, quoted once
+    assert echoed.count("unsaved") == 1
+    assert "The user is working in a.txt, cursor at line 2, column 1." in echoed
+
+
 async def test_unsaved_buffers_stay_in_the_editor_unless_shared(
     launch: StartServer, workspace: pathlib.Path
 ) -> None:

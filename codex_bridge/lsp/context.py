@@ -9,14 +9,14 @@ unsaved text of open buffers.
 
 The server quotes the text from its own copy of the buffer (didOpen/didChange), so prompts
 show what the user sees, not the file on disk. Documents outside the allowed roots (or, with
-no roots, outside the workspace folders) are refused; unsaved buffers are shared only when
-``share_unsaved_buffers`` is on, and only inside the same places.
+no roots, outside the workspace folders) are refused before anything reads them; unsaved
+buffers are shared only when ``share_unsaved_buffers`` is on, and only inside the same places.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,47 +93,27 @@ def unsaved(buffers: Sequence[OpenBuffer], places: Sequence[str]) -> list[OpenBu
     ]
 
 
-def _slice(lines: Sequence[str], selection: Range) -> str:
-    start, end = selection.start, selection.end
-    if (start.line, start.character) > (end.line, end.character):
-        start, end = end, start
-    if start.line >= len(lines):
-        return ""
-    if start.line == end.line:
-        return lines[start.line][start.character : end.character]
-    parts = [lines[start.line][start.character :]]
-    parts += lines[start.line + 1 : min(end.line, len(lines))]
-    if end.line < len(lines):
-        parts.append(lines[end.line][: end.character])
-    return "".join(parts)
-
-
 def resolve(
-    command: str,
     focus: Focus | None,
     *,
     path: str | None,
-    lines: Sequence[str],
-    places: Sequence[str],
+    selected: Callable[[Range], str],
     cwd: str | None,
 ) -> EditorContext:
-    """The context of ``focus`` on the document at ``path`` (its buffer's ``lines``, with
-    line endings, in the client's character units already converted)."""
+    """The context of ``focus`` on the document at ``path`` (already checked to be inside
+    the places the editor's text may go); ``selected`` gives a range's text from the buffer."""
     context = EditorContext(cwd=cwd)
     if focus is None or focus.document is None or path is None:
         return context
-    if not inside(path, places):
-        raise BridgeError(
-            f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
-            "(or the workspace); its text is not sent to codex",
-            code="policy",
-        )
-    context.path, context.cwd = path, cwd
+    context.path = path
     context.shown_path = shown(path, cwd)
     context.cursor = focus.position
     if focus.selection is not None and focus.selection.start != focus.selection.end:
-        context.selection = focus.selection
-        context.selected_text = _slice(lines, focus.selection)
+        start, end = focus.selection.start, focus.selection.end
+        if (start.line, start.character) > (end.line, end.character):
+            start, end = end, start
+        context.selection = Range(start=start, end=end)
+        context.selected_text = selected(context.selection)
     return context
 
 
