@@ -367,6 +367,7 @@ async def test_code_actions_carry_the_document_and_selection(
     )
     assert explain.command is not None and explain.command.arguments
     arguments = explain.command.arguments[0]
+    assert isinstance(arguments, dict)
     assert arguments["document"] == uri
     assert arguments["selection"] == {
         "start": {"line": 1, "character": 0},
