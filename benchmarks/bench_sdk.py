@@ -72,8 +72,8 @@ def bench_decoding() -> None:
 
 def bench_turn_overhead() -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.support.mock_responses import MockResponsesServer
-    from tests.support.real_codex import codex_binary, e2e_env, make_codex_home
+    from codex_local_sdk.testing.mock_responses import MockResponsesServer
+    from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home
 
     binary = codex_binary()
     if binary is None:

@@ -26,8 +26,8 @@ from codex_local_sdk import (  # noqa: E402
     ExecTransport,
     RetryPolicy,
 )
-from tests.support.mock_responses import MockResponsesServer  # noqa: E402
-from tests.support.real_codex import codex_binary, e2e_env, make_codex_home  # noqa: E402
+from codex_local_sdk.testing.mock_responses import MockResponsesServer  # noqa: E402
+from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home  # noqa: E402
 
 
 async def one_turn(client: CodexLocalClient, workdir: pathlib.Path, index: int) -> float:

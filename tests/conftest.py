@@ -1,6 +1,6 @@
 """Shared fixtures.
 
-* ``fake_codex`` / ``fake_env``: the fake codex executable (tests/fake_codex/codex) with a
+* ``fake_codex`` / ``fake_env``: the fake codex executable (``codex_local_sdk.testing``) with a
   private CODEX_HOME, for fast deterministic tests of the SDK and the front ends.
 * ``mock_server`` / ``real_codex``: the REAL codex CLI, offline against a mock Responses API
   on 127.0.0.1. In CI (``CI`` set) a missing codex is an error, never a skip.
@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import msgspec
 import pytest
 
-from tests.support.mock_responses import MockResponsesServer
-from tests.support.real_codex import codex_binary, e2e_env, make_codex_home
+from codex_local_sdk.testing import fake_codex_executable
+from codex_local_sdk.testing.mock_responses import MockResponsesServer
+from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FAKE_CODEX = ROOT / "tests" / "fake_codex" / "codex"
+FAKE_CODEX = Path(fake_codex_executable())
 
 
 class RealCodex(msgspec.Struct, kw_only=True):

@@ -1,4 +1,4 @@
-"""Tests of the fake ``codex`` executable itself (tests/fake_codex/codex), run via subprocess.
+"""Tests of the fake ``codex`` executable itself (codex_local_sdk.testing), run via subprocess.
 
 The fake stands in for codex-cli 0.169.0 in the SDK's unit tests, so these tests pin the
 parts of the real contract it reproduces (event shapes, exit codes, stderr texts, threads).
@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-FAKE = pathlib.Path(__file__).resolve().parent / "fake_codex" / "codex"
+from codex_local_sdk.testing import fake_codex_executable
+
+FAKE = pathlib.Path(fake_codex_executable())
 RUN = ["exec", "--skip-git-repo-check", "--json"]
 USAGE_KEYS = {
     "input_tokens",

@@ -26,6 +26,7 @@ from codex_bridge.lsp.settings import editor_settings, normalise
 from codex_bridge.policy import BridgePolicy, PolicyError
 from codex_bridge.service import BridgeError
 from codex_local_sdk import JsonFileSessionStore, SandboxMode
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT
 from tests.lsp_support import (
     SERVER_COMMAND,
     CodexTestClient,
@@ -38,7 +39,6 @@ from tests.lsp_support import (
     stop_server,
     until,
 )
-from tests.support.mock_responses import HELLO_TEXT
 
 StartServer = Callable[..., Awaitable[CodexTestClient]]
 ALL_COMMANDS = {

@@ -29,6 +29,7 @@ from mcp_types import CallToolResult, TextContent, TextResourceContents, ToolAnn
 from codex_bridge.mcp_server import build_server, host_tool_timeout
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT
 from tests.conftest import RealCodex
 from tests.mcp_support import (
     TAG_ENV,
@@ -40,7 +41,6 @@ from tests.mcp_support import (
     tagged_processes,
     wait_until,
 )
-from tests.support.mock_responses import HELLO_TEXT
 
 MODES = ["legacy", "2026-07-28"]
 PROTOCOL = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28"}

@@ -88,3 +88,34 @@ def test_the_installed_distribution_and_its_console_script(
     assert run(venv / "bin" / "codex-bridge", "--version", cwd=tmp_path).strip() == (
         f"codex-bridge {__version__}"
     )
+
+
+USER_TESTS = """
+from codex_local_sdk import CodexExecRequest, InMemorySessionStore
+from codex_local_sdk.testing import SessionStoreContract
+
+
+def test_my_code_against_the_fake(codex_fake_client, codex_fake):
+    result = codex_fake_client.run(CodexExecRequest(prompt="hi"))
+    assert result.final_message == "echo: hi"
+    assert codex_fake.runs()[0]["prompt"] == "hi"
+
+
+def test_a_real_codex_home(codex_mock_home):
+    assert codex_mock_home.server.base_url in (codex_mock_home.home / "config.toml").read_text()
+
+
+class TestMyStore(SessionStoreContract):
+    def make_store(self):
+        return InMemorySessionStore()
+"""
+
+
+def test_a_user_project_tests_with_the_kit_and_its_pytest_plugin(
+    venv: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    project = tmp_path / "user-project"
+    project.mkdir()
+    (project / "test_user.py").write_text(USER_TESTS)
+    out = run(venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    assert "13 passed" in out, out  # 2 tests + the 11 checks of the store contract

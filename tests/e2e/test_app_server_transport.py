@@ -27,9 +27,9 @@ from codex_local_sdk import (
     TurnCompleted,
     TurnStarted,
 )
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
 from codex_local_sdk.transport import TurnExit, TurnLimits, TurnSpec
 from tests.conftest import RealCodex
-from tests.support.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
 from tests.support.processes import codex_processes
 
 TIMEOUT = 60.0

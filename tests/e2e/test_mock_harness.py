@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT, MockResponsesServer
-from tests.support.real_codex import codex_binary, e2e_env, make_codex_home
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT, MockResponsesServer
+from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home
 
 CODEX = codex_binary()
 RUN_TIMEOUT = 60.0  # seconds per codex process; a healthy run takes well under 1 s

@@ -181,7 +181,7 @@ def test_api_key_per_call_reaches_codex_only_through_the_environment(
     real_codex: RealCodex, monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
 ) -> None:
     # A provider whose key variable is CODEX_API_KEY: the per-call key is what authenticates.
-    from tests.support.real_codex import e2e_env, make_codex_home
+    from codex_local_sdk.testing.real_codex import e2e_env, make_codex_home
 
     home = make_codex_home(
         real_codex.workdir.parent / "keyed", real_codex.server.base_url, env_key="CODEX_API_KEY"

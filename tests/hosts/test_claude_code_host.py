@@ -20,12 +20,12 @@ import msgspec
 import psutil
 import pytest
 
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
+from codex_local_sdk.testing.real_codex import make_codex_home
 from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
 from tests.support.mock_messages import MockMessagesServer, text, tool_results, tool_use
-from tests.support.mock_responses import HELLO_TEXT, MockResponsesServer
 from tests.support.processes import codex_processes
-from tests.support.real_codex import make_codex_home
 
 OUTER = "Use codex-bridge for this (host test)."
 PREFIX = "mcp__codex-bridge__"

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
+from codex_local_sdk.testing.real_codex import make_codex_home
 from tests.hosts.support import NPM_BIN, bridge, fill, host_env, require, snippet
 from tests.support.figures import record
-from tests.support.mock_responses import HELLO_TEXT, MockResponsesServer
 from tests.support.processes import codex_processes
-from tests.support.real_codex import make_codex_home
 
 NAMESPACE = "mcp__codex_bridge"
 TOOLS = 12

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 
+from codex_local_sdk.testing.mock_responses import MockResponsesServer
+from codex_local_sdk.testing.real_codex import make_codex_home
 from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
-from tests.support.mock_responses import MockResponsesServer
 from tests.support.processes import codex_processes
-from tests.support.real_codex import make_codex_home
 
 DRIVER = pathlib.Path(__file__).with_name("neovim_drive.lua")
 NVIM = pathlib.Path(sys.executable).with_name("nvim")

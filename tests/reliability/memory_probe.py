@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from codex_local_sdk import CodexExecRequest, CodexLocalClient
+from codex_local_sdk.testing import fake_codex_executable
 
-FAKE_CODEX = Path(__file__).resolve().parents[1] / "fake_codex" / "codex"
+FAKE_CODEX = fake_codex_executable()
 PROMPTS = {
     "run": "[[fake:flood={size}]] go",
     "stream": "[[fake:flood={size}]] go",

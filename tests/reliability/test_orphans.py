@@ -19,12 +19,12 @@ import anyio
 import psutil
 import pytest
 
+from codex_local_sdk.testing.mock_responses import MockResponsesServer
+from codex_local_sdk.testing.real_codex import e2e_env, make_codex_home
 from tests.conftest import FAKE_CODEX, _require_real_codex
 from tests.mcp_support import TAG_ENV, describe, server_env, tagged_processes, wait_until
 from tests.reliability.raw_peers import RawMcp
 from tests.support.figures import record
-from tests.support.mock_responses import MockResponsesServer
-from tests.support.real_codex import e2e_env, make_codex_home
 
 pytestmark = pytest.mark.timeout(600)
 

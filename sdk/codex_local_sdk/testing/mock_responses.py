@@ -1,7 +1,7 @@
 """A tiny offline stand-in for the OpenAI Responses API, for end-to-end tests.
 
 The real ``codex`` CLI is pointed at this server through a custom model provider
-(see ``tests/support/real_codex.py``). Each ``POST /v1/responses`` is answered with
+(see ``real_codex.py`` beside this file). Each ``POST /v1/responses`` is answered with
 a streamed (SSE) response whose behaviour is chosen by a directive inside the last
 user message of the request:
 
