@@ -418,7 +418,14 @@ class CodexLanguageServer(LanguageServer):
         if not (self.settings.review if review is None else review):
             return False
         sandbox = params.sandbox or self.service.policy.default_sandbox
-        return SANDBOX_RANK[SandboxMode(sandbox)] > SANDBOX_RANK[SandboxMode.READ_ONLY]
+        if SANDBOX_RANK[SandboxMode(sandbox)] <= SANDBOX_RANK[SandboxMode.READ_ONLY]:
+            return False
+        if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
+            raise BridgeError(
+                "add_dirs cannot be used in review mode: codex would write to them directly. "
+                'Pass "review": false to run directly, or leave add_dirs out'
+            )
+        return True
 
     def transcript_directory(self) -> str:
         if self._transcripts is None:

@@ -300,6 +300,12 @@ async def test_direct_mode_and_read_only_runs_use_no_copy(
     assert (workspace / "a.txt").read_text().count("appended") == 1
     result = await execute(client, "codex.run", {"prompt": "read only", "wait": True})
     assert "review" not in result  # the default sandbox is read-only: nothing to review
+    with pytest.raises(Exception, match="add_dirs cannot be used in review mode"):
+        await execute(
+            client,
+            "codex.run",
+            {"prompt": "x", "sandbox": WRITE, "review": True, "add_dirs": [str(workspace)]},
+        )
     assert copies_left(temp_dir) == []
 
 
