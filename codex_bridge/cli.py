@@ -64,6 +64,7 @@ from codex_local_sdk import (
 )
 
 from . import __version__
+from .cli_approvals import NOT_A_TERMINAL, terminal_approvals, wants_relay
 from .policy import APPROVAL_RANK, BridgePolicy, PolicyError
 from .progress import display_command
 from .service import (
@@ -222,6 +223,12 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
     )
     option("--max-concurrency", "codex processes at once (2)", type=_positive_int, metavar="N")
+    option(
+        "--engine",
+        "where turns run: auto (warm app-server in the servers; exec for one-shot runs unless "
+        "codex may ask for approval on a terminal), app-server, exec",
+        choices=["auto", "app-server", "exec"],
+    )
     seconds = {"type": _positive_seconds, "metavar": "SECONDS"}
     option("--default-timeout", "timeout for runs that set none (900)", **seconds)
     option("--max-timeout", "longer timeouts are lowered to this (3600)", **seconds)
@@ -474,6 +481,7 @@ _POLICY_FIELDS = {
     "default_reasoning_effort": "default_reasoning_effort",
     "default_profile": "default_profile",
     "max_concurrency": "max_concurrency",
+    "engine": "engine",
     "default_timeout": "default_timeout_seconds",
     "max_timeout": "max_timeout_seconds",
 }
@@ -723,7 +731,14 @@ def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
     mode: OutputMode = (
         "events" if args.events else "json" if args.json or not _is_terminal(sys.stdout) else "live"
     )
+    interactive = _is_terminal(sys.stdin) and mode == "live"
+    approval_policy = getattr(params, "approval_policy", None)
+    if policy.engine == "auto":  # a one-shot run gains nothing from a warm server
+        relays = wants_relay(str(approval_policy) if approval_policy else None, interactive)
+        policy = msgspec.structs.replace(policy, engine="app-server" if relays else "exec")
+    service = BridgeService(policy)
     view = TerminalView(_console(), params) if mode == "live" else None
+    on_approval = terminal_approvals(view.pause, view.resume) if view and interactive else None
 
     def on_event(event: ThreadEvent) -> None:
         if mode == "events":
@@ -736,11 +751,20 @@ def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
             view.on_progress(update)
 
     async def work() -> RunOutcome:
-        if isinstance(params, RunParams):
-            return await service.run(params, on_progress=on_progress, on_event=on_event)
-        if isinstance(params, ResumeParams):
-            return await service.resume(params, on_progress=on_progress, on_event=on_event)
-        return await service.fork(params, on_progress=on_progress, on_event=on_event)
+        operation = (
+            service.run
+            if isinstance(params, RunParams)
+            else service.resume
+            if isinstance(params, ResumeParams)
+            else service.fork
+        )
+        return await operation(
+            params,  # type: ignore[arg-type]
+            on_progress=on_progress,
+            on_event=on_event,
+            on_approval=on_approval,
+            approvals_unavailable=None if on_approval else NOT_A_TERMINAL,
+        )
 
     with view if view is not None else contextlib.nullcontext():
         result = asyncio.run(_interruptible(work, service))
@@ -795,6 +819,13 @@ class TerminalView:
 
     def __exit__(self, *exc: object) -> None:
         self._live.stop()
+
+    def pause(self) -> None:
+        """Stop redrawing (a prompt is shown)."""
+        self._live.stop()
+
+    def resume(self) -> None:
+        self._live.start()
 
     def __rich__(self) -> RenderableType:
         from rich.text import Text

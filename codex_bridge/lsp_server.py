@@ -55,10 +55,11 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCRequestMessage, MsgId
 from pygls.uris import to_fs_path
 
-from codex_local_sdk import AgentMessageItem, ItemCompleted, SandboxMode
+from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
 from .lsp import buffers, editor_review
+from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
 from .lsp.code_actions import KINDS, LastThread, Selection, code_actions
 from .lsp.context import Focus, inside, pop_context, prompt_with_context, resolve, unsaved
@@ -95,6 +96,7 @@ COMMANDS = (
     "codex.sessions.show",
     "codex.sessions.rename",
     "codex.sessions.delete",
+    "codex.steer",
 )
 _MAX_SHOWN = 240  # characters of an answer in window/showMessage; the rest is in the transcript
 TRANSCRIPT_METHOD = "codex/transcript"
@@ -366,8 +368,17 @@ class CodexLanguageServer(LanguageServer):
             run.before = buffers.snapshot(open_now)
         try:
             with running_in(snapshot.inside(cwd)) if snapshot else contextlib.nullcontext():
+                asks = self.supports("window.show_message")
                 info = self.service.start_job(
-                    kind, params, on_progress=lambda u: self._on_update(run, u)
+                    kind,
+                    params,
+                    on_progress=lambda u: self._on_update(run, u),
+                    on_approval=message_request_handler(self._ask, lambda: run.job_id)
+                    if asks
+                    else None,
+                    approvals_unavailable=None
+                    if asks
+                    else "this editor cannot show message requests (window/showMessageRequest)",
                 )
         except BaseException:
             if snapshot is not None:
@@ -450,12 +461,19 @@ class CodexLanguageServer(LanguageServer):
     def send_status(self) -> None:
         self.protocol.notify(STATUS_METHOD, status_payload(self.service, self.codex_version))
 
+    async def _ask(self, params: lsp.ShowMessageRequestParams) -> lsp.MessageActionItem | None:
+        return await self.window_show_message_request_async(params)
+
     def _on_update(self, run: _Run, update: ProgressUpdate) -> None:
         event = update.event
         if isinstance(event, ItemCompleted) and isinstance(event.item, AgentMessageItem):
             if run.transcript is not None:
-                run.transcript.add("\n" + event.item.text + "\n")
+                run.transcript.settle(event.item.id, "\n" + event.item.text + "\n")
             self.log(lsp.MessageType.Info, f"codex [{run.job_id}]: {event.item.text}")
+        elif isinstance(event, AgentMessageDelta):
+            if run.transcript is not None:
+                run.transcript.add_live(event.item_id, update.message)
+            self.log(lsp.MessageType.Log, f"codex [{run.job_id}] {update.message}")
         else:
             if run.transcript is not None:
                 run.transcript.add(f"- {update.message}")
@@ -726,14 +744,33 @@ async def _status(ls: CodexLanguageServer, *arguments: Any) -> Any:
     named = _only("codex.status", [named], (), optional=("run_id",))
     if named.get("run_id"):
         return _job_result(ls.service.job_status(named["run_id"]))
+    engine = ls.service.engine_status()
     result: dict[str, Any] = {
         "version": __version__,
+        "engine": msgspec.to_builtins(engine) if engine is not None else None,
         "policy": ls.service.policy.describe(),
         "runs": [_job_result(info) for info in ls.service.list_jobs()],
     }
     if doctor:  # runs codex --version and login status: never part of initialize
         result["doctor"] = msgspec.to_builtins(await asyncio.to_thread(ls.service.doctor))
     return result
+
+
+async def _steer(ls: CodexLanguageServer, *arguments: Any) -> Any:
+    named = named_arguments("codex.steer", arguments, ("run_id", "prompt"))
+    target = str(named.pop("run_id", "") or "")
+    prompt = named.pop("prompt", None)
+    thread_id = named.pop("thread_id", None)
+    if named:
+        raise BridgeError(f"codex.steer: unknown argument(s) {', '.join(sorted(named))}")
+    if not isinstance(prompt, str):
+        raise BridgeError("codex.steer: prompt is required")
+    if thread_id is None and not target:
+        raise BridgeError("codex.steer: name the run (run_id) or the thread (thread_id)")
+    info = await ls.service.steer(
+        prompt, job_id=target or None, thread_id=str(thread_id) if thread_id else None
+    )
+    return msgspec.to_builtins(info)
 
 
 async def _sessions_list(ls: CodexLanguageServer, *arguments: Any) -> Any:
@@ -791,6 +828,7 @@ _HANDLERS: dict[str, _Handler] = {
     "codex.sessions.show": _sessions_show,
     "codex.sessions.rename": _sessions_rename,
     "codex.sessions.delete": _sessions_delete,
+    "codex.steer": _steer,
 }
 
 
@@ -812,6 +850,7 @@ def build_server(policy: BridgePolicy, service: BridgeService | None = None) -> 
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: CodexLanguageServer, params: lsp.InitializedParams) -> None:
+        ls.service.start_engine_check()  # in the background
         ls.send_status()
         if ls.supports("workspace.configuration"):
             await ls.pull_configuration()

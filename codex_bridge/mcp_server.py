@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ from pydantic import ValidationError
 from codex_local_sdk.otel import instrument
 
 from . import __version__
+from .mcp_approvals import approval_relay
 from .policy import SAFE_CONFIG_KEYS, BridgePolicy
 from .service import (
     BridgeError,
@@ -54,6 +56,7 @@ from .service import (
     SessionDeleted,
     SessionInfo,
     SessionRenameParams,
+    SteerInfo,
     parse_params,
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
@@ -75,6 +78,10 @@ _WAITING_TOOLS = frozenset({"codex_run", "codex_resume", "codex_fork"})
 _T = TypeVar("_T")
 
 Context = ServerRequestContext[BridgeService, Any]
+# The tool call being served: its session can ask the person about codex's approvals.
+_call_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "codex_bridge_mcp_call", default=None
+)
 
 INSTRUCTIONS = """\
 codex-bridge runs the OpenAI Codex coding agent on this machine. Codex reads and edits files \
@@ -104,8 +111,9 @@ _FIELD_DOCS: dict[str, str] = {
         "workspace-write (edit files in cwd), danger-full-access (anything)."
     ),
     "approval_policy": (
-        "When Codex would ask for approval to leave the sandbox. Nobody can answer those "
-        "questions here (they are declined), so keep the default 'never'."
+        "When Codex asks before acting: 'never' (the default) or 'on-request' (Codex asks "
+        "the user, through an elicitation form, before running a command outside its "
+        "sandbox; the answers are listed in the result's approvals)."
     ),
     "profile": (
         "A profile from the Codex config.toml; refused unless the server's operator allowed "
@@ -157,6 +165,11 @@ _FIELD_DOCS: dict[str, str] = {
 }
 
 _TOOL_FIELD_DOCS: dict[str, dict[str, str]] = {
+    "codex_steer": {
+        "prompt": "What to add to the running turn (a correction, a detail, a new priority).",
+        "job_id": "The running job to steer (exactly one of job_id or thread_id).",
+        "thread_id": "The thread whose running turn to steer (exactly one of the two).",
+    },
     "codex_run": {
         "session_name": (
             "Record the new thread under this name, to continue it later with codex_resume. "
@@ -412,25 +425,56 @@ async def _isolated(operation: Coroutine[Any, Any, _T]) -> _T:
         raise
 
 
+async def _operation(
+    operation: Callable[..., Coroutine[Any, Any, RunOutcome]],
+    params: RunParams | ResumeParams | ForkParams,
+    progress: ProgressCallback,
+) -> types.CallToolResult:
+    ctx = _call_context.get()
+    relay = approval_relay(ctx) if ctx is not None else None
+    outcome = await _isolated(
+        operation(
+            params,
+            on_progress=progress,
+            on_approval=relay.handler if relay else None,
+            approvals_unavailable=relay.unavailable if relay else None,
+        )
+    )
+    return _outcome_result(outcome)
+
+
 async def _run(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(RunParams, arguments)
-    return _outcome_result(await _isolated(service.run(params, on_progress=progress)))
+    return await _operation(service.run, parse_params(RunParams, arguments), progress)
 
 
 async def _resume(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(ResumeParams, arguments)
-    return _outcome_result(await _isolated(service.resume(params, on_progress=progress)))
+    return await _operation(service.resume, parse_params(ResumeParams, arguments), progress)
 
 
 async def _fork(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
-    params = parse_params(ForkParams, arguments)
-    return _outcome_result(await _isolated(service.fork(params, on_progress=progress)))
+    return await _operation(service.fork, parse_params(ForkParams, arguments), progress)
+
+
+class _SteerArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    prompt: str
+    job_id: str | None = None
+    thread_id: str | None = None
+
+
+async def _steer(
+    service: BridgeService, arguments: dict[str, Any], _: ProgressCallback
+) -> types.CallToolResult:
+    params = parse_params(_SteerArguments, arguments)
+    info = await service.steer(params.prompt, job_id=params.job_id, thread_id=params.thread_id)
+    return _text_result(
+        f"added to the running turn {info.turn_id} of thread {info.thread_id}", _builtins(info)
+    )
 
 
 async def _in_thread(call: Callable[[], _T]) -> _T:
@@ -729,6 +773,19 @@ def _base_tool_specs() -> list[_ToolSpec]:
             handler=_job_cancel,
         ),
         _ToolSpec(
+            name="codex_steer",
+            title="Steer a running Codex turn",
+            description=(
+                "Add instructions to a Codex turn that is still running (by job_id from "
+                "codex_job_start, or thread_id from a run's progress): Codex takes them into "
+                "account without starting over. Needs the warm app-server engine."
+            ),
+            input_schema=_input_schema("codex_steer", [_SteerArguments]),
+            output_schema=_output_schema(SteerInfo),
+            annotations=_annotations("Steer a running Codex turn", open_world=True),
+            handler=_steer,
+        ),
+        _ToolSpec(
             name="codex_jobs_list",
             title="List Codex jobs",
             description="List this server's background jobs (recent finished ones included).",
@@ -832,6 +889,7 @@ def build_server(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:
+        service.start_engine_check()  # in the background: initialize is answered at once
         try:
             yield service
         finally:
@@ -851,6 +909,7 @@ def build_server(
                 code=types.INVALID_PARAMS,
                 message=f"Unknown tool {params.name!r}; the tools are: {', '.join(specs)}",
             )
+        token = _call_context.set(ctx)
         try:
             arguments = _normalise_arguments(spec, params.arguments)
             check_arguments(spec.name, arguments)
@@ -863,6 +922,8 @@ def build_server(
         except Exception as exc:  # the server must answer, never die on a request
             logger.exception("%s failed unexpectedly", spec.name)
             return _error_result(f"internal error in {spec.name}: {exc!r}")
+        finally:
+            _call_context.reset(token)
 
     async def list_resources(
         ctx: Context, params: types.PaginatedRequestParams | None

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from platformdirs import user_data_dir
@@ -232,6 +232,13 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     default_config: dict[str, Any] = msgspec.field(default_factory=dict)
     """Codex config overrides for every call, set at launch (``--config``); never the
     settings the policy decides."""
+    engine: Literal["auto", "app-server", "exec"] = "auto"
+    """Where turns run: warm ``codex app-server``s (``auto``, ``app-server``; exec when codex
+    cannot serve app-server) or a ``codex exec`` per turn."""
+    engine_idle_seconds: float = 600.0
+    """A warm app-server without turns for this long is closed."""
+    approval_timeout_seconds: float = 120.0
+    """An approval request nobody answers is declined after this long."""
 
     def __post_init__(self) -> None:
         for name in ("default_sandbox", "sandbox_ceiling"):  # accept "read-only" etc. too
@@ -275,6 +282,8 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
             raise PolicyError("max_concurrency must be at least 1")
         if self.default_timeout_seconds <= 0 or self.max_timeout_seconds <= 0:
             raise PolicyError("timeouts must be positive")
+        if self.engine_idle_seconds <= 0 or self.approval_timeout_seconds <= 0:
+            raise PolicyError("engine_idle_seconds and approval_timeout_seconds must be positive")
         roots = tuple(str(Path(root).expanduser().resolve()) for root in self.allowed_roots)
         msgspec.structs.force_setattr(self, "allowed_roots", roots)
         msgspec.structs.force_setattr(self, "store_path", str(Path(self.store_path).expanduser()))

@@ -25,6 +25,9 @@ import jsonschema
 import msgspec
 
 from codex_local_sdk import (
+    AgentMessageDelta,
+    ApprovalDecided,
+    ApprovalHandler,
     ApprovalPolicy,
     CodexError,
     CodexExecRequest,
@@ -33,7 +36,9 @@ from codex_local_sdk import (
     CodexNotInstalledError,
     CodexUsageError,
     CodexVersionError,
+    CommandOutputDelta,
     EventCallback,
+    ItemCompleted,
     JsonFileSessionStore,
     ReasoningEffort,
     ReasoningSummary,
@@ -42,8 +47,10 @@ from codex_local_sdk import (
     SessionNotFoundError,
     SessionRecord,
     ThreadEvent,
+    ThreadStarted,
     Usage,
     WebSearchMode,
+    handling_approvals,
     scrub_secrets,
 )
 from codex_local_sdk.cli_args import login_status_argv
@@ -51,6 +58,8 @@ from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, pars
 from codex_local_sdk.events import event_to_dict
 
 from . import __version__
+from .engine import EngineStatus, EngineTransport, describe_engine, make_client
+from .live import LiveText
 from .nesting import child_environment, nesting_depth
 from .policy import (
     SAFE_CONFIG_KEYS,
@@ -77,6 +86,7 @@ __all__ = [
     "SessionDeleted",
     "SessionInfo",
     "SessionRenameParams",
+    "SteerInfo",
     "parse_params",
     "running_in",
 ]
@@ -238,6 +248,8 @@ class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     more_commands: int = 0
     """How many earlier commands a summary leaves out (detail "full" lists them all)."""
     files_changed: list[str] = msgspec.field(default_factory=list)
+    approvals: list[ApprovalDecided] = msgspec.field(default_factory=list)
+    """Every approval codex asked for in this run, and the answer it got."""
     structured_output: Any = None
     usage: Usage | None = None
     """Cumulative for the thread, as codex reports it."""
@@ -298,6 +310,7 @@ class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
             attempts=result.attempts,
             turn_status=result.turn_status if full else None,
             events=[event_to_dict(event) for event in result.events] if full else None,
+            approvals=[e for e in result.events if isinstance(e, ApprovalDecided)],
         )
 
     def to_text(self) -> str:
@@ -320,6 +333,9 @@ class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
             facts.append(f"Commands{earlier}: {ran}.")
         if self.files_changed:
             facts.append("Files changed: " + ", ".join(self.files_changed) + ".")
+        for approval in self.approvals:
+            why = f" ({approval.decided_by}: {approval.note})" if approval.note else ""
+            facts.append(f"Approval {approval.decision}: {approval.subject}{why}.")
         usage = self.turn_usage or self.usage
         if usage is not None:
             facts.append(
@@ -423,6 +439,14 @@ class JobInfo(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
+class SteerInfo(msgspec.Struct, kw_only=True):
+    """Input added to a running turn."""
+
+    thread_id: str
+    turn_id: str
+    job_id: str | None = None
+
+
 class DoctorCheck(msgspec.Struct, kw_only=True):
     name: str
     ok: bool
@@ -439,6 +463,7 @@ class DoctorReport(msgspec.Struct, kw_only=True):
     logged_in: bool | None = None
     store_path: str = ""
     sessions: int | None = None
+    engine: EngineStatus | None = None
     checks: list[DoctorCheck] = msgspec.field(default_factory=list)
 
 
@@ -467,6 +492,7 @@ class _Job:
     def __init__(self, info: JobInfo, task: asyncio.Task[RunOutcome] | None = None) -> None:
         self.info = info
         self.task = task
+        self.thread_id: str | None = None
 
 
 class BridgeService:
@@ -477,7 +503,8 @@ class BridgeService:
     ) -> None:
         self.policy = policy or BridgePolicy()
         self.depth = nesting_depth()
-        self.client = client or self._new_client(self.policy)
+        self.engine: EngineTransport | None = None
+        self.client = client or self._make_client(self.policy)
         self._slots: asyncio.Semaphore | None = None
         self._jobs: dict[str, _Job] = {}
         self._job_numbers = itertools.count(1)
@@ -493,16 +520,32 @@ class BridgeService:
         old, self.policy = self.policy, policy
         if policy.max_concurrency != old.max_concurrency:
             self._slots = None  # runs holding a slot release it on the old semaphore
-        if (policy.codex_bin, policy.store_path) != (old.codex_bin, old.store_path):
+        if (policy.codex_bin, policy.store_path, policy.engine) != (
+            old.codex_bin,
+            old.store_path,
+            old.engine,
+        ):
             self._retired_clients.append(self.client)
-            self.client = self._new_client(policy)
+            self.client = self._make_client(policy)
 
-    def _new_client(self, policy: BridgePolicy) -> CodexLocalClient:
-        return CodexLocalClient(
+    def _make_client(self, policy: BridgePolicy) -> CodexLocalClient:
+        client, self.engine = make_client(
             codex_bin=policy.codex_bin,
             session_store=JsonFileSessionStore(policy.store_path),
+            engine=policy.engine,
+            idle_shutdown_seconds=policy.engine_idle_seconds,
             env=child_environment(self.depth),
         )
+        return client
+
+    def start_engine_check(self) -> None:
+        """Start finding out, in the background, which engine serves this codex (servers call
+        this once their loop runs; turns wait for the answer)."""
+        if self.engine is not None:
+            self.engine.start_check()
+
+    def engine_status(self) -> EngineStatus | None:
+        return None if self.engine is None else self.engine.status()
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
@@ -666,18 +709,23 @@ class BridgeService:
         *,
         on_progress: ProgressCallback | None = None,
         on_event: EventCallback | None = None,
+        on_approval: ApprovalHandler | None = None,
+        approvals_unavailable: str | None = None,
     ) -> RunOutcome:
         """Start a new thread (recorded as a session when ``session_name`` is given).
 
         ``on_progress`` gets a described update per notable event; ``on_event`` (also on
-        resume and fork) sees every raw event, for callers that relay the stream itself.
+        resume and fork) sees every raw event, for callers that relay the stream itself;
+        ``on_approval`` asks the person about codex's approval requests (see ``_operate``).
         """
         start: Callable[..., Awaitable[Any]] = self.client.run_async
         if params.session_name:
             start = functools.partial(
                 self.client.start_thread_async, session_name=params.session_name
             )
-        return await self._operate(params, start, on_progress, on_event)
+        return await self._operate(
+            params, start, on_progress, on_event, on_approval, approvals_unavailable
+        )
 
     async def resume(
         self,
@@ -685,12 +733,16 @@ class BridgeService:
         *,
         on_progress: ProgressCallback | None = None,
         on_event: EventCallback | None = None,
+        on_approval: ApprovalHandler | None = None,
+        approvals_unavailable: str | None = None,
     ) -> RunOutcome:
         """Continue a thread named by session name or thread id (exactly one)."""
         start = functools.partial(
             self.client.resume_async, session_name=params.session_name, thread_id=params.thread_id
         )
-        return await self._operate(params, start, on_progress, on_event)
+        return await self._operate(
+            params, start, on_progress, on_event, on_approval, approvals_unavailable
+        )
 
     async def fork(
         self,
@@ -698,6 +750,8 @@ class BridgeService:
         *,
         on_progress: ProgressCallback | None = None,
         on_event: EventCallback | None = None,
+        on_approval: ApprovalHandler | None = None,
+        approvals_unavailable: str | None = None,
     ) -> RunOutcome:
         """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
         start = functools.partial(
@@ -706,7 +760,9 @@ class BridgeService:
             thread_id=params.thread_id,
             new_session_name=params.new_session_name,
         )
-        return await self._operate(params, start, on_progress, on_event)
+        return await self._operate(
+            params, start, on_progress, on_event, on_approval, approvals_unavailable
+        )
 
     def checked_cwd(self, params: RunParams | ResumeParams | ForkParams) -> str:
         """Where ``params`` would run codex, after every policy check (else BridgeError)."""
@@ -767,24 +823,37 @@ class BridgeService:
         start: Callable[..., Awaitable[Any]],
         on_progress: ProgressCallback | None,
         on_event: EventCallback | None,
+        on_approval: ApprovalHandler | None = None,
+        approvals_unavailable: str | None = None,
     ) -> RunOutcome:
-        """Policy checks, a concurrency slot, then one SDK operation."""
+        """Policy checks, a concurrency slot, then one SDK operation.
+
+        ``on_approval`` asks the person about codex's approval requests (else they are
+        declined, with ``approvals_unavailable`` as the reason). Approving never lets codex
+        leave its sandbox unless this server's ceiling is danger-full-access."""
         request = checked = self._checked_request(params)
         relocated = _RUN_DIRECTORY.get()
         if relocated is not None:
             request = msgspec.structs.replace(request, cwd=relocated)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
+        approvals = handling_approvals(
+            on_approval,
+            timeout_seconds=self.policy.approval_timeout_seconds,
+            allow_leaving_sandbox=self.policy.sandbox_ceiling is SandboxMode.DANGER_FULL_ACCESS,
+            unavailable_reason=approvals_unavailable,
+        )
         async with self._slot(reporter):
-            result = await self._guard(
-                start(
-                    request=request,
-                    timeout_seconds=total,
-                    idle_timeout_seconds=idle,
-                    raise_on_error=False,
-                    on_event=reporter.on_event,
+            with approvals:
+                result = await self._guard(
+                    start(
+                        request=request,
+                        timeout_seconds=total,
+                        idle_timeout_seconds=idle,
+                        raise_on_error=False,
+                        on_event=reporter.on_event,
+                    )
                 )
-            )
         if isinstance(result, tuple):  # (session, result) from start_thread and fork
             result = result[1]
         if relocated is not None and result.session_name:
@@ -875,6 +944,8 @@ class BridgeService:
         params: RunParams | ResumeParams | ForkParams,
         *,
         on_progress: ProgressCallback | None = None,
+        on_approval: ApprovalHandler | None = None,
+        approvals_unavailable: str | None = None,
     ) -> JobInfo:
         """Start an operation in the background and return at once.
 
@@ -894,6 +965,8 @@ class BridgeService:
         job = _Job(info)
 
         async def progress(update: ProgressUpdate) -> None:
+            if isinstance(update.event, ThreadStarted):
+                job.thread_id = update.event.thread_id
             if info.state == "queued" and not update.queued:
                 info.state = "running"
                 info.started_at = _iso(time.time())
@@ -905,13 +978,20 @@ class BridgeService:
                     await forwarded
 
         async def work() -> RunOutcome:
+            operation: Callable[..., Awaitable[RunOutcome]] = (
+                self.run
+                if isinstance(params, RunParams)
+                else self.resume
+                if isinstance(params, ResumeParams)
+                else self.fork
+            )
             try:
-                if isinstance(params, RunParams):
-                    outcome = await self.run(params, on_progress=progress)
-                elif isinstance(params, ResumeParams):
-                    outcome = await self.resume(params, on_progress=progress)
-                else:
-                    outcome = await self.fork(params, on_progress=progress)
+                outcome = await operation(
+                    params,
+                    on_progress=progress,
+                    on_approval=on_approval,
+                    approvals_unavailable=approvals_unavailable,
+                )
             except asyncio.CancelledError:
                 info.state = "cancelled"
                 raise
@@ -960,6 +1040,29 @@ class BridgeService:
             await asyncio.wait({job.task})
             job.info.state = "cancelled"
         return job.info
+
+    async def steer(
+        self, prompt: str, *, job_id: str | None = None, thread_id: str | None = None
+    ) -> SteerInfo:
+        """Add ``prompt`` to the running turn of a job or a thread (warm engine only)."""
+        if (job_id is None) == (thread_id is None):
+            raise BridgeError("name exactly one of job_id or thread_id")
+        if not prompt.strip():
+            raise BridgeError("prompt must not be empty")
+        if job_id is not None:
+            job = self._job(job_id)
+            if job.task is None or job.task.done():
+                raise BridgeError(f"job {job_id} is not running", code="job")
+            thread_id = job.thread_id
+            if thread_id is None:
+                raise BridgeError(
+                    f"job {job_id} has not started its turn yet; try again", code="job"
+                )
+        assert thread_id is not None
+        if self.engine is None:
+            raise BridgeError("steering needs the app-server engine")
+        turn_id = await self._guard(self.engine.steer(thread_id, prompt))
+        return SteerInfo(thread_id=thread_id, turn_id=str(turn_id), job_id=job_id)
 
     def list_jobs(self) -> list[JobInfo]:
         return [job.info for job in self._jobs.values()]
@@ -1010,6 +1113,12 @@ class BridgeService:
                 checks.append(
                     DoctorCheck(name="version", ok=False, detail=f"cannot parse {report.version!r}")
                 )
+            report.engine = self.engine_status()
+            if login and report.engine is not None and report.engine.engine == "checking":
+                report.engine = describe_engine(self.policy.engine, binary.path)
+            if report.engine is not None:
+                detail = f"{report.engine.engine}: {report.engine.reason}"
+                checks.append(DoctorCheck(name="engine", ok=True, detail=detail))
             if login:
                 report.logged_in, detail = _login_status(binary.path)
                 # Not fatal: an API key per call or a custom model provider also works.
@@ -1089,6 +1198,7 @@ class _Reporter:
         self._callback = callback
         self._raw_callback = raw_callback
         self._count = 0
+        self._live = LiveText()
 
     async def emit(
         self, message: str, event: ThreadEvent | None = None, *, queued: bool = False
@@ -1106,6 +1216,13 @@ class _Reporter:
             outcome = self._raw_callback(event)
             if outcome is not None:
                 await outcome
+        if isinstance(event, (AgentMessageDelta, CommandOutputDelta)):
+            line = self._live.feed(event)
+            if line is not None:
+                await self.emit(line, event)
+            return
+        if isinstance(event, ItemCompleted):
+            self._live.forget(event.item.id)
         message = describe_event(event)
         if message is not None:
             await self.emit(message, event)

@@ -422,7 +422,9 @@ async def test_the_transcript_opens_at_the_start_and_follows_the_run(
     await until(lambda: "### Result" in path.read_text(), what="the result")
     assert any(s.running for s in statuses)  # a status line saw the run
     await until(lambda: statuses and not statuses[-1].running, what="an idle status")
-    assert statuses[-1].engine == "exec" and statuses[-1].bridge_version
+    engine = (await execute(client, "codex.status"))["engine"]
+    assert statuses[-1].engine == (engine["engine"] if engine else "exec")
+    assert statuses[-1].bridge_version and statuses[-1].codex_version
 
     # A resume continues in the same transcript.
     again = await execute(client, "codex.resume", "talk", "and more", {"wait": True})

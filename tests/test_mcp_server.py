@@ -35,6 +35,7 @@ from tests.mcp_support import (
     TAG_ENV,
     ProgressRecorder,
     cli_server,
+    describe,
     leftover_codex,
     module_server,
     server_env,
@@ -57,6 +58,7 @@ TOOLS = {
     "codex_job_wait",
     "codex_job_cancel",
     "codex_jobs_list",
+    "codex_steer",
 }
 
 pytestmark = pytest.mark.timeout(120)
@@ -759,14 +761,15 @@ async def test_example_client_script(
 # --------------------------------------------------------------------------- real codex
 
 
+@pytest.mark.parametrize("engine", ["app-server", "exec"])
 async def test_real_codex_over_stdio(
-    real_codex: RealCodex, tmp_path: pathlib.Path, tag: str, mode: str
+    real_codex: RealCodex, tmp_path: pathlib.Path, tag: str, mode: str, engine: str
 ) -> None:
     env = server_env(
         store=tmp_path / "sessions.json",
         codex_bin=real_codex.binary,
         workdir=real_codex.workdir,
-        extra={**real_codex.env, TAG_ENV: tag},
+        extra={**real_codex.env, TAG_ENV: tag, "CODEX_BRIDGE_ENGINE": engine},
     )
     params = StdioServerParameters(
         command=sys.executable,
@@ -805,5 +808,10 @@ async def test_real_codex_over_stdio(
             assert await wait_until(lambda: "thinking…" in started.messages, within=60)
             assert tagged_processes(tag)
             group.cancel_scope.cancel()
-        assert await leftover_codex(tag) == []
+        if engine == "exec":
+            assert await leftover_codex(tag) == []
+        else:  # the turn was interrupted; the warm server stays for the next call
+            assert all("app-server" in line for line in describe(tagged_processes(tag)))
+            again = await call_ok(client, "codex_run", {"prompt": "[[mock:hello]] after"})
+            assert again["final_message"] == HELLO_TEXT
     assert await leftover_codex(tag) == []

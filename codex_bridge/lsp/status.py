@@ -26,10 +26,10 @@ _UNFINISHED = ("queued", "running")
 
 
 def engine_of(service: BridgeService) -> str:
-    """How the service runs codex: ``exec`` (a process per turn) or a warm engine."""
-    engine = getattr(service, "engine", None)
-    name = getattr(engine, "name", engine)
-    return name if isinstance(name, str) else "exec"
+    """How the service runs codex: ``app-server`` (warm), ``exec`` (a process per turn) or
+    ``checking`` (not known yet)."""
+    status = service.engine_status()
+    return "exec" if status is None else status.engine
 
 
 async def codex_version(service: BridgeService) -> str | None:

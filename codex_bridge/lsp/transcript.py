@@ -1,8 +1,9 @@
 """Live transcripts: one Markdown file per conversation, kept current while codex works.
 
 A run opens its transcript when it starts (``window/showDocument``); progress lines and
-agent messages are appended as they arrive and the file is rewritten at most every
-:data:`FLUSH_SECONDS` (editors that watch files reload it), and once more at the end. A
+agent messages (live as the model writes them, with the warm engine) are appended as they
+arrive and the file is rewritten at most every :data:`FLUSH_SECONDS` (editors that watch
+files reload it), and once more at the end. A
 resume or fork of a thread continues in that thread's transcript. Clients that prefer not
 to watch files ask ``codex/transcript`` for the current text.
 """
@@ -32,6 +33,7 @@ class Transcript:
         self._dropped = 0
         self._flushed_at = 0.0
         self._dirty = True
+        self._live: dict[str, list[int]] = {}
 
     def start_turn(self, heading: str, prompt: str) -> None:
         self._turn_lines, self._dropped = 0, 0
@@ -56,6 +58,24 @@ class Transcript:
             line = line[:_MAX_CHARS] + "…"
         self._parts.append(line)
         self._dirty = True
+
+    def add_live(self, item_id: str, line: str) -> None:
+        """A line of an agent message still being written (replaced by :meth:`settle`)."""
+        self._live.setdefault(item_id, []).append(len(self._parts))
+        self.add(line)
+
+    def settle(self, item_id: str, text: str) -> None:
+        """The agent message ``item_id`` is complete: its live lines give way to ``text``."""
+        drop = set(self._live.pop(item_id, ()))
+        if drop:
+            self._parts = [part for index, part in enumerate(self._parts) if index not in drop]
+            self._turn_lines -= len(drop)
+            shift = sorted(drop)
+            self._live = {
+                key: [i - sum(1 for d in shift if d < i) for i in indexes]
+                for key, indexes in self._live.items()
+            }
+        self.add(text)
 
     def section(self, heading: str, body: str) -> None:
         if self._dropped:

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from ._version import __version__
 from .app_server import AppServerTransport
+from .approvals import (
+    ApprovalDecision,
+    ApprovalHandler,
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalScope,
+    handling_approvals,
+)
 from .cli_args import CodexInvocation, build_invocation
 from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, find_codex
 from .events import (
+    AgentMessageDelta,
     AgentMessageItem,
+    ApprovalDecided,
     CommandExecutionItem,
+    CommandOutputDelta,
     ErrorEvent,
     ErrorItem,
     FileChange,
@@ -82,9 +93,16 @@ from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
 __all__ = [
     "MAX_SESSION_NAME_LENGTH",
     "MINIMUM_CODEX_VERSION",
+    "AgentMessageDelta",
     "AgentMessageItem",
     "AppServerTransport",
+    "ApprovalDecided",
+    "ApprovalDecision",
+    "ApprovalHandler",
+    "ApprovalKind",
     "ApprovalPolicy",
+    "ApprovalRequest",
+    "ApprovalScope",
     "CodexBinary",
     "CodexClientEvent",
     "CodexError",
@@ -101,6 +119,7 @@ __all__ = [
     "CodexUsageError",
     "CodexVersionError",
     "CommandExecutionItem",
+    "CommandOutputDelta",
     "ErrorEvent",
     "ErrorItem",
     "EventCallback",
@@ -153,6 +172,7 @@ __all__ = [
     "decode_event",
     "event_to_dict",
     "find_codex",
+    "handling_approvals",
     "redact",
     "scrub_secrets",
 ]

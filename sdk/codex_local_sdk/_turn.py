@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 from .events import (
+    AgentMessageDelta,
     AgentMessageItem,
+    CommandOutputDelta,
     ErrorEvent,
     ItemCompleted,
     MalformedLine,
@@ -77,6 +79,8 @@ class TurnAccumulator:
         if isinstance(output, StdoutText):
             self._stdout.append(output.text)
             return
+        if isinstance(output, (AgentMessageDelta, CommandOutputDelta)):
+            return  # live text: the completed item carries all of it
         if self._max_output is not None:
             output = truncate_command_output(output, self._max_output)
         result.events.append(output)

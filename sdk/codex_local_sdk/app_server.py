@@ -1,30 +1,35 @@
-"""``AppServerTransport``: turns over one persistent ``codex app-server`` (JSON-RPC on stdio).
+"""``AppServerTransport``: warm turns over persistent ``codex app-server`` processes (JSON-RPC
+on stdio), several at once.
 
 ``codex exec`` pays codex's start-up on every turn; an app-server is started once (lazily, on
-the first turn) and then serves every turn of the transport, which makes warm turns several
-times faster. The transport yields the same typed events as :class:`ExecTransport`, so
-``CodexLocalClient(transport=AppServerTransport(binary))`` keeps runs, resumes, forks,
-streams, sessions and retries unchanged.
+the first turn) and then serves every turn of the transport, which makes warm turns about three
+times faster. The transport yields the same typed events as :class:`ExecTransport` (plus live
+deltas and approval decisions), so ``CodexLocalClient(transport=AppServerTransport(binary))``
+keeps runs, resumes, forks, streams, sessions and retries unchanged.
 
-Protocol (``codex app-server``, experimental in the CLI; checked against codex 0.163 and 0.169):
-``initialize`` + ``initialized`` once per server, then per turn ``thread/start`` (or
-``thread/resume`` / ``thread/fork``) and ``turn/start``; the server streams ``turn/started``,
-``item/started``, ``item/completed``, ``thread/tokenUsage/updated``, ``error`` and finally
-``turn/completed``. Approval requests from the server are always answered: declined (this
-transport approves nothing; use ``approval_policy="never"``, the default here as in
-``codex exec``, and a sandbox to let codex act on its own).
+Protocol: ``initialize`` + ``initialized`` once per server, then per turn ``thread/start`` (or
+``thread/resume`` / ``thread/fork``) and ``turn/start``; the server streams notifications,
+each naming its ``threadId``, until ``turn/completed``. The translation to events is the pure
+module :mod:`codex_local_sdk.app_server_protocol`.
 
-Design choices:
+Design:
 
-* Turns on one transport are serialised (an ``asyncio.Lock``): one server, one turn at a time.
-  Create several transports for parallel turns.
-* The server's environment (base env, ``request.env``, ``codex_home``, API key) is fixed when
-  it starts. A turn that needs a different one (another per-call ``api_key``, say) restarts
-  the server; pass the key at construction to keep it warm.
-* A total/idle timeout or a cancellation interrupts the turn (``turn/interrupt``); if the
-  server does not confirm within the kill grace period, its process group is killed and the
-  next turn starts a new one. So does a server that died.
-* A transport belongs to the event loop that started its server. ``await aclose()`` kills it.
+* **Multiplexed.** One app-server serves concurrent turns on different threads (measured on
+  codex 0.163 and 0.169), so turns share one server per distinct environment (API key,
+  ``CODEX_HOME``, extra env): a reader task routes every notification to the turn of its
+  thread, and answers the server's own requests without blocking the others. Turns on one
+  thread are serialised (a per-thread lock); codex refuses two writers anyway.
+* **Environments.** A per-call ``api_key`` (or ``codex_home``/``env``) gets its own server;
+  the servers of other calls stay warm. Servers idle for ``idle_shutdown_seconds`` are closed.
+* **Approvals** go to the handler in effect (:func:`~codex_local_sdk.approvals.handling_approvals`,
+  else ``approval_handler``); no handler, a failure or ``approval_timeout_seconds`` without an
+  answer declines. Every decision is an :class:`~codex_local_sdk.ApprovalDecided` event.
+* **Limits.** A total/idle timeout or a cancellation interrupts the turn (``turn/interrupt``);
+  if the server does not confirm within the kill grace period, its process group is killed,
+  which fails the other turns it was serving, and the next turn starts a new server. So does a
+  server that died. Time spent waiting for a person's answer is not idle time.
+* **Steering.** :meth:`AppServerTransport.steer` adds input to the running turn of a thread.
+* A transport belongs to the event loop that started its servers. ``await aclose()`` kills them.
 """
 
 from __future__ import annotations
@@ -33,9 +38,7 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import logging
-import os
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
@@ -45,28 +48,24 @@ import msgspec
 
 from ._process import CodexProcess
 from ._version import __version__
-from .cli_args import CodexInvocation, app_server_invocation, option_overrides
-from .events import (
-    AgentMessageItem,
-    CommandExecutionItem,
-    ErrorEvent,
-    FileChange,
-    FileChangeItem,
-    ItemCompleted,
-    ItemStarted,
-    McpToolCallItem,
-    ReasoningItem,
-    ThreadEvent,
-    ThreadItem,
-    ThreadStarted,
-    TurnCompleted,
-    TurnError,
-    TurnFailed,
-    TurnStarted,
-    UnknownItem,
-    Usage,
-    WebSearchItem,
+from .app_server_protocol import (
+    TurnPlan,
+    TurnTranslator,
+    approval_reply,
+    approval_request,
+    plan_turn,
+    user_input,
 )
+from .approvals import (
+    DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    ApprovalDecision,
+    ApprovalHandler,
+    ApprovalRequest,
+    ApprovalScope,
+    current_approvals,
+)
+from .cli_args import CodexInvocation, app_server_invocation
+from .events import ApprovalDecided, ThreadStarted, TurnError, TurnFailed
 from .exceptions import CodexUsageError
 from .models import CodexExecRequest
 from .redaction import scrub_bytes, secret_needles
@@ -84,10 +83,8 @@ _CHUNK = 64 * 1024
 _STDERR_TAIL_BYTES = 16 * 1024
 _INTERRUPT_RETRY_SECONDS = 0.05  # "no active turn" until the server has really started it
 _MIN_STOP_SECONDS = 0.5
+_REAP_INTERVAL_SECONDS = 30.0
 _UNKNOWN_METHOD = re.compile(r"unknown variant `[^`]+`, expected one of `initialize`")
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-# Approval policies the protocol takes as ``approvalPolicy``; others go through ``config``.
-_PROTOCOL_APPROVALS = {"untrusted", "on-request", "never"}
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
@@ -161,15 +158,32 @@ class _ServerProcess(CodexProcess):
             raise _ServerGone() from exc
 
 
+class _Channel:
+    """One turn's view of a shared server: its notifications, in order, and its approvals."""
+
+    def __init__(self, scope: ApprovalScope) -> None:
+        self.translator = TurnTranslator()
+        self.scope = scope
+        self.messages: asyncio.Queue[JsonObject | ApprovalDecided | None] = asyncio.Queue()
+        self.last_heard = time.monotonic()
+        self.waiting_for_person = 0
+        self.approvals: set[asyncio.Task[None]] = set()
+
+    def heard(self) -> None:
+        self.last_heard = time.monotonic()
+
+
 class _Server:
-    """One running app-server: a reader task routes responses to their callers, answers the
-    server's own requests, and queues notifications for the current turn."""
+    """One running app-server: a reader task routes responses to their callers, notifications
+    and approval requests to the turn of their thread."""
 
     def __init__(self, process: _ServerProcess, invocation: CodexInvocation) -> None:
         self.process = process
         self.invocation = invocation
         self.last_activity = time.monotonic()
-        self.notifications: asyncio.Queue[JsonObject | None] = asyncio.Queue()
+        self.idle_since = time.monotonic()
+        self.turns = 0  # running turns (also those still starting their thread)
+        self.channels: dict[str, _Channel] = {}
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[str, asyncio.Future[Any]]] = {}
         self._gone = False
@@ -195,13 +209,6 @@ class _Server:
     async def notify(self, method: str) -> None:
         await self._send({"method": method})
 
-    def discard_notifications(self) -> None:
-        """Forget what arrived between turns (account updates, a previous turn's stragglers)."""
-        while not self.notifications.empty():
-            if self.notifications.get_nowait() is None:
-                self.notifications.put_nowait(None)  # keep the end-of-stream marker
-                return
-
     async def _send(self, message: JsonObject) -> None:
         await self.process.send(_encoder.encode(message) + b"\n")
 
@@ -216,20 +223,22 @@ class _Server:
                     logger.debug("app-server wrote a non-JSON line: %.200r", line)
                     continue
                 if isinstance(message, dict):
-                    await self._dispatch(message)
+                    self._dispatch(message)
         except _ServerGone:
             pass
-        except Exception:  # pragma: no cover - a reader bug must not hang the turn
+        except Exception:  # pragma: no cover - a reader bug must not hang the turns
             logger.exception("codex app-server reader failed")
         finally:
             self._gone = True
             for _, future in self._pending.values():
                 if not future.done():
                     future.set_exception(_ServerGone())
-            self.notifications.put_nowait(None)
+            for channel in self.channels.values():
+                channel.messages.put_nowait(None)
 
-    async def _dispatch(self, message: JsonObject) -> None:
+    def _dispatch(self, message: JsonObject) -> None:
         method = message.get("method")
+        params = message.get("params")
         if method is None:
             pending = self._pending.get(message.get("id", -1))
             if pending is not None and not pending[1].done():
@@ -238,35 +247,58 @@ class _Server:
                     future.set_exception(_RpcError(name, message["error"]))
                 else:
                     future.set_result(message.get("result"))
-        elif "id" in message:
-            await self._answer(str(method), message["id"], message.get("params"))
-        else:
-            self.notifications.put_nowait(message)
+            return
+        thread_id = params.get("threadId") if isinstance(params, dict) else None
+        channel = self.channels.get(thread_id) if isinstance(thread_id, str) else None
+        if "id" in message:
+            # Answered in its own task: a person may take minutes, other turns go on.
+            task = asyncio.ensure_future(self._answer(str(method), message["id"], params, channel))
+            if channel is not None:
+                channel.approvals.add(task)
+                task.add_done_callback(channel.approvals.discard)
+        elif channel is not None:
+            channel.heard()
+            channel.messages.put_nowait(message)
 
-    async def _answer(self, method: str, request_id: object, params: object) -> None:
-        """Answer a server request at once: a turn must never wait on an approval."""
-        reply: JsonObject = {"id": request_id}
-        if method in ("item/commandExecution/requestApproval", "item/fileChange/requestApproval"):
-            reply["result"] = {"decision": "decline"}
-        elif method in ("execCommandApproval", "applyPatchApproval"):
-            reply["result"] = {"decision": {"denied": {"rejection": "declined by the SDK"}}}
-        elif method == "mcpServer/elicitation/request":
-            reply["result"] = {"action": "decline", "content": None, "_meta": None}
-        else:
-            reply["error"] = {"code": -32601, "message": f"{method} is not supported"}
-        await self._send(reply)
-        if isinstance(params, dict) and method.endswith(("Approval", "/requestApproval")):
-            # Shown to the caller like codex's own warnings (no command text: it may hold secrets).
-            self.notifications.put_nowait(
-                {
-                    "method": "codex_local_sdk/declined",
-                    "params": {
-                        "threadId": params.get("threadId") or params.get("conversationId"),
-                        "message": f"declined codex's approval request ({method}); "
-                        "AppServerTransport approves nothing: use approval_policy='never'",
-                    },
-                }
+    async def _answer(
+        self, method: str, request_id: object, params: object, channel: _Channel | None
+    ) -> None:
+        request = approval_request(
+            method, params, channel.translator if channel is not None else None
+        )
+        if request is None:
+            await self._reply(
+                {"id": request_id, "error": {"code": -32601, "message": f"{method} unsupported"}}
             )
+            return
+        scope = channel.scope if channel is not None else ApprovalScope()
+        if channel is not None:
+            channel.waiting_for_person += 1
+        decision, decided_by, note = ApprovalDecision.DECLINE, "error", None
+        try:
+            decision, decided_by, note = await _decide(request, scope)
+        finally:
+            if channel is not None:
+                channel.waiting_for_person -= 1
+                channel.heard()
+            reply = approval_reply(method, params, decision)
+            await self._reply({"id": request_id, "result": reply})
+        if channel is not None:
+            channel.messages.put_nowait(
+                ApprovalDecided(
+                    kind=request.kind.value,
+                    subject=request.subject,
+                    cwd=request.cwd,
+                    reason=request.reason,
+                    decision=decision.value,
+                    decided_by=decided_by,
+                    note=note,
+                )
+            )
+
+    async def _reply(self, message: JsonObject) -> None:
+        with contextlib.suppress(_ServerGone):
+            await self._send(message)
 
     async def close(self, grace: float) -> None:
         self._gone = True
@@ -278,8 +310,45 @@ class _Server:
             await asyncio.gather(self._reader, return_exceptions=True)
 
 
+async def _decide(
+    request: ApprovalRequest, scope: ApprovalScope
+) -> tuple[ApprovalDecision, str, str | None]:
+    """The decision, who made it, and why (for declines the person did not choose)."""
+    if request.leaves_sandbox and not scope.allow_leaving_sandbox:
+        return (
+            ApprovalDecision.DECLINE,
+            "policy",
+            "approving would let codex act outside its sandbox, above this server's ceiling",
+        )
+    if scope.handler is None:
+        reason = scope.unavailable_reason or "nobody can answer approval requests here"
+        return ApprovalDecision.DECLINE, "no_handler", reason
+    try:
+        decision = await asyncio.wait_for(scope.handler(request), scope.timeout_seconds)
+    except (TimeoutError, asyncio.TimeoutError):
+        return (
+            ApprovalDecision.DECLINE,
+            "timeout",
+            f"no answer within {scope.timeout_seconds:g}s",
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.warning("approval handler failed: %r", exc)
+        return ApprovalDecision.DECLINE, "error", f"the approval handler failed: {exc}"
+    decision = ApprovalDecision(decision)
+    if decision not in request.choices:
+        decision = (
+            ApprovalDecision.APPROVE
+            if decision is ApprovalDecision.APPROVE_FOR_SESSION
+            else ApprovalDecision.DECLINE
+        )
+    return decision, "user", None
+
+
 class _Clock:
-    """The turn's limits: a total deadline and the longest silence from the server."""
+    """The turn's limits: a total deadline and the longest silence on the turn's thread (a
+    turn waiting for a person's answer is not silent)."""
 
     def __init__(self, limits: TurnLimits) -> None:
         started = time.monotonic()
@@ -287,14 +356,23 @@ class _Clock:
         self.deadline = None if limits.timeout_seconds is None else started + limits.timeout_seconds
         self.idle = limits.idle_timeout_seconds
         self.server: _Server | None = None
+        self.channel: _Channel | None = None
+
+    def _last_heard(self) -> float:
+        channel, server = self.channel, self.server
+        if channel is not None:
+            if channel.waiting_for_person:
+                return time.monotonic()
+            if channel.translator.thread_id is not None:
+                return channel.last_heard
+        return self.started if server is None else server.last_activity
 
     def _next_limit(self) -> tuple[float, Literal["total", "idle"]] | None:
         limits: list[tuple[float, Literal["total", "idle"]]] = []
         if self.deadline is not None:
             limits.append((self.deadline, "total"))
         if self.idle is not None:
-            heard = self.started if self.server is None else self.server.last_activity
-            limits.append((max(heard, self.started) + self.idle, "idle"))
+            limits.append((max(self._last_heard(), self.started) + self.idle, "idle"))
         return min(limits) if limits else None
 
     async def wait(self, awaitable: Awaitable[_T]) -> _T:
@@ -317,21 +395,24 @@ class _Clock:
                     await task
 
 
-class _TurnPlan(msgspec.Struct, kw_only=True, frozen=True):
-    thread_method: str
-    thread_params: JsonObject
-    turn_params: JsonObject
+class _Running(msgspec.Struct, kw_only=True):
+    server: _Server
+    channel: _Channel
 
 
 class AppServerTransport:
-    """Turns over one persistent ``codex app-server`` process (see the module docstring).
+    """Turns over persistent ``codex app-server`` processes (see the module docstring).
 
     Args:
         binary: the codex executable.
-        base_env: environment for the server (default: this process's environment).
+        base_env: environment for the servers (default: this process's environment).
         api_key: sent to the server as ``CODEX_API_KEY`` (environment only). A different
-            per-call ``api_key`` restarts the server.
+            per-call ``api_key`` gets a server of its own.
         config_overrides: server-wide ``--config`` overrides.
+        approval_handler: answers approval requests of turns started outside a
+            :func:`~codex_local_sdk.approvals.handling_approvals` block (default: decline).
+        approval_timeout_seconds: an unanswered request is declined after this long.
+        idle_shutdown_seconds: a server without turns for this long is closed (None: never).
     """
 
     def __init__(
@@ -341,68 +422,147 @@ class AppServerTransport:
         base_env: Mapping[str, str] | None = None,
         api_key: str | None = None,
         config_overrides: Mapping[str, Any] | None = None,
+        approval_handler: ApprovalHandler | None = None,
+        approval_timeout_seconds: float = DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        idle_shutdown_seconds: float | None = 600.0,
     ) -> None:
         self.binary = binary
         self._base_env = base_env
         self._api_key = api_key
         self._config_overrides = dict(config_overrides or {})
-        self._server: _Server | None = None
+        self._default_scope = ApprovalScope(
+            handler=approval_handler, timeout_seconds=approval_timeout_seconds
+        )
+        self.idle_shutdown_seconds = idle_shutdown_seconds
+        self._servers: dict[tuple[Any, ...], _Server] = {}
+        self._starting: dict[tuple[Any, ...], asyncio.Future[_Server]] = {}
+        self._thread_locks: dict[str, asyncio.Lock] = {}
+        self._running: dict[str, _Running] = {}
+        self._last_server: _Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        state = "running" if self._server is not None and self._server.alive else "idle"
-        return f"AppServerTransport(binary={self.binary!r}, {state})"
+        alive = sum(server.alive for server in self._servers.values())
+        return f"AppServerTransport(binary={self.binary!r}, servers={alive})"
 
     @property
     def server_pid(self) -> int | None:
-        """The running app-server's pid (None before the first turn or after a kill)."""
-        server = self._server
+        """The pid of the app-server the latest turn used (None before the first turn or
+        after it was closed)."""
+        server = self._last_server
         return server.process.pid if server is not None and server.alive else None
 
+    @property
+    def server_pids(self) -> list[int]:
+        """Every running app-server of this transport."""
+        return [server.process.pid for server in self._servers.values() if server.alive]
+
+    @property
+    def running_threads(self) -> list[str]:
+        """Threads with a turn in progress."""
+        return list(self._running)
+
     async def aclose(self, kill_grace_seconds: float = 3.0) -> None:
-        """Stop the app-server (its whole process group); the next turn starts a new one."""
-        server, self._server = self._server, None
-        if server is not None:
-            await _finish(server.close(kill_grace_seconds))
+        """Stop every app-server (whole process groups); the next turn starts a new one."""
+        servers = list(self._servers.values())
+        self._servers.clear()
+        self._last_server = None
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None and not reaper.done():
+            reaper.cancel()
+            await asyncio.gather(reaper, return_exceptions=True)
+        if servers:
+            await _finish(_gather_all([server.close(kill_grace_seconds) for server in servers]))
+
+    async def steer(
+        self, thread_id: str, prompt: str, *, images: tuple[str, ...] | list[str] = ()
+    ) -> str:
+        """Add input to the turn running on ``thread_id`` (``turn/steer``); returns its turn id.
+
+        Raises :class:`CodexUsageError` when no turn of this transport runs on that thread,
+        or codex refuses (the turn has just ended, say)."""
+        if not prompt.strip():
+            raise CodexUsageError("the steering prompt is empty")
+        running = self._running.get(thread_id)
+        turn_id = running.channel.translator.turn_id if running is not None else None
+        if running is None or turn_id is None or running.channel.translator.done:
+            raise CodexUsageError(f"no turn is running on thread {thread_id}")
+        params = {
+            "threadId": thread_id,
+            "expectedTurnId": turn_id,
+            "input": user_input(prompt, images),
+        }
+        try:
+            result = await running.server.call("turn/steer", params)
+        except _RpcError as exc:
+            raise CodexUsageError(f"codex refused to steer the turn: {exc.message}") from None
+        except _ServerGone:
+            raise CodexUsageError("the turn's app-server has exited") from None
+        return str(result.get("turnId", turn_id)) if isinstance(result, dict) else turn_id
 
     async def stream_turn(
         self, spec: TurnSpec, *, limits: TurnLimits, api_key: str | None = None
     ) -> AsyncIterator[TurnOutput]:
-        plan = _plan_turn(spec)
-        async with self._turn_lock():
-            clock = _Clock(limits)
-            try:
-                server = await clock.wait(self._ensure_server(spec.request, api_key, limits))
+        plan = plan_turn(spec)
+        scope = current_approvals() or self._default_scope
+        self._check_loop()
+        clock = _Clock(limits)
+        lock_key = spec.thread_id if spec.operation == "resume" else None
+        try:
+            async with self._thread_lock(lock_key, clock):
+                try:
+                    server = await clock.wait(self._server_for(spec.request, api_key, limits))
+                except _StartFailed as exc:
+                    yield exc.exit
+                    return
+                server.turns += 1
+                self._last_server = server
                 clock.server = server
-            except _TurnTimeout as exc:
-                await self.aclose(limits.kill_grace_seconds)
-                yield TurnExit(return_code=None, stderr_tail="", argv=[], timed_out=exc.which)
-                return
-            except _StartFailed as exc:
-                yield exc.exit
-                return
-            # aclosing: a consumer that stops early stops the turn now, not at garbage collection
-            async with contextlib.aclosing(self._run_turn(server, plan, clock, limits)) as outputs:
-                async for output in outputs:
-                    yield output
+                try:
+                    # aclosing: a consumer that stops early stops the turn now
+                    async with contextlib.aclosing(
+                        self._run_turn(server, plan, clock, limits, scope)
+                    ) as outputs:
+                        async for output in outputs:
+                            yield output
+                finally:
+                    server.turns -= 1
+                    server.idle_since = time.monotonic()
+        except _TurnTimeout as exc:  # waiting for the thread or for a server to start
+            yield TurnExit(return_code=None, stderr_tail="", argv=[], timed_out=exc.which)
 
     # ------------------------------------------------------------------ internals
-    @contextlib.asynccontextmanager
-    async def _turn_lock(self) -> AsyncIterator[None]:
+    def _check_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            if self._server is not None and self._server.alive:
+            if any(server.alive for server in self._servers.values()):
                 raise CodexUsageError(
-                    "this AppServerTransport's server runs on another event loop; use one "
+                    "this AppServerTransport's servers run on another event loop; use one "
                     "transport per loop (or await aclose() before switching loops)"
                 )
-            self._loop, self._lock, self._server = loop, asyncio.Lock(), None
-        assert self._lock is not None
-        async with self._lock:
-            yield
+            self._loop = loop
+            self._servers.clear()
+            self._starting.clear()
+            self._thread_locks.clear()
+            self._running.clear()
+            self._reaper = None
 
-    async def _ensure_server(
+    @contextlib.asynccontextmanager
+    async def _thread_lock(self, thread_id: str | None, clock: _Clock) -> AsyncIterator[None]:
+        if thread_id is None:
+            yield
+            return
+        lock = self._thread_locks.setdefault(thread_id, asyncio.Lock())
+        await clock.wait(lock.acquire())
+        try:
+            yield
+        finally:
+            lock.release()
+            if not lock.locked() and self._thread_locks.get(thread_id) is lock:
+                del self._thread_locks[thread_id]
+
+    async def _server_for(
         self, request: CodexExecRequest, api_key: str | None, limits: TurnLimits
     ) -> _Server:
         invocation = app_server_invocation(
@@ -413,19 +573,22 @@ class AppServerTransport:
             base_env=self._base_env,
             api_key=api_key or self._api_key,
         )
-        server = self._server
-        if server is not None and (
-            not server.alive
-            or server.invocation.argv != invocation.argv
-            or server.invocation.env != invocation.env
-        ):
-            logger.debug("restarting codex app-server (exited, or another environment)")
-            self._server = None
+        key = (invocation.argv, tuple(sorted(invocation.env.items())))
+        server = self._servers.get(key)
+        if server is not None and server.alive:
+            return server
+        if server is not None:
+            logger.debug("codex app-server pid=%s exited; starting a new one", server.process.pid)
+            del self._servers[key]
             await _finish(server.close(limits.kill_grace_seconds))
-            server = None
-        if server is None:
-            server = await self._start_server(invocation, limits)
-            self._server = server
+        starting = self._starting.get(key)
+        if starting is None:  # one start per environment, however many turns wait for it
+            starting = asyncio.ensure_future(self._start_server(invocation, limits))
+            self._starting[key] = starting
+            starting.add_done_callback(lambda _: self._starting.pop(key, None))
+        server = await asyncio.shield(starting)
+        self._servers[key] = server
+        self._ensure_reaper()
         return server
 
     async def _start_server(self, invocation: CodexInvocation, limits: TurnLimits) -> _Server:
@@ -459,23 +622,56 @@ class AppServerTransport:
             raise
         return server
 
+    def _ensure_reaper(self) -> None:
+        if self.idle_shutdown_seconds is None:
+            return
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap_idle_servers())
+
+    async def _reap_idle_servers(self) -> None:
+        """Close servers without turns for ``idle_shutdown_seconds``; end with the last one."""
+        assert self.idle_shutdown_seconds is not None
+        interval = min(_REAP_INTERVAL_SECONDS, max(0.05, self.idle_shutdown_seconds / 4))
+        while self._servers:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for key, server in list(self._servers.items()):
+                idle = now - server.idle_since
+                if server.turns == 0 and (not server.alive or idle >= self.idle_shutdown_seconds):
+                    logger.debug("closing idle codex app-server pid=%s", server.process.pid)
+                    del self._servers[key]
+                    if self._last_server is server:
+                        self._last_server = None
+                    await _finish(server.close(3.0))
+
     async def _run_turn(
-        self, server: _Server, plan: _TurnPlan, clock: _Clock, limits: TurnLimits
+        self,
+        server: _Server,
+        plan: TurnPlan,
+        clock: _Clock,
+        limits: TurnLimits,
+        scope: ApprovalScope,
     ) -> AsyncGenerator[TurnOutput, None]:
         mark = server.process.stderr_total
         argv = server.invocation.redacted_argv
-        server.discard_notifications()
-        state = _TurnState()
+        channel = _Channel(scope)
+        clock.channel = channel
+        state = channel.translator
         finished = False
         try:
             try:
                 result = await clock.wait(server.call(plan.thread_method, plan.thread_params))
                 state.thread_id = str(result["thread"]["id"])
+                if state.thread_id in server.channels:
+                    raise _RpcError("turn/start", "another turn is running on this thread")
+                server.channels[state.thread_id] = channel
+                channel.heard()
                 yield ThreadStarted(thread_id=state.thread_id)
                 result = await clock.wait(
                     server.call("turn/start", {**plan.turn_params, "threadId": state.thread_id})
                 )
                 state.turn_id = str(result["turn"]["id"])
+                self._running[state.thread_id] = _Running(server=server, channel=channel)
             except _RpcError as exc:
                 finished = True
                 self._refuse_unsupported(exc)
@@ -485,13 +681,18 @@ class AppServerTransport:
                 )
                 return
             while not state.done:
-                message = await clock.wait(server.notifications.get())
+                message = await clock.wait(channel.messages.get())
                 if message is None:
                     raise _ServerGone()
+                if isinstance(message, ApprovalDecided):
+                    yield message
+                    continue
                 outputs = state.translate(message)
                 finished = state.done
                 for output in outputs:
                     yield output
+            for output in self._decided_late(channel):
+                yield output
             yield TurnExit(
                 return_code=0 if state.completed else 1,
                 stderr_tail=server.process.stderr_since(mark),
@@ -499,7 +700,7 @@ class AppServerTransport:
             )
         except _TurnTimeout as exc:
             finished = True
-            await _finish(self._stop_turn(server, state, limits.kill_grace_seconds))
+            await _finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
             yield TurnExit(
                 return_code=None,
                 stderr_tail=server.process.stderr_since(mark),
@@ -508,16 +709,47 @@ class AppServerTransport:
             )
         except _ServerGone:
             finished = True
-            if self._server is server:
-                self._server = None
+            self._forget(server)
             return_code = await server.process.wait()
             await _finish(server.close(limits.kill_grace_seconds))
             yield TurnExit(
-                return_code=return_code, stderr_tail=server.process.stderr_since(mark), argv=argv
+                return_code=return_code,
+                stderr_tail=server.process.stderr_since(mark),
+                argv=argv,
             )
         finally:
             if not finished:  # cancelled, or the consumer stopped early
-                await _finish(self._stop_turn(server, state, limits.kill_grace_seconds))
+                await _finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
+            self._detach(server, channel)
+
+    @staticmethod
+    def _decided_late(channel: _Channel) -> list[ApprovalDecided]:
+        """Approval decisions queued after ``turn/completed`` (rare, but keep them)."""
+        late: list[ApprovalDecided] = []
+        while not channel.messages.empty():
+            message = channel.messages.get_nowait()
+            if isinstance(message, ApprovalDecided):
+                late.append(message)
+        return late
+
+    def _detach(self, server: _Server, channel: _Channel) -> None:
+        thread_id = channel.translator.thread_id
+        for task in list(channel.approvals):  # nobody waits for those answers any more
+            task.cancel()
+        if thread_id is None:
+            return
+        if server.channels.get(thread_id) is channel:
+            del server.channels[thread_id]
+        running = self._running.get(thread_id)
+        if running is not None and running.channel is channel:
+            del self._running[thread_id]
+
+    def _forget(self, server: _Server) -> None:
+        for key, known in list(self._servers.items()):
+            if known is server:
+                del self._servers[key]
+        if self._last_server is server:
+            self._last_server = None
 
     def _refuse_unsupported(self, exc: _RpcError) -> None:
         if _UNKNOWN_METHOD.search(exc.message):
@@ -526,11 +758,14 @@ class AppServerTransport:
                 "upgrade codex or use ExecTransport"
             )
 
-    async def _stop_turn(self, server: _Server, state: _TurnState, grace: float) -> None:
+    async def _stop_turn(self, server: _Server, channel: _Channel, grace: float) -> None:
         """Interrupt the turn and wait for its end; kill the server when that fails."""
+        state = channel.translator
         deadline = time.monotonic() + max(grace, _MIN_STOP_SECONDS)
         try:
             if state.thread_id is None or state.turn_id is None or not server.alive:
+                if state.thread_id is None and server.alive:
+                    return  # no turn was started: nothing runs
                 raise _ServerGone()  # nothing addressable to interrupt: start afresh
             params = {"threadId": state.thread_id, "turnId": state.turn_id}
             while not state.done:
@@ -542,84 +777,33 @@ class AppServerTransport:
                     wait = remaining
                 except _RpcError:
                     wait = _INTERRUPT_RETRY_SECONDS  # not started yet, or just ended
-                await _drain_until_done(server, state, min(wait, deadline - time.monotonic()))
+                await _drain_until_done(channel, min(wait, deadline - time.monotonic()))
         except (_ServerGone, TimeoutError, asyncio.TimeoutError):
             logger.debug("codex app-server did not stop the turn in time; killing it")
-            if self._server is server:
-                self._server = None
+            self._forget(server)
             await server.close(grace)
 
 
-class _TurnState:
-    """Maps one turn's notifications to exec-mode events."""
-
-    def __init__(self) -> None:
-        self.thread_id: str | None = None
-        self.turn_id: str | None = None
-        self.usage: Usage | None = None
-        self.done = False
-        self.completed = False
-
-    def translate(self, message: JsonObject) -> list[ThreadEvent]:
-        method = message.get("method")
-        params = message.get("params")
-        if not isinstance(params, dict) or params.get("threadId") != self.thread_id:
-            return []  # another thread's, or server-wide (rate limits, config warnings)
-        if method == "turn/started":
-            return [TurnStarted()]
-        if method in ("item/started", "item/completed"):
-            item = params.get("item")
-            if not isinstance(item, dict):
-                return []
-            converted = _convert_item(item)
-            if converted is None:
-                return []
-            if method == "item/completed":
-                return [ItemCompleted(item=converted)]
-            # exec mode reports messages and reasoning once, when complete
-            if isinstance(converted, (AgentMessageItem, ReasoningItem)):
-                return []
-            return [ItemStarted(item=converted)]
-        if method == "thread/tokenUsage/updated":
-            self.usage = _usage(params.get("tokenUsage"))
-            return []
-        if method == "error":
-            error = params.get("error")
-            message_text = error.get("message") if isinstance(error, dict) else None
-            return [ErrorEvent(message=str(message_text or error))]
-        if method in ("warning", "codex_local_sdk/declined"):
-            return [ErrorEvent(message=str(params.get("message", "")))]
-        if method == "turn/completed":
-            turn = params.get("turn")
-            if not isinstance(turn, dict) or turn.get("id") not in (self.turn_id, None):
-                return []
-            self.done = True
-            status = turn.get("status")
-            if status == "completed":
-                self.completed = True
-                return [TurnCompleted(usage=self.usage or Usage())]
-            error = turn.get("error")
-            text = error.get("message") if isinstance(error, dict) else None
-            if not text:
-                text = "the turn was interrupted" if status == "interrupted" else "turn failed"
-            return [TurnFailed(error=TurnError(message=str(text)))]
-        return []
-
-
-async def _drain_until_done(server: _Server, state: _TurnState, timeout: float) -> None:
-    """Consume notifications until the turn ends or ``timeout`` passes."""
+async def _drain_until_done(channel: _Channel, timeout: float) -> None:
+    """Consume the turn's notifications until it ends or ``timeout`` passes."""
+    state = channel.translator
     deadline = time.monotonic() + max(0.0, timeout)
     while not state.done:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         try:
-            message = await asyncio.wait_for(server.notifications.get(), remaining)
+            message = await asyncio.wait_for(channel.messages.get(), remaining)
         except (TimeoutError, asyncio.TimeoutError):
             return
         if message is None:
             raise _ServerGone()
-        state.translate(message)
+        if not isinstance(message, ApprovalDecided):
+            state.translate(message)
+
+
+async def _gather_all(cleanups: list[Awaitable[None]]) -> None:
+    await asyncio.gather(*cleanups, return_exceptions=True)
 
 
 async def _finish(cleanup: Awaitable[None]) -> None:
@@ -632,154 +816,3 @@ async def _finish(cleanup: Awaitable[None]) -> None:
             if task.done():
                 raise
     task.result()
-
-
-def _plan_turn(spec: TurnSpec) -> _TurnPlan:
-    """The requests of one turn; what the app-server cannot express is refused up front."""
-    request = spec.request
-    if not spec.json_output:
-        raise CodexUsageError("AppServerTransport yields JSON events only; use ExecTransport")
-    if spec.last:
-        raise CodexUsageError(
-            "AppServerTransport cannot resume 'the last thread'; pass a thread id or session"
-        )
-    if request.profile:
-        raise CodexUsageError(
-            "AppServerTransport does not accept profile; use config_overrides instead"
-        )
-    if not request.prompt.strip():
-        raise CodexUsageError("the prompt is empty")
-    cwd = request.cwd or os.getcwd()
-    if not os.path.isdir(cwd):
-        raise CodexUsageError(f"working directory does not exist: {cwd}")
-
-    thread: JsonObject = {"cwd": cwd}
-    if request.model:
-        thread["model"] = request.model
-    if request.sandbox is not None:
-        thread["sandbox"] = request.sandbox.value
-    config: dict[str, Any] = {}
-    approval = request.approval_policy.value if request.approval_policy is not None else None
-    if approval is None and "approval_policy" not in request.config_overrides:
-        approval = "never"  # codex exec's behaviour: never stop to ask
-    if approval in _PROTOCOL_APPROVALS:
-        thread["approvalPolicy"] = approval
-    elif approval is not None:
-        config["approval_policy"] = approval
-    if request.add_dirs:
-        config["sandbox_workspace_write.writable_roots"] = list(request.add_dirs)
-    config.update(request.config_overrides)
-    config.update(option_overrides(request))
-    if request.base_instructions is not None:
-        thread["baseInstructions"] = request.base_instructions
-    if request.developer_instructions is not None:
-        thread["developerInstructions"] = request.developer_instructions
-    if config:
-        thread["config"] = msgspec.to_builtins(config, enc_hook=_json_fallback)
-
-    if spec.operation == "exec":
-        method = "thread/start"
-        if spec.thread_id is not None:
-            raise CodexUsageError("a new exec takes no thread id; use operation='resume'")
-        if request.ephemeral:
-            thread["ephemeral"] = True
-    else:
-        if spec.thread_id is None:
-            raise CodexUsageError(f"{spec.operation} needs the thread id")
-        method = "thread/resume" if spec.operation == "resume" else "thread/fork"
-        thread["threadId"] = spec.thread_id
-        thread["excludeTurns"] = True  # the history is not needed, and is slow to send
-        if spec.operation == "fork" and request.ephemeral:
-            thread["ephemeral"] = True
-
-    inputs: list[JsonObject] = [{"type": "text", "text": request.prompt, "text_elements": []}]
-    inputs += [{"type": "localImage", "path": os.path.abspath(path)} for path in request.images]
-    turn: JsonObject = {"input": inputs}
-    schema = _load_schema(request.output_schema)
-    if schema is not None:
-        turn["outputSchema"] = schema
-    return _TurnPlan(thread_method=method, thread_params=thread, turn_params=turn)
-
-
-def _load_schema(schema: dict[str, Any] | str | None) -> Any:
-    if not isinstance(schema, str):
-        return schema
-    try:
-        with open(schema, encoding="utf-8") as handle:
-            return json.load(handle)
-    except OSError as exc:
-        raise CodexUsageError(f"cannot read output_schema file {schema}: {exc}") from None
-    except ValueError as exc:
-        raise CodexUsageError(f"output_schema file {schema} is not JSON: {exc}") from None
-
-
-def _json_fallback(value: Any) -> Any:
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise CodexUsageError(f"cannot send {type(value).__name__} value {value!r} as config")
-
-
-def _snake(status: object) -> str:
-    return _CAMEL.sub("_", str(status or "")).lower()
-
-
-def _usage(token_usage: object) -> Usage | None:
-    total = token_usage.get("total") if isinstance(token_usage, dict) else None
-    if not isinstance(total, dict):
-        return None
-
-    def count(name: str) -> int:
-        value = total.get(name)
-        return value if isinstance(value, int) else 0
-
-    return Usage(
-        input_tokens=count("inputTokens"),
-        cached_input_tokens=count("cachedInputTokens"),
-        cache_write_input_tokens=count("cacheWriteInputTokens"),
-        output_tokens=count("outputTokens"),
-        reasoning_output_tokens=count("reasoningOutputTokens"),
-    )
-
-
-def _convert_item(item: JsonObject) -> ThreadItem | None:
-    """An app-server item as the exec-mode item; None for items exec mode does not report."""
-    kind = item.get("type")
-    item_id = str(item.get("id", ""))
-    try:
-        if kind in ("userMessage", "hookPrompt"):
-            return None
-        if kind == "agentMessage":
-            return AgentMessageItem(id=item_id, text=str(item.get("text") or ""))
-        if kind == "reasoning":
-            parts = item.get("summary") or item.get("content") or []
-            return ReasoningItem(id=item_id, text="\n".join(str(part) for part in parts))
-        if kind == "commandExecution":
-            exit_code = item.get("exitCode")
-            return CommandExecutionItem(
-                id=item_id,
-                command=str(item.get("command") or ""),
-                aggregated_output=str(item.get("aggregatedOutput") or ""),
-                exit_code=exit_code if isinstance(exit_code, int) else None,
-                status=_snake(item.get("status")),
-            )
-        if kind == "fileChange":
-            changes = [
-                FileChange(path=str(change["path"]), kind=str(change["kind"]["type"]))
-                for change in item.get("changes") or []
-            ]
-            return FileChangeItem(id=item_id, changes=changes, status=_snake(item.get("status")))
-        if kind == "mcpToolCall":
-            return McpToolCallItem(
-                id=item_id,
-                server=str(item.get("server") or ""),
-                tool=str(item.get("tool") or ""),
-                status=_snake(item.get("status")),
-                arguments=item.get("arguments"),
-                result=item.get("result"),
-                error=item.get("error"),
-            )
-        if kind == "webSearch":
-            return WebSearchItem(id=item_id, query=str(item.get("query") or ""))
-    except (KeyError, TypeError, ValueError):
-        pass  # an unexpected shape: keep it raw below
-    return UnknownItem(id=item_id, raw=item)

@@ -15,8 +15,11 @@ import msgspec
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_OUTPUT_BYTES",
+    "AgentMessageDelta",
     "AgentMessageItem",
+    "ApprovalDecided",
     "CommandExecutionItem",
+    "CommandOutputDelta",
     "ErrorEvent",
     "ErrorItem",
     "FileChange",
@@ -237,6 +240,41 @@ class MalformedLine(_Event, tag="malformed", frozen=True, kw_only=True):
     error: str = ""
 
 
+class AgentMessageDelta(_Event, tag="item.agent_message.delta", frozen=True, kw_only=True):
+    """Live text of an agent message as the model writes it (app-server engine only; the
+    complete message still arrives as ``item.completed``). Not kept in ``result.events``."""
+
+    item_id: str = ""
+    delta: str = ""
+
+
+class CommandOutputDelta(_Event, tag="item.command_output.delta", frozen=True, kw_only=True):
+    """Live output of a running command (app-server engine only). Not kept in
+    ``result.events``; the completed item carries the whole output."""
+
+    item_id: str = ""
+    delta: str = ""
+
+
+class ApprovalDecided(_Event, tag="approval.decided", frozen=True, kw_only=True):
+    """Codex asked for approval and got this answer (app-server engine only).
+
+    ``kind``: command, file_change, elicitation or permissions; ``subject``: the command, the
+    changed paths or the question; ``decision``: approve, approve_for_session or decline;
+    ``decided_by``: user, timeout, policy (the bridge's ceiling), no_handler or error."""
+
+    kind: str
+    subject: str = ""
+    cwd: str | None = None
+    reason: str | None = None
+    decision: str = "decline"
+    decided_by: str = "no_handler"
+    note: str | None = None
+
+
+LiveEvent = AgentMessageDelta | CommandOutputDelta
+"""Events that show work in progress and are not kept in a result."""
+
 _KnownEvent = (
     ThreadStarted
     | TurnStarted
@@ -247,7 +285,7 @@ _KnownEvent = (
     | ItemCompleted
     | ErrorEvent
 )
-ThreadEvent = _KnownEvent | UnknownEvent | MalformedLine
+ThreadEvent = _KnownEvent | LiveEvent | ApprovalDecided | UnknownEvent | MalformedLine
 """Every event a run can yield, in the order codex printed it."""
 
 _ITEM_EVENTS: dict[str, type[ItemStarted | ItemUpdated | ItemCompleted]] = {

@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from codex_local_sdk import (
+    ApprovalDecided,
     AppServerTransport,
     CodexExecRequest,
     CodexLocalClient,
@@ -147,7 +148,13 @@ async def test_approval_requests_are_declined_not_left_hanging(
 
     [command] = result.commands
     assert command.status == "declined" and command.exit_code is None
-    assert any("declined codex's approval request" in warning for warning in result.warnings)
+    [decided] = [e for e in result.events if isinstance(e, ApprovalDecided)]
+    assert (decided.kind, decided.decision, decided.decided_by) == (
+        "command",
+        "decline",
+        "no_handler",
+    )
+    assert "mock-shell-ok" in decided.subject
 
 
 async def test_output_schema_gives_structured_output(
@@ -231,7 +238,7 @@ async def test_a_dead_server_fails_the_turn_and_the_next_turn_restarts_it(
     assert transport.server_pid not in (None, pid)
 
 
-async def test_per_call_api_key_restarts_the_server_and_stays_out_of_argv(
+async def test_per_call_api_key_gets_its_own_server_and_stays_out_of_argv(
     real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     spec = TurnSpec(request=_request(real_codex, "[[mock:hello]]"))
@@ -248,6 +255,8 @@ async def test_per_call_api_key_restarts_the_server_and_stays_out_of_argv(
         assert server_env.get("CODEX_API_KEY") == key
 
     assert pids[0] != pids[1]
+    # the first key's server stays warm
+    assert sorted(transport.server_pids) == sorted(pid for pid in pids if pid is not None)
     assert all(e.return_code == 0 and not any("key-" in a for a in e.argv) for e in exits)
     assert "key-" not in repr(transport)
 

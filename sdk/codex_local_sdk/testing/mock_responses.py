@@ -24,6 +24,13 @@ user message of the request:
     waits ``slow_seconds`` (default 30 s) before echoing; aborted on shutdown.
 ``[[mock:fail-once]]``
     HTTP 500 the first time a given prompt is seen, echo afterwards.
+``[[mock:stream]]``
+    assistant message ``STREAM_TEXT`` streamed as ``response.output_text.delta`` events,
+    ``stream_delay_seconds`` apart (live-text tests).
+``[[mock:escalate]]``
+    a shell tool call asking to run ``ESCALATED_COMMAND`` outside the sandbox
+    (``sandbox_permissions: "require_escalated"``): under ``approval_policy=on-request``
+    codex asks for approval first. Once the tool output is back: ``"All done."``.
 
 A test can also script the model itself: ``planner`` (a callable taking the request body)
 returns the output items of a reply, or None to fall back to the directives. The helpers
@@ -47,13 +54,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["HELLO_TEXT", "SCHEMA_TEXT", "SHELL_COMMAND", "MockResponsesServer", "Planner"]
+__all__ = [
+    "ESCALATED_COMMAND",
+    "ESCALATED_MARKER",
+    "HELLO_TEXT",
+    "SCHEMA_TEXT",
+    "SHELL_COMMAND",
+    "STREAM_TEXT",
+    "MockResponsesServer",
+    "Planner",
+]
 
 HELLO_TEXT = "Hello from the mock."
 SCHEMA_TEXT = '{"status": "ok", "count": 0}'
 SHELL_COMMAND = "echo mock-shell-ok"
 SHELL_PREAMBLE = "Running a command."
 SHELL_DONE_TEXT = "All done."
+STREAM_TEXT = "Streaming one word at a time from the mock."
+ESCALATED_MARKER = "mock-escalated.txt"
+ESCALATED_COMMAND = f"echo approved > {ESCALATED_MARKER}"
+ESCALATION_REASON = "The mock needs to write a file."
 
 _DIRECTIVE_RE = re.compile(r"\[\[mock:([a-z0-9-]+)\]\]")
 _COMMAND_RE = re.compile(r"\[\[cmd\]\](.*?)\[\[/cmd\]\]", re.S)
@@ -88,6 +108,10 @@ def _last_user_index(items: list[Any]) -> int:
     return -1
 
 
+def _sse_chunk(event: JsonDict) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
 class _QuietHTTPServer(ThreadingHTTPServer):
     """Threaded server whose handler threads never block shutdown and which does
     not print tracebacks when codex hangs up (e.g. killed on a test timeout)."""
@@ -116,10 +140,12 @@ class MockResponsesServer:
         host: str = "127.0.0.1",
         slow_seconds: float = 30.0,
         planner: Planner | None = None,
+        stream_delay_seconds: float = 0.02,
     ) -> None:
         self.host = host
         self.slow_seconds = slow_seconds
         self.planner = planner
+        self.stream_delay_seconds = stream_delay_seconds
         self.requests: list[JsonDict] = []
         self.paths: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -207,6 +233,12 @@ class MockResponsesServer:
                 return False
         return True
 
+    def _directive(self, body: JsonDict) -> str:
+        items: list[Any] = body.get("input") or []
+        index = _last_user_index(items)
+        match = _DIRECTIVE_RE.search(_message_text(items[index]) if index >= 0 else "")
+        return match.group(1) if match else "echo"
+
     def _plan(self, body: JsonDict) -> tuple[int, list[JsonDict]]:
         """Decide the reply: (HTTP status, output items).
 
@@ -250,6 +282,12 @@ class MockResponsesServer:
                 escalated=directive == "run-escalated",
             )
             return 200, [self._message(SHELL_PREAMBLE), call]
+        if directive == "escalate":
+            if tool_output_seen:
+                return 200, [self._message(SHELL_DONE_TEXT)]
+            return 200, [self._shell_call(body, ESCALATED_COMMAND, escalate=True)]
+        if directive == "stream":
+            return 200, [self._message(STREAM_TEXT)]
         return 200, [self._message(f"echo: {text}")]
 
     def message(self, text: str) -> JsonDict:
@@ -291,10 +329,15 @@ class MockResponsesServer:
         }
 
     def _shell_call(
-        self, body: JsonDict, command: str = SHELL_COMMAND, *, escalated: bool = False
+        self,
+        body: JsonDict,
+        command: str = SHELL_COMMAND,
+        *,
+        escalated: bool = False,
+        escalate: bool = False,
     ) -> JsonDict:
         """A function call running ``command`` with whichever shell tool the request
-        advertises; ``escalated`` asks codex to run it outside the sandbox."""
+        advertises; ``escalated``/``escalate`` ask codex to run it outside the sandbox."""
         names = {
             str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)
         }
@@ -306,9 +349,9 @@ class MockResponsesServer:
             name, arguments = "exec_command", {"cmd": command}
         else:
             name, arguments = "shell", {"command": ["bash", "-lc", command]}
-        if escalated:
+        if escalated or escalate:
             arguments["sandbox_permissions"] = "require_escalated"
-            arguments["justification"] = "The task needs it."
+            arguments["justification"] = ESCALATION_REASON if escalate else "The task needs it."
         return {
             "type": "function_call",
             "id": self._next_id("fc"),
@@ -319,6 +362,12 @@ class MockResponsesServer:
         }
 
     def _sse_body(self, body: JsonDict, output: list[JsonDict]) -> bytes:
+        return b"".join(_sse_chunk(event) for event in self._sse_events(body, output))
+
+    def _sse_events(
+        self, body: JsonDict, output: list[JsonDict], *, deltas: bool = False
+    ) -> list[JsonDict]:
+        """The SSE events of one reply; ``deltas`` streams message text word by word."""
         response_id = self._next_id("resp")
         model = str(body.get("model", "mock-model"))
         # Rough, deterministic token counts: ~4 characters per token.
@@ -340,6 +389,25 @@ class MockResponsesServer:
             }
         ]
         for position, item in enumerate(output):
+            if deltas and item.get("type") == "message":
+                events.append(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": position,
+                        "item": {**item, "status": "in_progress", "content": []},
+                    }
+                )
+                text = "".join(part.get("text", "") for part in item.get("content") or [])
+                for word in re.findall(r"\S+\s*", text):
+                    events.append(
+                        {
+                            "type": "response.output_text.delta",
+                            "item_id": item["id"],
+                            "output_index": position,
+                            "content_index": 0,
+                            "delta": word,
+                        }
+                    )
             events.append(
                 {"type": "response.output_item.done", "output_index": position, "item": item}
             )
@@ -362,8 +430,7 @@ class MockResponsesServer:
                 },
             }
         )
-        chunks = [f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in events]
-        return "".join(chunks).encode("utf-8")
+        return events
 
     def _make_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -426,8 +493,24 @@ class MockResponsesServer:
                     self._send_error_json(429, "Rate limit reached (mock).", "rate_limit_exceeded")
                 elif status != 200:
                     self._send_error_json(status, "The server had an error (mock).", "server_error")
+                elif server._directive(body) == "stream":
+                    self._stream(server._sse_events(body, output, deltas=True))
                 else:
                     self._send(200, server._sse_body(body, output), "text/event-stream")
+
+            def _stream(self, events: list[JsonDict]) -> None:
+                """SSE written event by event (no length: the connection closes at the end)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for event in events:
+                    if event["type"] == "response.output_text.delta":
+                        server._sleep(server.stream_delay_seconds)
+                    self.wfile.write(_sse_chunk(event))
+                    self.wfile.flush()
 
             def _other(self) -> None:
                 self._read_body()

@@ -1,0 +1,110 @@
+"""Codex's approval requests → MCP ``elicitation/create`` to the host, for the tool call that
+started the turn.
+
+The form shows what codex wants to do (the command or the changed files, the working directory
+and codex's reason) and asks for one choice: approve, approve for this session, or decline.
+A client that did not declare the elicitation capability cannot be asked: its runs decline,
+and the tool result says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mcp_types as types
+import msgspec
+from mcp.server.context import ServerRequestContext
+
+from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalKind, ApprovalRequest
+
+__all__ = [
+    "NO_BACK_CHANNEL",
+    "NO_ELICITATION",
+    "ApprovalRelay",
+    "approval_relay",
+    "elicitation_form",
+]
+
+logger = logging.getLogger("codex_bridge.mcp")
+
+NO_ELICITATION = (
+    "this MCP client did not declare the elicitation capability, so codex's approval "
+    "requests were declined; use approval_policy 'never' or a client that supports elicitation"
+)
+# From 2026-07-28 a tool call cannot send its own requests back to the client.
+_STATELESS_PROTOCOL = "2026-07-28"
+NO_BACK_CHANNEL = (
+    "on MCP protocol 2026-07-28 this server cannot ask the client during a tool call, so "
+    "codex's approval requests were declined; use approval_policy 'never'"
+)
+_LABELS = {
+    ApprovalDecision.APPROVE: "Approve once",
+    ApprovalDecision.APPROVE_FOR_SESSION: "Approve for this session",
+    ApprovalDecision.DECLINE: "Decline",
+}
+_WHAT = {
+    ApprovalKind.COMMAND: "run a command",
+    ApprovalKind.FILE_CHANGE: "change files",
+    ApprovalKind.ELICITATION: "ask you something",
+    ApprovalKind.PERMISSIONS: "get more permissions",
+}
+
+
+class ApprovalRelay(msgspec.Struct, frozen=True):
+    handler: ApprovalHandler | None
+    unavailable: str | None = None
+
+
+def approval_relay(ctx: ServerRequestContext[Any, Any]) -> ApprovalRelay:
+    """How this tool call's approvals reach the person (or why they cannot)."""
+    capabilities = ctx.session.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return ApprovalRelay(handler=None, unavailable=NO_ELICITATION)
+    if ctx.protocol_version >= _STATELESS_PROTOCOL:
+        return ApprovalRelay(handler=None, unavailable=NO_BACK_CHANNEL)
+
+    async def ask(request: ApprovalRequest) -> ApprovalDecision:
+        message, schema = elicitation_form(request)
+        result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+        if result.action != "accept" or not result.content:
+            return ApprovalDecision.DECLINE
+        try:
+            return ApprovalDecision(str(result.content.get("decision")))
+        except ValueError:
+            logger.info("elicitation answered with an unknown decision: declined")
+            return ApprovalDecision.DECLINE
+
+    return ApprovalRelay(handler=ask)
+
+
+def elicitation_form(request: ApprovalRequest) -> tuple[str, types.ElicitRequestedSchema]:
+    """The message and the one-field form for ``request``."""
+    lines = [f"Codex wants to {_WHAT[request.kind]}:"]
+    if request.command:
+        lines.append(f"$ {request.command}")
+    if request.paths:
+        lines += [f"- {path}" for path in request.paths]
+    if request.message:
+        where = f" ({request.server_name})" if request.server_name else ""
+        lines.append(f"{request.message}{where}")
+    if request.cwd:
+        lines.append(f"in {request.cwd}")
+    if request.reason:
+        lines.append(f"Reason: {request.reason}")
+    if request.leaves_sandbox:
+        lines.append("Approving lets it act outside its sandbox.")
+    choices = list(request.choices)
+    schema: types.ElicitRequestedSchema = {
+        "type": "object",
+        "properties": {
+            "decision": {
+                "type": "string",
+                "title": "Your decision",
+                "oneOf": [{"const": c.value, "title": _LABELS[c]} for c in choices],
+                "default": ApprovalDecision.DECLINE.value,
+            }
+        },
+        "required": ["decision"],
+    }
+    return "\n".join(lines), schema

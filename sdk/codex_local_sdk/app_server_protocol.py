@@ -1,0 +1,441 @@
+"""The ``codex app-server`` JSON-RPC protocol ↔ this SDK's typed events: pure functions, no I/O.
+
+* :func:`plan_turn`: a :class:`TurnSpec` as the ``thread/start|resume|fork`` and ``turn/start``
+  parameters (what the protocol cannot express is refused up front).
+* :class:`TurnTranslator`: one turn's notifications as exec-mode events (the same events
+  ``codex exec --json`` prints), plus live deltas.
+* :func:`approval_request` / :func:`approval_reply`: a server request asking for approval as an
+  :class:`ApprovalRequest`, and a decision as the reply codex expects.
+
+Checked against codex 0.163 and 0.169; ``tests/data/app-server/`` holds recordings of both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import msgspec
+
+from .approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
+from .cli_args import option_overrides
+from .events import (
+    AgentMessageDelta,
+    AgentMessageItem,
+    CommandExecutionItem,
+    CommandOutputDelta,
+    ErrorEvent,
+    FileChange,
+    FileChangeItem,
+    ItemCompleted,
+    ItemStarted,
+    McpToolCallItem,
+    ReasoningItem,
+    ThreadEvent,
+    ThreadItem,
+    TurnCompleted,
+    TurnError,
+    TurnFailed,
+    TurnStarted,
+    UnknownItem,
+    Usage,
+    WebSearchItem,
+)
+from .exceptions import CodexUsageError
+from .transport import TurnSpec
+
+__all__ = [
+    "APPROVAL_METHODS",
+    "TurnPlan",
+    "TurnTranslator",
+    "approval_reply",
+    "approval_request",
+    "convert_item",
+    "plan_turn",
+    "usage_from",
+]
+
+JsonObject = dict[str, Any]
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+# Approval policies the protocol takes as ``approvalPolicy``; others go through ``config``.
+_PROTOCOL_APPROVALS = {"untrusted", "on-request", "never"}
+_COMMAND_APPROVAL = "item/commandExecution/requestApproval"
+_FILE_APPROVAL = "item/fileChange/requestApproval"
+_ELICITATION = "mcpServer/elicitation/request"
+_PERMISSIONS = "item/permissions/requestApproval"
+_LEGACY_COMMAND = "execCommandApproval"
+_LEGACY_PATCH = "applyPatchApproval"
+APPROVAL_METHODS = frozenset(
+    {_COMMAND_APPROVAL, _FILE_APPROVAL, _ELICITATION, _PERMISSIONS, _LEGACY_COMMAND, _LEGACY_PATCH}
+)
+
+
+class TurnPlan(msgspec.Struct, kw_only=True, frozen=True):
+    thread_method: str
+    thread_params: JsonObject
+    turn_params: JsonObject
+
+
+def plan_turn(spec: TurnSpec) -> TurnPlan:
+    """The requests of one turn; what the app-server cannot express is refused up front."""
+    request = spec.request
+    if not spec.json_output:
+        raise CodexUsageError("AppServerTransport yields JSON events only; use ExecTransport")
+    if spec.last:
+        raise CodexUsageError(
+            "AppServerTransport cannot resume 'the last thread'; pass a thread id or session"
+        )
+    if request.profile:
+        raise CodexUsageError(
+            "AppServerTransport does not accept profile; use config_overrides instead"
+        )
+    if not request.prompt.strip():
+        raise CodexUsageError("the prompt is empty")
+    cwd = request.cwd or os.getcwd()
+    if not os.path.isdir(cwd):
+        raise CodexUsageError(f"working directory does not exist: {cwd}")
+
+    thread: JsonObject = {"cwd": cwd}
+    if request.model:
+        thread["model"] = request.model
+    if request.sandbox is not None:
+        thread["sandbox"] = request.sandbox.value
+    config: dict[str, Any] = {}
+    approval = request.approval_policy.value if request.approval_policy is not None else None
+    if approval is None and "approval_policy" not in request.config_overrides:
+        approval = "never"  # codex exec's behaviour: never stop to ask
+    if approval in _PROTOCOL_APPROVALS:
+        thread["approvalPolicy"] = approval
+    elif approval is not None:
+        config["approval_policy"] = approval
+    if request.add_dirs:
+        config["sandbox_workspace_write.writable_roots"] = list(request.add_dirs)
+    config.update(request.config_overrides)
+    config.update(option_overrides(request))
+    if request.base_instructions is not None:
+        thread["baseInstructions"] = request.base_instructions
+    if request.developer_instructions is not None:
+        thread["developerInstructions"] = request.developer_instructions
+    if config:
+        thread["config"] = msgspec.to_builtins(config, enc_hook=_json_fallback)
+
+    if spec.operation == "exec":
+        method = "thread/start"
+        if spec.thread_id is not None:
+            raise CodexUsageError("a new exec takes no thread id; use operation='resume'")
+        if request.ephemeral:
+            thread["ephemeral"] = True
+    else:
+        if spec.thread_id is None:
+            raise CodexUsageError(f"{spec.operation} needs the thread id")
+        method = "thread/resume" if spec.operation == "resume" else "thread/fork"
+        thread["threadId"] = spec.thread_id
+        thread["excludeTurns"] = True  # the history is not needed, and is slow to send
+        if spec.operation == "fork" and request.ephemeral:
+            thread["ephemeral"] = True
+
+    turn: JsonObject = {"input": user_input(request.prompt, request.images)}
+    schema = _load_schema(request.output_schema)
+    if schema is not None:
+        turn["outputSchema"] = schema
+    return TurnPlan(thread_method=method, thread_params=thread, turn_params=turn)
+
+
+def user_input(text: str, images: tuple[str, ...] | list[str] = ()) -> list[JsonObject]:
+    """``UserInput`` items: the text, then local images."""
+    inputs: list[JsonObject] = [{"type": "text", "text": text, "text_elements": []}]
+    inputs += [{"type": "localImage", "path": os.path.abspath(path)} for path in images]
+    return inputs
+
+
+class TurnTranslator:
+    """Maps one turn's notifications to exec-mode events (plus live deltas)."""
+
+    def __init__(self, *, deltas: bool = True) -> None:
+        self.thread_id: str | None = None
+        self.turn_id: str | None = None
+        self.usage: Usage | None = None
+        self.done = False
+        self.completed = False
+        self._deltas = deltas
+        self._items: dict[str, ThreadItem] = {}  # started, not yet completed (for approvals)
+
+    def item(self, item_id: str | None) -> ThreadItem | None:
+        """A started item of this turn (an approval request names its item)."""
+        return None if item_id is None else self._items.get(item_id)
+
+    def translate(self, message: JsonObject) -> list[ThreadEvent]:
+        method = message.get("method")
+        params = message.get("params")
+        if not isinstance(params, dict) or params.get("threadId") != self.thread_id:
+            return []  # another thread's, or server-wide (rate limits, config warnings)
+        if method == "turn/started":
+            return [TurnStarted()]
+        if method in ("item/started", "item/completed"):
+            return self._item_event(method, params.get("item"))
+        if method in ("item/agentMessage/delta", "item/commandExecution/outputDelta"):
+            if not self._deltas or not isinstance(params.get("delta"), str):
+                return []
+            kind = AgentMessageDelta if method == "item/agentMessage/delta" else CommandOutputDelta
+            return [kind(item_id=str(params.get("itemId", "")), delta=params["delta"])]
+        if method == "thread/tokenUsage/updated":
+            self.usage = usage_from(params.get("tokenUsage"))
+            return []
+        if method == "error":
+            error = params.get("error")
+            message_text = error.get("message") if isinstance(error, dict) else None
+            return [ErrorEvent(message=str(message_text or error))]
+        if method == "warning":
+            return [ErrorEvent(message=str(params.get("message", "")))]
+        if method == "turn/completed":
+            return self._completed(params.get("turn"))
+        return []
+
+    def _item_event(self, method: str, item: object) -> list[ThreadEvent]:
+        if not isinstance(item, dict):
+            return []
+        converted = convert_item(item)
+        if converted is None:
+            return []
+        if method == "item/completed":
+            self._items.pop(converted.id, None)
+            return [ItemCompleted(item=converted)]
+        self._items[converted.id] = converted
+        # exec mode reports messages and reasoning once, when complete
+        if isinstance(converted, (AgentMessageItem, ReasoningItem)):
+            return []
+        return [ItemStarted(item=converted)]
+
+    def _completed(self, turn: object) -> list[ThreadEvent]:
+        if not isinstance(turn, dict) or turn.get("id") not in (self.turn_id, None):
+            return []
+        self.done = True
+        status = turn.get("status")
+        if status == "completed":
+            self.completed = True
+            return [TurnCompleted(usage=self.usage or Usage())]
+        error = turn.get("error")
+        text = error.get("message") if isinstance(error, dict) else None
+        if not text:
+            text = "the turn was interrupted" if status == "interrupted" else "turn failed"
+        return [TurnFailed(error=TurnError(message=str(text)))]
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+def approval_request(
+    method: str, params: object, translator: TurnTranslator | None = None
+) -> ApprovalRequest | None:
+    """A server request asking for a decision, as an :class:`ApprovalRequest`; None when
+    ``method`` is not an approval request."""
+    if method not in APPROVAL_METHODS or not isinstance(params, dict):
+        return None
+    thread_id = _text(params.get("threadId") or params.get("conversationId"))
+    turn_id = _text(params.get("turnId"))
+    reason = _text(params.get("reason"))
+    cwd = _text(params.get("cwd"))
+    if method == _ELICITATION:
+        return ApprovalRequest(
+            kind=ApprovalKind.ELICITATION,
+            thread_id=thread_id,
+            turn_id=turn_id,
+            message=_text(params.get("message")) or _text(params.get("url")),
+            server_name=_text(params.get("serverName")),
+            leaves_sandbox=False,
+        )
+    if method == _PERMISSIONS:
+        return ApprovalRequest(
+            kind=ApprovalKind.PERMISSIONS,
+            thread_id=thread_id,
+            turn_id=turn_id,
+            cwd=cwd,
+            reason=reason,
+            message=json.dumps(params.get("permissions"), sort_keys=True),
+        )
+    item = translator.item(_text(params.get("itemId"))) if translator is not None else None
+    if method in (_COMMAND_APPROVAL, _LEGACY_COMMAND):
+        command = params.get("command")
+        if isinstance(command, list):
+            command = " ".join(str(part) for part in command)
+        if not command and isinstance(item, CommandExecutionItem):
+            command = item.command
+        return ApprovalRequest(
+            kind=ApprovalKind.COMMAND,
+            thread_id=thread_id,
+            turn_id=turn_id,
+            command=_text(command),
+            cwd=cwd,
+            reason=reason,
+            choices=_command_choices(params.get("availableDecisions")),
+            leaves_sandbox=_leaves_sandbox(params),
+        )
+    paths: tuple[str, ...] = ()
+    if isinstance(item, FileChangeItem):
+        paths = tuple(change.path for change in item.changes)
+    elif isinstance(params.get("fileChanges"), dict):  # applyPatchApproval
+        paths = tuple(str(path) for path in params["fileChanges"])
+    return ApprovalRequest(
+        kind=ApprovalKind.FILE_CHANGE,
+        thread_id=thread_id,
+        turn_id=turn_id,
+        cwd=cwd or _text(params.get("grantRoot")),
+        reason=reason,
+        paths=paths,
+        choices=(
+            ApprovalDecision.APPROVE,
+            ApprovalDecision.APPROVE_FOR_SESSION,
+            ApprovalDecision.DECLINE,
+        ),
+    )
+
+
+def approval_reply(method: str, params: object, decision: ApprovalDecision) -> JsonObject:
+    """The ``result`` answering an approval request with ``decision``."""
+    approve = decision is not ApprovalDecision.DECLINE
+    for_session = decision is ApprovalDecision.APPROVE_FOR_SESSION
+    if method == _ELICITATION:
+        if approve:
+            return {"action": "accept", "content": {}, "_meta": None}
+        return {"action": "decline", "content": None, "_meta": None}
+    if method == _PERMISSIONS:
+        granted = params.get("permissions") if approve and isinstance(params, dict) else None
+        return {
+            "permissions": granted if isinstance(granted, dict) else {},
+            "scope": "session" if for_session else "turn",
+        }
+    if method in (_LEGACY_COMMAND, _LEGACY_PATCH):
+        if not approve:
+            return {"decision": "denied"}
+        return {"decision": "approved_for_session" if for_session else "approved"}
+    if not approve:
+        return {"decision": "decline"}
+    if for_session and method == _COMMAND_APPROVAL and isinstance(params, dict):
+        offered = params.get("availableDecisions")
+        if isinstance(offered, list):
+            if "acceptForSession" in offered:
+                return {"decision": "acceptForSession"}
+            for choice in offered:  # "don't ask again for commands like this one"
+                if isinstance(choice, dict) and "acceptWithExecpolicyAmendment" in choice:
+                    return {"decision": choice}
+            return {"decision": "accept"}
+    return {"decision": "acceptForSession" if for_session else "accept"}
+
+
+def _command_choices(offered: object) -> tuple[ApprovalDecision, ...]:
+    if not isinstance(offered, list):
+        return (
+            ApprovalDecision.APPROVE,
+            ApprovalDecision.APPROVE_FOR_SESSION,
+            ApprovalDecision.DECLINE,
+        )
+    choices = [ApprovalDecision.APPROVE]
+    if "acceptForSession" in offered or any(
+        isinstance(c, dict) and "acceptWithExecpolicyAmendment" in c for c in offered
+    ):
+        choices.append(ApprovalDecision.APPROVE_FOR_SESSION)
+    choices.append(ApprovalDecision.DECLINE)  # always understood, even when not offered
+    return tuple(choices)
+
+
+def _leaves_sandbox(params: JsonObject) -> bool:
+    """Whether a command approval lets the command run outside the sandbox. codex does not
+    say so directly: a justification (``reason``), a network context or a proposed policy
+    amendment marks an escalation; a bare request is ``untrusted`` asking to run a command
+    inside the sandbox."""
+    markers = ("reason", "networkApprovalContext", "proposedNetworkPolicyAmendments")
+    return any(params.get(key) for key in markers)
+
+
+# --------------------------------------------------------------------------- items and usage
+
+
+def usage_from(token_usage: object) -> Usage | None:
+    total = token_usage.get("total") if isinstance(token_usage, dict) else None
+    if not isinstance(total, dict):
+        return None
+
+    def count(name: str) -> int:
+        value = total.get(name)
+        return value if isinstance(value, int) else 0
+
+    return Usage(
+        input_tokens=count("inputTokens"),
+        cached_input_tokens=count("cachedInputTokens"),
+        cache_write_input_tokens=count("cacheWriteInputTokens"),
+        output_tokens=count("outputTokens"),
+        reasoning_output_tokens=count("reasoningOutputTokens"),
+    )
+
+
+def convert_item(item: JsonObject) -> ThreadItem | None:
+    """An app-server item as the exec-mode item; None for items exec mode does not report."""
+    kind = item.get("type")
+    item_id = str(item.get("id", ""))
+    try:
+        if kind in ("userMessage", "hookPrompt"):
+            return None
+        if kind == "agentMessage":
+            return AgentMessageItem(id=item_id, text=str(item.get("text") or ""))
+        if kind == "reasoning":
+            parts = item.get("summary") or item.get("content") or []
+            return ReasoningItem(id=item_id, text="\n".join(str(part) for part in parts))
+        if kind == "commandExecution":
+            exit_code = item.get("exitCode")
+            return CommandExecutionItem(
+                id=item_id,
+                command=str(item.get("command") or ""),
+                aggregated_output=str(item.get("aggregatedOutput") or ""),
+                exit_code=exit_code if isinstance(exit_code, int) else None,
+                status=_snake(item.get("status")),
+            )
+        if kind == "fileChange":
+            changes = [
+                FileChange(path=str(change["path"]), kind=str(change["kind"]["type"]))
+                for change in item.get("changes") or []
+            ]
+            return FileChangeItem(id=item_id, changes=changes, status=_snake(item.get("status")))
+        if kind == "mcpToolCall":
+            return McpToolCallItem(
+                id=item_id,
+                server=str(item.get("server") or ""),
+                tool=str(item.get("tool") or ""),
+                status=_snake(item.get("status")),
+                arguments=item.get("arguments"),
+                result=item.get("result"),
+                error=item.get("error"),
+            )
+        if kind == "webSearch":
+            return WebSearchItem(id=item_id, query=str(item.get("query") or ""))
+    except (KeyError, TypeError, ValueError):
+        pass  # an unexpected shape: keep it raw below
+    return UnknownItem(id=item_id, raw=item)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _snake(status: object) -> str:
+    return _CAMEL.sub("_", str(status or "")).lower()
+
+
+def _load_schema(schema: dict[str, Any] | str | None) -> Any:
+    if not isinstance(schema, str):
+        return schema
+    try:
+        with open(schema, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise CodexUsageError(f"cannot read output_schema file {schema}: {exc}") from None
+    except ValueError as exc:
+        raise CodexUsageError(f"output_schema file {schema} is not JSON: {exc}") from None
+
+
+def _json_fallback(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise CodexUsageError(f"cannot send {type(value).__name__} value {value!r} as config")
