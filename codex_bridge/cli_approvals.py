@@ -16,6 +16,8 @@ from typing import TextIO
 
 from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalRequest
 
+from .progress import APPROVAL_LABELS, describe_approval
+
 __all__ = ["NOT_A_TERMINAL", "terminal_approvals", "wants_relay"]
 
 NOT_A_TERMINAL = "codex asked for approval, but stdin is not a terminal: declined"
@@ -44,16 +46,11 @@ def terminal_approvals(
     out = stderr if stderr is not None else sys.stderr
 
     def ask_blocking(request: ApprovalRequest) -> ApprovalDecision:
-        lines = [f"\ncodex asks to {request.kind.value.replace('_', ' ')}: {request.subject}"]
-        if request.cwd:
-            lines.append(f"  in {request.cwd}")
-        if request.reason:
-            lines.append(f"  reason: {request.reason}")
-        if request.leaves_sandbox:
-            lines.append("  (outside its sandbox)")
+        headline, facts = describe_approval(request)
+        lines = ["\n" + headline, *(f"  {fact}" for fact in facts)]
         keys = [k for k, d in _KEYS.items() if d in request.choices]
-        labels = {"y": "y=approve", "a": "a=approve for this session", "n": "n=decline"}
-        lines.append(f"  [{', '.join(labels[k] for k in keys)}] ")
+        choices = ", ".join(f"{k}={APPROVAL_LABELS[_KEYS[k]].lower()}" for k in keys)
+        lines.append(f"  [{choices}] ")
         out.write("\n".join(lines))
         out.flush()
         answer = source.readline().strip().lower()[:1]

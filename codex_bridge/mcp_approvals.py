@@ -18,6 +18,8 @@ from mcp.server.context import ServerRequestContext
 
 from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalKind, ApprovalRequest
 
+from .progress import APPROVAL_LABELS, describe_approval
+
 __all__ = [
     "NO_BACK_CHANNEL",
     "NO_ELICITATION",
@@ -38,11 +40,7 @@ NO_BACK_CHANNEL = (
     "on MCP protocol 2026-07-28 this server cannot ask the client during a tool call, so "
     "codex's approval requests were declined; use approval_policy 'never'"
 )
-_LABELS = {
-    ApprovalDecision.APPROVE: "Approve once",
-    ApprovalDecision.APPROVE_FOR_SESSION: "Approve for this session",
-    ApprovalDecision.DECLINE: "Decline",
-}
+_LABELS = APPROVAL_LABELS
 _WHAT = {
     ApprovalKind.COMMAND: "run a command",
     ApprovalKind.FILE_CHANGE: "change files",
@@ -88,12 +86,8 @@ def elicitation_form(request: ApprovalRequest) -> tuple[str, types.ElicitRequest
     if request.message:
         where = f" ({request.server_name})" if request.server_name else ""
         lines.append(f"{request.message}{where}")
-    if request.cwd:
-        lines.append(f"in {request.cwd}")
-    if request.reason:
-        lines.append(f"Reason: {request.reason}")
-    if request.leaves_sandbox:
-        lines.append("Approving lets it act outside its sandbox.")
+    _, facts = describe_approval(request)
+    lines += [fact[0].upper() + fact[1:] + "." for fact in facts]
     choices = list(request.choices)
     schema: types.ElicitRequestedSchema = {
         "type": "object",

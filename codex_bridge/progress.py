@@ -6,6 +6,8 @@ import re
 
 from codex_local_sdk import (
     AgentMessageItem,
+    ApprovalDecision,
+    ApprovalRequest,
     CommandExecutionItem,
     ErrorEvent,
     FileChangeItem,
@@ -23,7 +25,29 @@ from codex_local_sdk import (
     WebSearchItem,
 )
 
-__all__ = ["describe_event", "display_command"]
+__all__ = ["APPROVAL_LABELS", "describe_approval", "describe_event", "display_command"]
+
+APPROVAL_LABELS = {
+    ApprovalDecision.APPROVE: "Approve",
+    ApprovalDecision.APPROVE_FOR_SESSION: "Approve for this session",
+    ApprovalDecision.DECLINE: "Decline",
+}
+"""How every front end names the answers to an approval request."""
+
+
+def describe_approval(request: ApprovalRequest) -> tuple[str, list[str]]:
+    """What codex asks (one line) and the facts a person decides on (cwd, the model's reason,
+    whether approving leaves the sandbox), for every front end to lay out its own way."""
+    headline = f"Codex asks to {request.kind.value.replace('_', ' ')}: {request.subject}"
+    facts: list[str] = []
+    if request.cwd:
+        facts.append(f"in {request.cwd}")
+    if request.reason:
+        facts.append(f"reason: {request.reason}")
+    if request.leaves_sandbox:
+        facts.append("approving lets it act outside its sandbox")
+    return headline, facts
+
 
 _SHELL_WRAPPER = re.compile(r"^\S*(?:bash|zsh|sh)\s+-l?c\s+(['\"])(?P<inner>.*)\1$", re.S)
 _MAX = 160

@@ -14,29 +14,21 @@ from lsprotocol import types as lsp
 
 from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalRequest
 
+from ..progress import APPROVAL_LABELS, describe_approval
+
 __all__ = ["LABELS", "approval_message", "message_request_handler"]
 
-LABELS = {
-    ApprovalDecision.APPROVE: "Approve",
-    ApprovalDecision.APPROVE_FOR_SESSION: "Approve for session",
-    ApprovalDecision.DECLINE: "Decline",
-}
+LABELS = APPROVAL_LABELS
 _BY_LABEL = {label: decision for decision, label in LABELS.items()}
 
 Ask = Callable[[lsp.ShowMessageRequestParams], Awaitable[lsp.MessageActionItem | None]]
 
 
 def approval_message(request: ApprovalRequest, run_id: str) -> lsp.ShowMessageRequestParams:
-    parts = [f"Codex [{run_id}] asks to {request.kind.value.replace('_', ' ')}: {request.subject}"]
-    if request.cwd:
-        parts.append(f"in {request.cwd}")
-    if request.reason:
-        parts.append(f"— {request.reason}")
-    if request.leaves_sandbox:
-        parts.append("(outside its sandbox)")
+    headline, facts = describe_approval(request)
     return lsp.ShowMessageRequestParams(
         type=lsp.MessageType.Warning,
-        message=" ".join(parts),
+        message=f"[{run_id}] {headline}" + "".join(f"; {fact}" for fact in facts),
         actions=[lsp.MessageActionItem(title=LABELS[choice]) for choice in request.choices],
     )
 

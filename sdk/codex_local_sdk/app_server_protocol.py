@@ -44,6 +44,7 @@ from .events import (
     WebSearchItem,
 )
 from .exceptions import CodexUsageError
+from .models import CodexExecRequest, SandboxMode
 from .transport import TurnSpec
 
 __all__ = [
@@ -137,11 +138,34 @@ def plan_turn(spec: TurnSpec) -> TurnPlan:
         if spec.operation == "fork" and request.ephemeral:
             thread["ephemeral"] = True
 
-    turn: JsonObject = {"input": user_input(request.prompt, request.images)}
+    turn: JsonObject = {"input": user_input(request.prompt, request.images), "cwd": cwd}
+    # A thread stays loaded in the app-server with the settings it started with, and
+    # thread/resume does not change them: the sandbox and approval policy of *this* turn are
+    # restated on turn/start, so a resume under a stricter policy really runs under it.
+    if request.sandbox is not None:
+        turn["sandboxPolicy"] = _sandbox_policy(request)
+    if "approvalPolicy" in thread:
+        turn["approvalPolicy"] = thread["approvalPolicy"]
+    if request.model:
+        turn["model"] = request.model
     schema = _load_schema(request.output_schema)
     if schema is not None:
         turn["outputSchema"] = schema
     return TurnPlan(thread_method=method, thread_params=thread, turn_params=turn)
+
+
+def _sandbox_policy(request: CodexExecRequest) -> JsonObject:
+    """The turn's ``SandboxPolicy`` as ``turn/start`` takes it (a tagged object)."""
+    sandbox = request.sandbox
+    if sandbox is SandboxMode.READ_ONLY:
+        return {"type": "readOnly"}
+    if sandbox is SandboxMode.WORKSPACE_WRITE:
+        return {
+            "type": "workspaceWrite",
+            "writableRoots": [os.path.abspath(path) for path in request.add_dirs],
+            "networkAccess": bool(request.network_access),
+        }
+    return {"type": "dangerFullAccess"}
 
 
 def user_input(text: str, images: tuple[str, ...] | list[str] = ()) -> list[JsonObject]:
