@@ -18,7 +18,7 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -93,11 +93,31 @@ __all__ = [
     "SessionRenameParams",
     "SteerInfo",
     "parse_params",
+    "running_in",
 ]
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 _MAX_PATH_LENGTH = 4096
 _MAX_INSTRUCTIONS = 64 * 1024  # developer instructions travel on codex's command line
+
+_RUN_DIRECTORY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "codex_bridge_run_directory", default=None
+)
+
+
+@contextlib.contextmanager
+def running_in(directory: str) -> Iterator[None]:
+    """Jobs started in this block run codex in ``directory`` instead of their checked cwd.
+
+    For a front end that made ``directory`` itself as an isolated copy of that cwd (the
+    language server's review mode); never from caller input. Every policy check still runs
+    on the cwd the caller named, and a session keeps that cwd, not the copy."""
+    reset = _RUN_DIRECTORY.set(directory)
+    try:
+        yield
+    finally:
+        _RUN_DIRECTORY.reset(reset)
+
 
 OfferedApproval = Literal["never", "on-failure", "on-request"]
 """The approval policies callers may name (``codex exec`` refuses ``untrusted``); the server's
@@ -817,6 +837,10 @@ class BridgeService:
             params, start, on_progress, on_event, on_approval, approvals_unavailable
         )
 
+    def checked_cwd(self, params: RunParams | ResumeParams | ForkParams) -> str:
+        """Where ``params`` would run codex, after every policy check (else BridgeError)."""
+        return self._checked_request(params).cwd or self._directory(None)
+
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
         if self.depth >= self.policy.max_depth:
@@ -887,9 +911,13 @@ class BridgeService:
             return await self._in_worktree(
                 params, start, on_progress, on_event, on_approval, approvals_unavailable
             )
-        request = self._checked_request(params)
+        request = checked = self._checked_request(params)
         if id(params) in self._worktree_dirs:
             request = msgspec.structs.replace(request, cwd=self._worktree_dirs[id(params)])
+        # Review mode (the language server) runs codex in a private copy of the workspace.
+        relocated = _RUN_DIRECTORY.get()
+        if relocated is not None:
+            request = msgspec.structs.replace(request, cwd=relocated)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
         approvals = handling_approvals(
@@ -911,9 +939,12 @@ class BridgeService:
                 )
         if isinstance(result, tuple):  # (session, result) from start_thread and fork
             result = result[1]
+        if relocated is not None and result.session_name:
+            self._restore_cwd(result.session_name, relocated, checked.cwd)
         outcome = _outcome(result, notes, params.detail)
-        if outcome.thread_id and request.cwd:
-            self._thread_dirs[outcome.thread_id] = request.cwd
+        thread_dir = checked.cwd if relocated is not None else request.cwd
+        if outcome.thread_id and thread_dir:
+            self._thread_dirs[outcome.thread_id] = thread_dir
         if outcome.session_name:
             self.changes.emit(Change(kind="sessions"))
             self.changes.emit(Change(kind="session", key=outcome.session_name))
@@ -960,6 +991,17 @@ class BridgeService:
             self._worktree_dirs.pop(id(inner), None)
         outcome.worktree = await report(tree)
         return outcome
+
+    def _restore_cwd(self, name: str, relocated: str, cwd: str | None) -> None:
+        """A session started in an isolated copy resumes where the caller asked to run."""
+
+        def change(record: SessionRecord | None) -> SessionRecord | None:
+            if record is not None and record.cwd == relocated:
+                record.cwd = cwd
+            return record
+
+        with contextlib.suppress(SessionError, CodexUsageError):
+            self.client.session_store.update(name, change)
 
     @staticmethod
     def _one_target(session_name: str | None, thread_id: str | None) -> None:
