@@ -141,7 +141,11 @@ class EngineTransport:
 
     async def aclose(self) -> None:
         if self._check is not None and not self._check.done():
-            self._check.cancel()
+            # The check runs `codex --version` / `app-server --help` in a thread, which a
+            # cancel would not stop: wait for it (it is bounded), so no probe outlives us.
+            await asyncio.wait({self._check}, timeout=2 * _PROBE_SECONDS)
+            if not self._check.done():
+                self._check.cancel()
             await asyncio.gather(self._check, return_exceptions=True)
         if self.app_server is not None:
             await self.app_server.aclose()
