@@ -61,6 +61,7 @@ from .approvals import (
     ApprovalHandler,
     ApprovalRequest,
     ApprovalScope,
+    ApprovalUnavailable,
     current_approvals,
 )
 from .cli_args import CodexInvocation, app_server_invocation
@@ -284,6 +285,8 @@ async def _decide(
         )
     except asyncio.CancelledError:
         raise
+    except ApprovalUnavailable as exc:
+        return ApprovalDecision.DECLINE, "no_handler", str(exc) or "nobody can answer"
     except Exception as exc:
         logger.warning("approval handler failed: %r", exc)
         return ApprovalDecision.DECLINE, "error", f"the approval handler failed: {exc}"
