@@ -266,6 +266,38 @@ def _add_server_defaults(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_mcp_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("MCP server")
+    group.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        help="serve streamable HTTP on HOST:PORT (default host 127.0.0.1; port 0 picks one) "
+        "instead of stdio; clients must send the bearer token",
+    )
+    group.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="HTTP: read the bearer token from FILE (mode 0600); default: a new token is "
+        "written to a new 0600 file whose path is printed",
+    )
+    group.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="HTTP: allow binding a non-loopback address",
+    )
+    group.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="HTTP: a Host header clients may use besides the bind address (repeatable)",
+    )
+    group.add_argument(
+        "--compat-tools",
+        action="store_true",
+        help="also offer `codex` and `codex-reply`, the tools of the removed `codex mcp-server`",
+    )
+
+
 def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation) -> None:
     """Request flags; each operation takes the ones its service parameters accept."""
     parser.set_defaults(operation=operation)
@@ -455,10 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
         json_option=True,
     )
     for name, help_text in (
-        ("mcp", "serve the bridge over MCP (stdio)"),
+        ("mcp", "serve the bridge over MCP (stdio, or streamable HTTP with --http)"),
         ("lsp", "serve the bridge as a language server (stdio)"),
     ):
-        _add_server_defaults(command(commands, name, help_text, _server))
+        server = command(commands, name, help_text, _server)
+        _add_server_defaults(server)
+        if name == "mcp":
+            _add_mcp_options(server)
     for sub in created:  # last, so that each command's own options come first in --help
         _add_policy_options(sub)
     return parser
@@ -1118,8 +1153,9 @@ def _server(args: argparse.Namespace, policy: BridgePolicy) -> int:
     # stdout carries the protocol: logs go to stderr.
     level = os.environ.get("CODEX_BRIDGE_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
-    serve: Callable[[BridgePolicy], None] = module.serve
-    serve(policy)
+    serve: Callable[..., None] = module.serve
+    options = getattr(module, "options_from_args", None)
+    serve(policy, *([options(args)] if options is not None else []))
     return EXIT_OK
 
 

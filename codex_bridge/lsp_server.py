@@ -6,10 +6,15 @@ Standard LSP only, so generic clients work without an extension:
   ``codex.cancel``, ``codex.status`` and ``codex.sessions.list|show|rename|delete``, with
   one object or positional strings as arguments (see ``codex_bridge.lsp.arguments``);
 * work-done progress for each run (cancellable), agent messages to ``window/logMessage``,
-  the final answer to ``window/showMessage`` and a transcript via ``window/showDocument``;
+  a short summary to ``window/showMessage``, a live transcript via ``window/showDocument``
+  (and the ``codex/transcript`` request), ``codex/status`` notifications for status lines;
+* review mode (default for runs that may write): codex works on an isolated copy and its
+  changes come back as one reviewable ``workspace/applyEdit`` (``codex_bridge.lsp.review``);
+* the editor's context (focused document, cursor, selection, opt-in unsaved buffers) in
+  prompts (``codex_bridge.lsp.context``);
 * code actions that carry a codex command and never start codex themselves;
-* open, unmodified buffers refreshed with ``workspace/applyEdit`` when codex changed their
-  files; a warning instead when the buffer has unsaved edits.
+* direct mode: open, unmodified buffers refreshed with ``workspace/applyEdit`` when codex
+  changed their files; a warning instead when the buffer has unsaved edits.
 
 Policy, jobs, sessions and progress text belong to :class:`BridgeService`; this module is
 protocol glue. It also closes three gaps of pygls 2.1 (see :class:`_Protocol`):
@@ -50,14 +55,18 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCRequestMessage, MsgId
 from pygls.uris import to_fs_path
 
-from codex_local_sdk import AgentMessageItem, ItemCompleted, SandboxMode
+from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
-from .lsp import buffers
+from .lsp import buffers, editor_review
 from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
 from .lsp.code_actions import KINDS, LastThread, Selection, code_actions
+from .lsp.context import Focus, inside, pop_context, prompt_with_context, resolve, unsaved
+from .lsp.isolation import Snapshot
 from .lsp.settings import EditorSettings, editor_settings, normalise
+from .lsp.status import STATUS_METHOD, codex_version, status_payload
+from .lsp.transcript import Transcript, Transcripts
 from .policy import SANDBOX_RANK, BridgePolicy, PolicyError
 from .service import (
     BridgeError,
@@ -69,6 +78,7 @@ from .service import (
     RunParams,
     SessionRenameParams,
     parse_params,
+    running_in,
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
 
@@ -88,7 +98,8 @@ COMMANDS = (
     "codex.sessions.delete",
     "codex.steer",
 )
-_MAX_SHOWN = 2000  # characters of an answer in window/showMessage; the rest is in the log
+_MAX_SHOWN = 240  # characters of an answer in window/showMessage; the rest is in the transcript
+TRANSCRIPT_METHOD = "codex/transcript"
 _CLIENT_WAIT_SECONDS = 10.0  # for the client to answer a progress-create request
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CONTENT_LENGTH = re.compile(rb"^Content-Length: *(\d+)\r?\n$", re.I)
@@ -174,9 +185,13 @@ class _Run:
         self.job_id = ""
         self.token: lsp.ProgressToken | None = None
         self.pending: list[str] = []
-        self.transcript: list[str] = []
+        self.transcript: Transcript | None = None
         self.before: dict[str, str | None] = {}
         self.task: asyncio.Task[JobInfo] | None = None
+        self.snapshot: Snapshot | None = None
+        """Review mode: the isolated copy codex works in."""
+        self.review: dict[str, Any] | None = None
+        """Review mode: what became of codex's changes."""
 
 
 class CodexLanguageServer(LanguageServer):
@@ -193,6 +208,8 @@ class CodexLanguageServer(LanguageServer):
         self._last_thread: LastThread | None = None
         self._last_thread_known = False
         self._transcripts: str | None = None
+        self.transcripts: Transcripts | None = None
+        self.codex_version: str | None = None
         self._closing: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ messages
@@ -219,6 +236,8 @@ class CodexLanguageServer(LanguageServer):
         self.service.reconfigure(settings.policy)
         for note in settings.notes:
             self.show(lsp.MessageType.Warning, f"codex-bridge: {note}")
+        for note in settings.ignored:  # clients pass their own options along: no pop-up
+            self.log(lsp.MessageType.Log, f"codex-bridge: {note}")
 
     async def pull_configuration(self) -> None:
         try:
@@ -294,12 +313,16 @@ class CodexLanguageServer(LanguageServer):
             text=document.text_in_client_range(params.range) if start != end else "",
         )
         only = params.context.only
+        focus: dict[str, Any] = {"document": document.uri, "position": _point(start)}
+        if start != end:
+            focus["selection"] = {"start": _point(start), "end": _point(end)}
         return code_actions(
             selection,
             params.context.diagnostics,
             write_sandbox=self.write_sandbox(),
             last=self.last_thread(),
             only=[str(getattr(kind, "value", kind)) for kind in only] if only else None,
+            focus=focus,
         )
 
     def forget_last_thread(self) -> None:
@@ -313,22 +336,58 @@ class CodexLanguageServer(LanguageServer):
         params: RunParams | ResumeParams | ForkParams,
         *,
         wait: bool,
+        focus: Focus | None = None,
+        review: bool | None = None,
     ) -> dict[str, Any]:
-        """Start a service job; answer at once, or (``wait``) when it ends."""
-        run = _Run(kind, params.prompt, _work_done_token.get() if wait else None)
-        run.before = buffers.snapshot(self.open_buffers())
-        asks = self.supports("window.show_message")
-        info = self.service.start_job(
-            kind,
-            params,
-            on_progress=lambda u: self._on_update(run, u),
-            on_approval=message_request_handler(self._ask, lambda: run.job_id) if asks else None,
-            approvals_unavailable=None
-            if asks
-            else "this editor cannot show message requests (window/showMessageRequest)",
+        """Start a service job; answer at once, or (``wait``) when it ends.
+
+        ``review`` (default: the setting) runs codex on an isolated copy when it may write."""
+        command = f"codex.{kind}"
+        cwd = self.service.checked_cwd(params)  # every policy check, before anything else
+        places = self.places()
+        document = self._focused(command, focus, places)
+        context = resolve(
+            focus,
+            path=document.path if document else None,
+            selected=lambda r: document.text_in_client_range(_lsp_range(r)) if document else "",
+            cwd=cwd,
         )
+        open_now = self.open_buffers()
+        isolated = self._reviews(params, review)
+        if self.settings.share_unsaved_buffers:
+            context.unsaved, context.in_copy = unsaved(open_now, places), isolated
+        run = _Run(kind, params.prompt, _work_done_token.get() if wait else None)
+        params = msgspec.structs.replace(params, prompt=prompt_with_context(params.prompt, context))
+        snapshot = None
+        if isolated:
+            root = editor_review.review_root(cwd, self.folders(), self.service.policy.allowed_roots)
+            snapshot = await editor_review.isolate(
+                root, open_now, self.settings.share_unsaved_buffers, places
+            )
+        else:
+            run.before = buffers.snapshot(open_now)
+        try:
+            with running_in(snapshot.inside(cwd)) if snapshot else contextlib.nullcontext():
+                asks = self.supports("window.show_message")
+                info = self.service.start_job(
+                    kind,
+                    params,
+                    on_progress=lambda u: self._on_update(run, u),
+                    on_approval=message_request_handler(self._ask, lambda: run.job_id)
+                    if asks
+                    else None,
+                    approvals_unavailable=None
+                    if asks
+                    else "this editor cannot show message requests (window/showMessageRequest)",
+                )
+        except BaseException:
+            if snapshot is not None:
+                snapshot.remove()
+            raise
+        run.snapshot = snapshot
         run.job_id = info.job_id
         self.runs[info.job_id] = run
+        run.transcript = self._transcript_for(run, params)
         run.task = asyncio.ensure_future(self._follow(run))
         if wait:
             try:
@@ -336,7 +395,71 @@ class CodexLanguageServer(LanguageServer):
             except asyncio.CancelledError:  # $/cancelRequest, or shutdown
                 await self.service.cancel_job(run.job_id)
                 raise
-        return _job_result(info)
+        result = _job_result(info)
+        if run.review is not None:
+            result["review"] = run.review
+        if run.transcript is not None:
+            result["transcript"] = run.transcript.uri
+        return result
+
+    def places(self) -> list[str]:
+        """Where the editor's text may go to codex: the allowed roots, else the workspace."""
+        return list(self.service.policy.allowed_roots) or self.folders()
+
+    def _focused(self, command: str, focus: Focus | None, places: list[str]) -> Any:
+        """The focused document (its buffer, else the file), once it is known to be inside
+        ``places``: nothing outside them is read."""
+        if focus is None or focus.document is None:
+            return None
+        path = _local_path(focus.document)
+        if path is None:
+            raise BridgeError(
+                f"{command}: document must be a file URI, got {focus.document[:200]!r}"
+            )
+        if not inside(path, places):
+            raise BridgeError(
+                f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
+                "(or the workspace); its text is not sent to codex",
+                code="policy",
+            )
+        return self.workspace.get_text_document(focus.document)
+
+    def _reviews(self, params: RunParams | ResumeParams | ForkParams, review: bool | None) -> bool:
+        """Review mode applies: asked for (or the setting), and codex may write."""
+        if not (self.settings.review if review is None else review):
+            return False
+        sandbox = params.sandbox or self.service.policy.default_sandbox
+        if SANDBOX_RANK[SandboxMode(sandbox)] <= SANDBOX_RANK[SandboxMode.READ_ONLY]:
+            return False
+        if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
+            raise BridgeError(
+                "add_dirs cannot be used in review mode: codex would write to them directly. "
+                'Pass "review": false to run directly, or leave add_dirs out'
+            )
+        return True
+
+    def transcript_directory(self) -> str:
+        if self._transcripts is None:
+            self._transcripts = tempfile.mkdtemp(prefix="codex-bridge-lsp-")
+        return self._transcripts
+
+    def _transcript_for(
+        self, run: _Run, params: RunParams | ResumeParams | ForkParams
+    ) -> Transcript:
+        if self.transcripts is None:
+            self.transcripts = Transcripts(self.transcript_directory())
+        thread = None
+        if run.kind == "resume":
+            thread = getattr(params, "session_name", None) or getattr(params, "thread_id", None)
+        transcript = self.transcripts.for_run(
+            run.job_id, f"Codex {run.kind} {run.job_id}", thread=thread
+        )
+        mode = "review" if run.snapshot is not None else "direct"
+        transcript.start_turn(f"{run.kind} {run.job_id} ({mode})", params.prompt)
+        return transcript
+
+    def send_status(self) -> None:
+        self.protocol.notify(STATUS_METHOD, status_payload(self.service, self.codex_version))
 
     async def _ask(self, params: lsp.ShowMessageRequestParams) -> lsp.MessageActionItem | None:
         return await self.window_show_message_request_async(params)
@@ -344,11 +467,22 @@ class CodexLanguageServer(LanguageServer):
     def _on_update(self, run: _Run, update: ProgressUpdate) -> None:
         event = update.event
         if isinstance(event, ItemCompleted) and isinstance(event.item, AgentMessageItem):
-            run.transcript.append(event.item.text)
+            if run.transcript is not None:
+                run.transcript.settle(event.item.id, "\n" + event.item.text + "\n")
             self.log(lsp.MessageType.Info, f"codex [{run.job_id}]: {event.item.text}")
-        else:
-            run.transcript.append(f"- {update.message}")
+        elif isinstance(event, AgentMessageDelta):
+            if run.transcript is not None:
+                run.transcript.add_live(event.item_id, update.message)
             self.log(lsp.MessageType.Log, f"codex [{run.job_id}] {update.message}")
+        else:
+            if run.transcript is not None:
+                run.transcript.add(f"- {update.message}")
+            self.log(lsp.MessageType.Log, f"codex [{run.job_id}] {update.message}")
+        if run.transcript is not None:
+            try:
+                run.transcript.flush()
+            except OSError as exc:
+                logger.warning("transcript of %s not written: %s", run.job_id, exc)
         if run.token is None:
             run.pending.append(update.message)
         else:
@@ -359,9 +493,25 @@ class CodexLanguageServer(LanguageServer):
     async def _follow(self, run: _Run) -> JobInfo:
         """Progress begin → reports (from ``_on_update``) → end, then the results."""
         try:
+            return await self._follow_run(run)
+        finally:
+            if run.snapshot is not None:  # review mode: the copy never outlives its run
+                await asyncio.to_thread(run.snapshot.remove)
+            if self._closing is None:
+                self.send_status()
+
+    async def _follow_run(self, run: _Run) -> JobInfo:
+        try:
             await self._begin_progress(run)
         except Exception:  # no progress bar, but the run and its answer go on
             logger.exception("progress for run %s failed", run.job_id)
+        try:
+            await self._open_transcript(run)
+        except Exception:  # best effort, like the progress
+            logger.exception("transcript for run %s failed", run.job_id)
+        if self.codex_version is None:
+            self.codex_version = await codex_version(self.service)
+        self.send_status()
         info = self.service.job_status(run.job_id)
         while info.state in _UNFINISHED:
             info = await self.service.wait_job(run.job_id, timeout_seconds=3600)
@@ -413,16 +563,58 @@ class CodexLanguageServer(LanguageServer):
     async def _report(self, run: _Run, info: JobInfo) -> None:
         outcome = info.outcome
         if outcome is not None:
-            text = f"Codex: {outcome.final_message}" if outcome.final_message else outcome.to_text()
-            if len(text) > _MAX_SHOWN:
-                text = text[:_MAX_SHOWN] + "… (the full answer is in the log)"
-            self.show(lsp.MessageType.Info if outcome.ok else lsp.MessageType.Warning, text)
+            answer = outcome.final_message or outcome.to_text()
+            text = _short_answer(answer)
+            if text != " ".join(answer.split()):
+                where = "transcript" if self._shows_transcript() else "log"
+                text += f" (the full answer is in the {where})"
+            self.show(
+                lsp.MessageType.Info if outcome.ok else lsp.MessageType.Warning, f"Codex: {text}"
+            )
             self.log(lsp.MessageType.Info, f"codex [{run.job_id}] {outcome.to_text()}")
         else:
             self.show(lsp.MessageType.Warning, f"Codex {run.kind} {info.job_id}: {_summary(info)}")
-        await self._refresh_buffers(run, outcome.files_changed if outcome else [])
-        if self.settings.show_transcript and self.supports("window.show_document.support"):
-            await self._show_transcript(run, info)
+        if run.snapshot is not None:
+            if outcome is not None and outcome.status != "cancelled":
+                why = _short(outcome.final_message or "", 300)
+                run.review = await editor_review.offer(self, run.job_id, run.snapshot, why)
+        else:
+            await self._refresh_buffers(run, outcome.files_changed if outcome else [])
+        self._finish_transcript(run, info)
+
+    def _shows_transcript(self) -> bool:
+        return self.settings.show_transcript and self.supports("window.show_document.support")
+
+    async def _open_transcript(self, run: _Run) -> None:
+        transcript = run.transcript
+        if transcript is None:
+            return
+        await asyncio.to_thread(transcript.flush, force=True)
+        if self._shows_transcript():
+            await self.window_show_document_async(
+                lsp.ShowDocumentParams(uri=transcript.uri, take_focus=False)
+            )
+
+    def _finish_transcript(self, run: _Run, info: JobInfo) -> None:
+        transcript = run.transcript
+        if transcript is None or self.transcripts is None:
+            return
+        if info.outcome is not None:
+            transcript.section("Result", info.outcome.to_text())
+            self.transcripts.remember(transcript, info.outcome.session_name, info.outcome.thread_id)
+        elif info.error:
+            transcript.section("Error", info.error)
+        if run.review is not None:
+            review = run.review
+            lines = [f"{review['state']}: {', '.join(review['files']) or 'no files changed'}"]
+            lines += [f"- not applied: {note}" for note in review.get("not_applied", [])]
+            if review.get("diff"):
+                lines += ["", "```diff", review["diff"].rstrip(), "```"]
+            transcript.section("Review", "\n".join(lines))
+        try:
+            transcript.flush(force=True)
+        except OSError as exc:
+            logger.warning("transcript of %s not written: %s", run.job_id, exc)
 
     async def _refresh_buffers(self, run: _Run, reported: list[str]) -> None:
         plan = buffers.plan_refresh(self.open_buffers(), run.before, reported)
@@ -464,20 +656,26 @@ class CodexLanguageServer(LanguageServer):
             )
         return lsp.WorkspaceEdit(changes={buffer.uri: [edit]})
 
-    async def _show_transcript(self, run: _Run, info: JobInfo) -> None:
-        if self._transcripts is None:
-            self._transcripts = tempfile.mkdtemp(prefix="codex-bridge-lsp-")
-        path = Path(self._transcripts, f"{info.job_id}.md")
-        parts = [f"# Codex {run.kind} {info.job_id}: {info.state}", "", "## Prompt", run.prompt]
-        parts += ["", "## Progress", *run.transcript]
-        if info.outcome is not None:
-            parts += ["", "## Result", info.outcome.to_text()]
-        elif info.error:
-            parts += ["", "## Error", info.error]
-        path.write_text("\n".join(parts) + "\n", encoding="utf-8")
-        await self.window_show_document_async(
-            lsp.ShowDocumentParams(uri=path.as_uri(), take_focus=False)
-        )
+    def transcript_of(self, params: Any) -> dict[str, Any]:
+        """The ``codex/transcript`` answer for ``{"run_id"}`` or ``{"uri"}``."""
+
+        def field(name: str) -> Any:  # pygls hands custom params over as an object
+            return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
+
+        run_id, uri = field("run_id"), field("uri")
+        found = None
+        if self.transcripts is not None:
+            if isinstance(run_id, str):
+                found = self.transcripts.of_run(run_id)
+            elif isinstance(uri, str):
+                found = self.transcripts.by_uri(uri)
+        if found is None:
+            raise _Refusal(
+                message=f"{TRANSCRIPT_METHOD}: no transcript for {run_id or uri!r}; pass the "
+                "run_id a run answered with, or a transcript's uri",
+                data={"code": "invalid_request"},
+            )
+        return {"uri": found.uri, "version": found.version, "text": found.text()}
 
     async def cancel_token(self, token: lsp.ProgressToken) -> None:
         for run in list(self.runs.values()):
@@ -496,6 +694,9 @@ class CodexLanguageServer(LanguageServer):
         followers = [run.task for run in self.runs.values() if run.task and not run.task.done()]
         if followers:  # they end their progress; bounded in case the client stopped reading
             await asyncio.wait(followers, timeout=_CLIENT_WAIT_SECONDS)
+        for run in self.runs.values():  # a copy whose review the user never answered
+            if run.snapshot is not None:
+                run.snapshot.remove()
         if self._transcripts is not None:
             shutil.rmtree(self._transcripts, ignore_errors=True)
 
@@ -516,11 +717,16 @@ def _run_command(
         named = named_arguments(command, arguments, positional)
         split_target(command, named)
         wait = pop_flag(command, named, "wait")
+        review = named.pop("review", None)
+        if not isinstance(review, bool | None):
+            raise BridgeError(f"{command}: review must be true or false")
+        focus = pop_context(command, named)
         if kind == "run" and named.get("cwd") is None and ls.service.policy.default_cwd is None:
             folders = ls.folders()
             if folders:  # an editor's own cwd is arbitrary; its workspace is what it means
                 named["cwd"] = folders[0]
-        return await ls.start_run(kind, parse_params(params_type, named), wait=wait)
+        params = parse_params(params_type, named)
+        return await ls.start_run(kind, params, wait=wait, focus=focus, review=review)
 
     return handler
 
@@ -645,8 +851,14 @@ def build_server(policy: BridgePolicy, service: BridgeService | None = None) -> 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: CodexLanguageServer, params: lsp.InitializedParams) -> None:
         ls.service.start_engine_check()  # in the background
+        ls.send_status()
         if ls.supports("workspace.configuration"):
             await ls.pull_configuration()
+
+    @server.feature(TRANSCRIPT_METHOD)
+    def transcript(ls: CodexLanguageServer, params: Any) -> dict[str, Any]:
+        """``{"run_id": ...}`` or ``{"uri": ...}`` → the transcript's uri, version and text."""
+        return ls.transcript_of(params)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def configuration_changed(
@@ -700,9 +912,27 @@ def _summary(info: JobInfo) -> str:
     return info.error or info.state
 
 
+def _short_answer(text: str) -> str:
+    """The answer's first paragraph, on one line and at most ``_MAX_SHOWN`` characters."""
+    first = next((p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()), "")
+    return _short(first, _MAX_SHOWN)
+
+
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _point(position: lsp.Position) -> dict[str, int]:
+    return {"line": position.line, "character": position.character}
+
+
+def _lsp_range(selection: Any) -> lsp.Range:
+    start, end = selection.start, selection.end
+    return lsp.Range(
+        start=lsp.Position(line=start.line, character=start.character),
+        end=lsp.Position(line=end.line, character=end.character),
+    )
 
 
 def _local_path(uri: str) -> str | None:

@@ -48,6 +48,7 @@ from .service import (
     BridgeService,
     ForkParams,
     JobInfo,
+    JobsWaited,
     ProgressCallback,
     ProgressUpdate,
     ResumeParams,
@@ -61,7 +62,15 @@ from .service import (
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
 
-__all__ = ["SERVER_NAME", "build_server", "host_tool_timeout", "main", "serve"]
+__all__ = [
+    "SERVER_NAME",
+    "ServeOptions",
+    "build_server",
+    "host_tool_timeout",
+    "main",
+    "options_from_args",
+    "serve",
+]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
@@ -82,6 +91,34 @@ Context = ServerRequestContext[BridgeService, Any]
 _call_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
     "codex_bridge_mcp_call", default=None
 )
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``codex-bridge mcp`` serves (beyond the policy)."""
+
+    compat_tools: bool = False
+    """Also offer ``codex`` / ``codex-reply``, the removed ``codex mcp-server``'s tools."""
+    http: str | None = None
+    """Serve streamable HTTP on ``[HOST:]PORT`` instead of stdio."""
+    token_file: str | None = None
+    """The HTTP bearer token's file (default: a new token in a new 0600 file)."""
+    allow_remote: bool = False
+    """Allow a non-loopback HTTP bind."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra Host header values HTTP clients may use (``host`` or ``host:port``)."""
+
+
+def options_from_args(args: Any) -> ServeOptions:
+    """The serve options from ``codex-bridge mcp``'s parsed arguments."""
+    return ServeOptions(
+        compat_tools=bool(getattr(args, "compat_tools", False)),
+        http=getattr(args, "http", None),
+        token_file=getattr(args, "token_file", None),
+        allow_remote=bool(getattr(args, "allow_remote", False)),
+        allowed_hosts=tuple(getattr(args, "allowed_host", None) or ()),
+    )
+
 
 INSTRUCTIONS = """\
 codex-bridge runs the OpenAI Codex coding agent on this machine. Codex reads and edits files \
@@ -162,6 +199,13 @@ _FIELD_DOCS: dict[str, str] = {
         "Return after at most this many seconds even if the job is still running "
         "(it keeps running)."
     ),
+    "job_ids": "Several job ids to wait for (instead of job_id).",
+    "worktree": (
+        "Run Codex in a new git worktree of cwd's repository, on a new branch "
+        "codex-bridge/<session, job or run name>, leaving your checkout untouched; the result "
+        "reports the worktree, its branch, commits ahead and a diff stat."
+    ),
+    "mode": "With job_ids: 'any' returns when one job ends, 'all' when every job has.",
 }
 
 _TOOL_FIELD_DOCS: dict[str, dict[str, str]] = {
@@ -282,7 +326,9 @@ class _JobId(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class _JobWait(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    job_id: str
+    job_id: str | None = None
+    job_ids: list[str] | None = None
+    mode: Literal["any", "all"] = "any"
     wait_seconds: float = 60.0
 
 
@@ -313,6 +359,17 @@ def _wait_schema() -> dict[str, Any]:
     return schema
 
 
+def _wait_output_schema() -> dict[str, Any]:
+    """One job's status (``job_id``), or what a wait for several found (``job_ids``)."""
+    schema = _output_schema(JobInfo)
+    several = _output_schema(JobsWaited)
+    return {
+        "type": "object",
+        "properties": {**schema["properties"], **several["properties"]},
+        "required": [],
+    }
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -328,6 +385,12 @@ def _text_result(
 
 def _error_result(message: str) -> types.CallToolResult:
     return _text_result(message, is_error=True)
+
+
+def _bridge_error_result(exc: BridgeError) -> types.CallToolResult:
+    """A refusal or bad argument, structured so that a model can act on it."""
+    error = {"code": exc.code, "message": exc.message, "field": exc.field}
+    return _text_result(exc.message, error, is_error=True)
 
 
 def _builtins(value: msgspec.Struct) -> dict[str, Any]:
@@ -363,6 +426,8 @@ def _job_text(info: JobInfo) -> str:
     head = f"job {info.job_id} ({info.kind}): {info.state}"
     if info.session_name:
         head += f", session {info.session_name!r}"
+    if info.thread_id:
+        head += f", thread {info.thread_id}"
     lines = [head]
     if info.outcome is not None:
         lines.append(info.outcome.to_text())
@@ -549,7 +614,18 @@ async def _job_wait(
 ) -> types.CallToolResult:
     params = parse_params(_JobWait, arguments)
     bounded = min(max(params.wait_seconds, 0.0), _MAX_WAIT_SECONDS)
-    return _job_result(await service.wait_job(params.job_id, bounded))
+    if (params.job_id is None) == (params.job_ids is None):
+        raise BridgeError("name exactly one of job_id or job_ids", field="job_id")
+    if params.job_id is not None:
+        return _job_result(await service.wait_job(params.job_id, bounded))
+    assert params.job_ids is not None
+    waited = await service.wait_jobs(params.job_ids, params.mode, bounded)
+    head = (
+        f"{len(waited.finished)} of {len(waited.jobs)} job(s) ended"
+        f" (waited for {'all' if waited.mode == 'all' else 'any'})"
+    )
+    text = "\n".join([head, *(_job_text(job) for job in waited.jobs)])
+    return _text_result(text, _builtins(waited))
 
 
 async def _job_cancel(
@@ -618,8 +694,14 @@ def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
     return notes
 
 
-def _tool_specs(policy: BridgePolicy) -> list[_ToolSpec]:
-    specs = _base_tool_specs()
+def _tool_specs(policy: BridgePolicy, *, compat_tools: bool = False) -> list[_ToolSpec]:
+    from .mcp_tools_extra import extra_tool_specs
+
+    specs = _base_tool_specs() + extra_tool_specs()
+    if compat_tools:
+        from .compat_tools import compat_tool_specs
+
+        specs += compat_tool_specs()
     notes = _policy_notes(policy)
     # Offer only the approval policies this server accepts (all of which codex exec accepts).
     approvals = [approval.value for approval in policy.offered_approvals()]
@@ -761,10 +843,13 @@ def _base_tool_specs() -> list[_ToolSpec]:
             description=(
                 "Wait until a job ends or wait_seconds pass (default 60), then return its "
                 "status as codex_job_status does. The job keeps running after a timed-out "
-                "wait: call again to keep waiting. Check state and outcome.ok for success."
+                "wait: call again to keep waiting. Check state and outcome.ok for success. "
+                "To wait for several jobs pass job_ids instead of job_id, with mode 'any' "
+                "(return when one ends) or 'all'; the result lists every job's status and "
+                "which are finished or pending."
             ),
             input_schema=_wait_schema(),
-            output_schema=job_schema,
+            output_schema=_wait_output_schema(),
             annotations=_annotations("Wait for a Codex job", read_only=True),
             handler=_job_wait,
         ),
@@ -884,16 +969,30 @@ def _within_host_timeout(
 
 
 def build_server(
-    service: BridgeService, *, host_timeout_seconds: float | None = None
+    service: BridgeService,
+    options: ServeOptions | None = None,
+    *,
+    host_timeout_seconds: float | None = None,
 ) -> Server[BridgeService]:
     """The MCP server over ``service``. Its lifespan closes the service (killing every codex
     process) when the connection ends. ``host_timeout_seconds``: how long the host waits for
     a tool call (see :func:`host_tool_timeout`); runs that wait for codex end before that."""
-    specs = {spec.name: spec for spec in _tool_specs(service.policy)}
+    options = options or ServeOptions()
+    specs = {
+        spec.name: spec for spec in _tool_specs(service.policy, compat_tools=options.compat_tools)
+    }
+    from .mcp_tasks import TASK_TOOLS, Tasks
+
     tools = [spec.definition() for spec in specs.values()]
+    for tool in tools:  # task-augmented calls run as background jobs (MCP Tasks)
+        if tool.name in TASK_TOOLS:
+            tool.execution = types.ToolExecution(task_support="optional")
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
     # codex runs become child spans of the tool call that started them.
     instrument(service.client)
+    from .mcp_subscriptions import JOB_URI_PREFIX, JOB_URI_TEMPLATE, BridgeServer, Subscriptions
+
+    subscriptions = Subscriptions(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[BridgeService]) -> AsyncIterator[BridgeService]:
@@ -926,7 +1025,7 @@ def build_server(
             return await spec.handler(service, arguments, _progress_relay(ctx))
         except BridgeError as exc:
             logger.info("%s refused: %s", spec.name, exc.message)
-            return _error_result(exc.message)
+            return _bridge_error_result(exc)
         except Exception as exc:  # the server must answer, never die on a request
             logger.exception("%s failed unexpectedly", spec.name)
             return _error_result(f"internal error in {spec.name}: {exc!r}")
@@ -936,6 +1035,7 @@ def build_server(
     async def list_resources(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
+        subscriptions.remember(ctx)
         sessions = await _in_thread(service.list_sessions)
         resources = [
             types.Resource(
@@ -969,7 +1069,14 @@ def build_server(
                     title="Codex session",
                     description="One named Codex session with its recent turns (JSON).",
                     mime_type="application/json",
-                )
+                ),
+                types.ResourceTemplate(
+                    uri_template=JOB_URI_TEMPLATE,
+                    name="job",
+                    title="Codex job",
+                    description="One background job: state, progress, outcome (JSON).",
+                    mime_type="application/json",
+                ),
             ]
         )
 
@@ -985,6 +1092,9 @@ def build_server(
                 name = unquote(uri.removeprefix(_SESSION_URI_PREFIX))
                 info = await _in_thread(lambda: service.show_session(name))
                 return _json_contents(uri, _builtins(info))
+            if uri.startswith(JOB_URI_PREFIX) and len(uri) > len(JOB_URI_PREFIX):
+                job = service.job_status(unquote(uri.removeprefix(JOB_URI_PREFIX)))
+                return _json_contents(uri, _builtins(job))
         except BridgeError as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS, message=exc.message, data={"uri": uri}
@@ -995,7 +1105,7 @@ def build_server(
             data={"uri": uri},
         )
 
-    return Server(
+    server = BridgeServer(
         SERVER_NAME,
         version=__version__,
         title="Codex bridge",
@@ -1010,7 +1120,18 @@ def build_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_resource_templates,
         on_read_resource=read_resource,
+        on_subscribe_resource=subscriptions.subscribe,
+        on_unsubscribe_resource=subscriptions.unsubscribe,
+        on_subscriptions_listen=subscriptions.listen,
     )
+
+    def task_arguments(name: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+        checked = _normalise_arguments(specs[name], arguments)
+        check_arguments(name, checked)
+        return checked
+
+    Tasks(service, render=_outcome_result, normalise=task_arguments).install(server)
+    return server
 
 
 # --------------------------------------------------------------------------- stdio
@@ -1137,13 +1258,20 @@ async def _serve_stdio(server: Server[BridgeService]) -> None:
         group.start_soon(serve_connection)
 
 
-def serve(policy: BridgePolicy) -> None:
-    """Serve MCP over stdin/stdout until the client disconnects or a signal arrives."""
+def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
+    """Serve MCP over stdin/stdout (or streamable HTTP with ``options.http``) until the client
+    disconnects or a signal arrives."""
+    options = options or ServeOptions()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    if options.http is not None:
+        from .mcp_http import serve_http
+
+        serve_http(policy, options)
+        return
     service = BridgeService(policy)
     _startup_check(service)
-    server = build_server(service, host_timeout_seconds=host_tool_timeout(os.environ))
+    server = build_server(service, options, host_timeout_seconds=host_tool_timeout(os.environ))
     anyio.run(_serve_stdio, server)
 
 

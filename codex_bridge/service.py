@@ -8,14 +8,17 @@ Policy checks, concurrency limits, background jobs and progress text all live he
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 import itertools
 import os
+import re
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -56,7 +59,9 @@ from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, pars
 from codex_local_sdk.events import event_to_dict
 
 from . import __version__
+from .changes import Change, ChangeFeed
 from .engine import EngineStatus, EngineTransport, describe_engine, make_client
+from .job_store import JobStore
 from .live import LiveText
 from .nesting import child_environment, nesting_depth
 from .policy import (
@@ -67,6 +72,7 @@ from .policy import (
     check_config_overrides,
 )
 from .progress import describe_event, display_command
+from .worktrees import WorktreeError, WorktreeInfo, add_worktree, report, repository
 
 __all__ = [
     "BridgeError",
@@ -76,6 +82,7 @@ __all__ = [
     "DoctorReport",
     "ForkParams",
     "JobInfo",
+    "JobsWaited",
     "ProgressCallback",
     "ProgressUpdate",
     "ResumeParams",
@@ -86,11 +93,31 @@ __all__ = [
     "SessionRenameParams",
     "SteerInfo",
     "parse_params",
+    "running_in",
 ]
 
 _P = TypeVar("_P", bound=msgspec.Struct)
 _MAX_PATH_LENGTH = 4096
 _MAX_INSTRUCTIONS = 64 * 1024  # developer instructions travel on codex's command line
+
+_RUN_DIRECTORY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "codex_bridge_run_directory", default=None
+)
+
+
+@contextlib.contextmanager
+def running_in(directory: str) -> Iterator[None]:
+    """Jobs started in this block run codex in ``directory`` instead of their checked cwd.
+
+    For a front end that made ``directory`` itself as an isolated copy of that cwd (the
+    language server's review mode); never from caller input. Every policy check still runs
+    on the cwd the caller named, and a session keeps that cwd, not the copy."""
+    reset = _RUN_DIRECTORY.set(directory)
+    try:
+        yield
+    finally:
+        _RUN_DIRECTORY.reset(reset)
+
 
 OfferedApproval = Literal["never", "on-failure", "on-request"]
 """The approval policies callers may name (``codex exec`` refuses ``untrusted``); the server's
@@ -101,11 +128,15 @@ class BridgeError(Exception):
     """A request the bridge refuses or cannot serve; the message is meant for the caller
     (often a model), so it says what to do instead."""
 
-    def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+    def __init__(
+        self, message: str, *, code: str = "invalid_request", field: str | None = None
+    ) -> None:
         message = scrub_secrets(message)  # no key the SDK knows goes back to a caller
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
+        """The argument at fault, when one is (for structured tool errors)."""
 
 
 # --------------------------------------------------------------------------- parameters
@@ -154,6 +185,8 @@ class RunParams(_PromptParams):
     """Point an existing ``session_name`` at the new thread instead of refusing the call."""
     profile: str | None = None
     add_dirs: list[str] = msgspec.field(default_factory=list)
+    worktree: bool = False
+    """Run codex in a new git worktree of ``cwd`` on a branch ``codex-bridge/<name>``."""
 
 
 class ResumeParams(_PromptParams):
@@ -171,6 +204,8 @@ class ForkParams(_TurnParams):
     new_session_name: str | None = None
     replace_session: bool = False
     """Point an existing ``new_session_name`` at the fork instead of refusing the call."""
+    worktree: bool = False
+    """Run the fork in a new git worktree of the thread's directory."""
 
 
 class SessionRenameParams(_Params):
@@ -178,12 +213,22 @@ class SessionRenameParams(_Params):
     new_name: str
 
 
+_FIELD_IN_MESSAGE = re.compile(r"(?:at `\$\.([A-Za-z_][\w-]*)|field `([A-Za-z_][\w-]*)`)")
+
+
+def _field_of(exc: msgspec.ValidationError) -> str | None:
+    """The argument a msgspec validation error is about ("... - at `$.prompt`", "missing
+    required field `prompt`", "unknown field `bogus`"), when it names one."""
+    found = _FIELD_IN_MESSAGE.search(str(exc))
+    return (found.group(1) or found.group(2)) if found else None
+
+
 def parse_params(kind: type[_P], data: Any) -> _P:
     """Validate protocol arguments into a params Struct, or raise a readable BridgeError."""
     try:
         return msgspec.convert(data, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise BridgeError(f"invalid arguments: {exc}") from None
+        raise BridgeError(f"invalid arguments: {exc}", field=_field_of(exc)) from None
 
 
 # --------------------------------------------------------------------------- results
@@ -240,6 +285,8 @@ class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     """detail "full" only: the turn status codex reported."""
     events: list[dict[str, Any]] | None = None
     """detail "full" only: every Codex event, as codex sent it."""
+    worktree: WorktreeInfo | None = None
+    """The git worktree codex worked in (``worktree: true``): branch, commits, diff stat."""
 
     @classmethod
     def from_result(cls, result: CodexExecResult, detail: Detail = "summary") -> RunOutcome:
@@ -314,6 +361,13 @@ class RunOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
         for approval in self.approvals:
             why = f" ({approval.decided_by}: {approval.note})" if approval.note else ""
             facts.append(f"Approval {approval.decision}: {approval.subject}{why}.")
+        if self.worktree is not None:
+            tree = self.worktree
+            facts.append(
+                f"Worktree {tree.path} on branch {tree.branch}: {tree.commits_ahead} commit(s) "
+                f"ahead, {tree.files_changed} file(s) changed (+{tree.insertions} "
+                f"-{tree.deletions})."
+            )
         usage = self.turn_usage or self.usage
         if usage is not None:
             facts.append(
@@ -399,7 +453,8 @@ class SessionDeleted(msgspec.Struct, kw_only=True):
     """The thread the name pointed at; codex keeps it, resumable by thread id."""
 
 
-JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
+JobState = Literal["queued", "running", "completed", "failed", "cancelled", "lost"]
+"""``lost``: the server running the job stopped before it ended (see ``codex_bridge.job_store``)."""
 
 
 class JobInfo(msgspec.Struct, kw_only=True):
@@ -415,6 +470,21 @@ class JobInfo(msgspec.Struct, kw_only=True):
     """The latest progress lines (at most 20)."""
     outcome: RunOutcome | None = None
     error: str | None = None
+    thread_id: str | None = None
+    """The codex thread, once codex has started it (resumable even if the job was lost)."""
+    cwd: str | None = None
+    """The directory codex runs in."""
+
+
+class JobsWaited(msgspec.Struct, kw_only=True):
+    """What a wait for several jobs found."""
+
+    mode: Literal["any", "all"]
+    jobs: list[JobInfo]
+    finished: list[str]
+    """Ids of the jobs that have ended (in any final state)."""
+    pending: list[str]
+    """Ids of the jobs still queued or running."""
 
 
 class SteerInfo(msgspec.Struct, kw_only=True):
@@ -488,6 +558,19 @@ class BridgeService:
         self._job_numbers = itertools.count(1)
         self._live: set[asyncio.Task[Any]] = set()
         self._retired_clients: list[CodexLocalClient] = []
+        self.changes = ChangeFeed()
+        """Change notices (sessions, jobs) for front ends that push them."""
+        self._worktree_dirs: dict[int, str] = {}
+        """id() of the params of runs that go to a worktree → the worktree."""
+        self._thread_dirs: dict[str, str] = {}
+        """Where this server ran threads that have no session, for later resumes."""
+        self._job_store = JobStore.beside(self.policy.store_path)
+        for record in self._job_store.history():  # earlier servers' jobs, lost ones marked
+            with contextlib.suppress(msgspec.ValidationError):
+                info = msgspec.convert(record, JobInfo)
+                self._jobs.setdefault(info.job_id, _Job(info))
+                if info.thread_id and info.cwd:
+                    self._thread_dirs[info.thread_id] = info.cwd
 
     # ----------------------------------------------------------------- policy
     def reconfigure(self, policy: BridgePolicy) -> None:
@@ -538,11 +621,17 @@ class BridgeService:
                 f"sandbox {sandbox.value!r} is above this server's ceiling {ceiling.value!r}; "
                 f"ask for {ceiling.value!r} or less",
                 code="policy",
+                field="sandbox",
             )
         return sandbox
 
     def _directory(self, path: str | None, *, what: str = "cwd") -> str:
         return self._inside_roots(path, what=what, is_kind=os.path.isdir, kind="directory")
+
+    def checked_directory(self, path: str | None, *, what: str = "cwd") -> str:
+        """``path`` resolved, when it is a directory inside the allowed roots (else
+        BridgeError); None is the default cwd."""
+        return self._directory(path, what=what)
 
     def checked_file(self, path: str, *, what: str = "image") -> str:
         """``path`` resolved, when it is a file inside the allowed roots (else BridgeError)."""
@@ -564,6 +653,7 @@ class BridgeService:
             raise BridgeError(
                 f"{what} must be a non-empty path of at most {_MAX_PATH_LENGTH} characters",
                 code="policy",
+                field=what,
             )
         base = self.policy.default_cwd or os.getcwd()
         joined = base if path is None else os.path.join(base, os.path.expanduser(path))
@@ -574,16 +664,17 @@ class BridgeService:
                 f"{what} {shown} is outside the allowed roots; use a path inside one of: "
                 + ", ".join(roots),
                 code="policy",
+                field=what,
             )
         if not is_kind(resolved):
-            raise BridgeError(f"{what} {shown} is not an existing {kind}")
+            raise BridgeError(f"{what} {shown} is not an existing {kind}", field=what)
         return resolved
 
     def _overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
         try:
             return check_config_overrides(overrides, self.policy.allowed_config_keys)
         except PolicyError as exc:
-            raise BridgeError(str(exc), code="policy") from None
+            raise BridgeError(str(exc), code="policy", field="config_overrides") from None
 
     def _approval(self, requested: str | None) -> ApprovalPolicy:
         approval = ApprovalPolicy(requested) if requested else ApprovalPolicy.NEVER
@@ -593,13 +684,14 @@ class BridgeService:
                 f"approval_policy {approval.value!r} is not allowed on this server; "
                 f"ask for one of: {', '.join(p.value for p in offered)}",
                 code="policy",
+                field="approval_policy",
             )
         return approval
 
     def _model(self, model: str | None) -> str | None:
         problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
         if problem is not None:
-            raise BridgeError(f"model {problem}", code="policy")
+            raise BridgeError(f"model {problem}", code="policy", field="model")
         return model or self.policy.default_model
 
     def _options(self, params: RunParams | ResumeParams | ForkParams) -> dict[str, Any]:
@@ -609,12 +701,14 @@ class BridgeService:
                 "network_access is not allowed on this server (the operator can allow it at "
                 "launch with --allow-network)",
                 code="policy",
+                field="network_access",
             )
         for name in ("developer_instructions", "base_instructions"):
             text = getattr(params, name)
             if text is not None and (len(text) > _MAX_INSTRUCTIONS or "\x00" in text):
                 raise BridgeError(
-                    f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters"
+                    f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters",
+                    field=name,
                 )
         return {
             "reasoning_effort": params.reasoning_effort or self.policy.default_reasoning_effort,
@@ -633,6 +727,7 @@ class BridgeService:
                 "config_overrides arguments; the operator can allow profiles at launch "
                 "(--allow-config-key profile)",
                 code="policy",
+                field="profile",
             )
         return profile
 
@@ -642,7 +737,7 @@ class BridgeService:
         notes: list[str] = []
         total = self.policy.default_timeout_seconds if timeout is None else timeout
         if total <= 0:
-            raise BridgeError("timeout_seconds must be positive")
+            raise BridgeError("timeout_seconds must be positive", field="timeout_seconds")
         if total > self.policy.max_timeout_seconds:
             notes.append(
                 f"timeout lowered from {total:g}s to the server maximum "
@@ -651,7 +746,7 @@ class BridgeService:
             total = self.policy.max_timeout_seconds
         idle_value = self.policy.idle_timeout_seconds if idle is None else idle
         if idle_value is not None and idle_value <= 0:
-            raise BridgeError("idle_timeout_seconds must be positive")
+            raise BridgeError("idle_timeout_seconds must be positive", field="idle_timeout_seconds")
         return total, idle_value, notes
 
     def _request(
@@ -667,7 +762,7 @@ class BridgeService:
             "cwd": cwd,
         }
         if not params.prompt.strip():
-            raise BridgeError("prompt must not be empty")
+            raise BridgeError("prompt must not be empty", field="prompt")
         fields.update(self._options(params))
         fields["config_overrides"] = dict(self.policy.default_config)
         if isinstance(params, (RunParams, ResumeParams)):
@@ -742,6 +837,10 @@ class BridgeService:
             params, start, on_progress, on_event, on_approval, approvals_unavailable
         )
 
+    def checked_cwd(self, params: RunParams | ResumeParams | ForkParams) -> str:
+        """Where ``params`` would run codex, after every policy check (else BridgeError)."""
+        return self._checked_request(params).cwd or self._directory(None)
+
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
         if self.depth >= self.policy.max_depth:
@@ -778,6 +877,8 @@ class BridgeService:
                 )
             )
         recorded = record.cwd if record is not None else None
+        if recorded is None and params.thread_id is not None:
+            recorded = self._thread_dirs.get(params.thread_id)
         return self._directory(recorded, what="the session's cwd" if recorded else "cwd")
 
     def _new_session_name(self, name: str | None, replace: bool) -> None:
@@ -789,6 +890,7 @@ class BridgeService:
                 f"session {name!r} already exists; pass replace_session=true to point it at "
                 "the new thread, or choose another name",
                 code="session",
+                field="session_name",
             )
 
     async def _operate(
@@ -805,7 +907,17 @@ class BridgeService:
         ``on_approval`` asks the person about codex's approval requests (else they are
         declined, with ``approvals_unavailable`` as the reason). Approving never lets codex
         leave its sandbox unless this server's ceiling is danger-full-access."""
-        request = self._checked_request(params)
+        if getattr(params, "worktree", False):
+            return await self._in_worktree(
+                params, start, on_progress, on_event, on_approval, approvals_unavailable
+            )
+        request = checked = self._checked_request(params)
+        if id(params) in self._worktree_dirs:
+            request = msgspec.structs.replace(request, cwd=self._worktree_dirs[id(params)])
+        # Review mode (the language server) runs codex in a private copy of the workspace.
+        relocated = _RUN_DIRECTORY.get()
+        if relocated is not None:
+            request = msgspec.structs.replace(request, cwd=relocated)
         total, idle, notes = self._timeouts(params.timeout_seconds, params.idle_timeout_seconds)
         reporter = _Reporter(on_progress, on_event)
         approvals = handling_approvals(
@@ -827,19 +939,82 @@ class BridgeService:
                 )
         if isinstance(result, tuple):  # (session, result) from start_thread and fork
             result = result[1]
-        return _outcome(result, notes, params.detail)
+        if relocated is not None and result.session_name:
+            self._restore_cwd(result.session_name, relocated, checked.cwd)
+        outcome = _outcome(result, notes, params.detail)
+        thread_dir = checked.cwd if relocated is not None else request.cwd
+        if outcome.thread_id and thread_dir:
+            self._thread_dirs[outcome.thread_id] = thread_dir
+        if outcome.session_name:
+            self.changes.emit(Change(kind="sessions"))
+            self.changes.emit(Change(kind="session", key=outcome.session_name))
+        return outcome
+
+    def _worktree_source(self, params: RunParams | ResumeParams | ForkParams) -> tuple[str, ...]:
+        """(top level, git common dir, HEAD) of the repository a worktree run starts from,
+        after the policy checks; the worktree's place must be inside the allowed roots."""
+        cwd = self._checked_request(params).cwd or self._directory(None)
+        try:
+            toplevel, common_dir, head = repository(cwd)
+        except WorktreeError as exc:
+            raise BridgeError(str(exc), field="worktree") from None
+        self._directory(common_dir, what="the repository's git directory (worktree)")
+        return toplevel, common_dir, head
+
+    async def _in_worktree(
+        self,
+        params: RunParams | ResumeParams | ForkParams,
+        start: Callable[..., Awaitable[Any]],
+        on_progress: ProgressCallback | None,
+        on_event: EventCallback | None,
+        on_approval: ApprovalHandler | None,
+        approvals_unavailable: str | None,
+    ) -> RunOutcome:
+        toplevel, common_dir, head = self._worktree_source(params)
+        name = _WORKTREE_NAME.get()
+        if name is None:
+            fork = isinstance(params, ForkParams)
+            label = params.new_session_name if isinstance(params, ForkParams) else None
+            label = label if fork else getattr(params, "session_name", None)
+            name = label or f"{'fork' if fork else 'run'}-{uuid.uuid4().hex[:6]}"
+        try:
+            tree = await add_worktree(toplevel, common_dir, head, name)
+        except WorktreeError as exc:
+            raise BridgeError(str(exc), field="worktree") from None
+        inner = msgspec.structs.replace(params, worktree=False)
+        self._worktree_dirs[id(inner)] = self._directory(tree.path, what="worktree")
+        try:
+            outcome = await self._operate(
+                inner, start, on_progress, on_event, on_approval, approvals_unavailable
+            )
+        finally:
+            self._worktree_dirs.pop(id(inner), None)
+        outcome.worktree = await report(tree)
+        return outcome
+
+    def _restore_cwd(self, name: str, relocated: str, cwd: str | None) -> None:
+        """A session started in an isolated copy resumes where the caller asked to run."""
+
+        def change(record: SessionRecord | None) -> SessionRecord | None:
+            if record is not None and record.cwd == relocated:
+                record.cwd = cwd
+            return record
+
+        with contextlib.suppress(SessionError, CodexUsageError):
+            self.client.session_store.update(name, change)
 
     @staticmethod
     def _one_target(session_name: str | None, thread_id: str | None) -> None:
         if (session_name is None) == (thread_id is None):
-            raise BridgeError("name exactly one of session_name or thread_id")
+            raise BridgeError("name exactly one of session_name or thread_id", field="session_name")
         if thread_id is not None:
             try:
                 uuid.UUID(thread_id)
             except ValueError:
                 raise BridgeError(
                     f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name "
-                    "for names"
+                    "for names",
+                    field="thread_id",
                 ) from None
 
     async def _guard(self, operation: Awaitable[Any]) -> Any:
@@ -864,7 +1039,9 @@ class BridgeService:
             return self.client.get_session(name)
         except SessionError as exc:
             raise BridgeError(
-                f"{exc}; list sessions to see the names that exist", code="session"
+                f"{exc}; list sessions to see the names that exist",
+                code="session",
+                field="session_name",
             ) from exc
 
     def list_sessions(self) -> list[SessionInfo]:
@@ -875,6 +1052,7 @@ class BridgeService:
 
     def rename_session(self, name: str, new_name: str) -> SessionInfo:
         record = self._store_call(lambda: self.client.rename_session(name, new_name))
+        self._sessions_changed(name, new_name)
         return SessionInfo.from_record(record)
 
     def delete_session(self, name: str) -> SessionDeleted:
@@ -886,7 +1064,13 @@ class BridgeService:
             return SessionDeleted(name=name, deleted=False)
         except (SessionError, CodexUsageError) as exc:
             raise BridgeError(str(exc), code="session") from exc
+        self._sessions_changed(name)
         return SessionDeleted(name=name, deleted=True, thread_id=record.thread_id)
+
+    def _sessions_changed(self, *names: str) -> None:
+        self.changes.emit(Change(kind="sessions"))
+        for name in names:
+            self.changes.emit(Change(kind="session", key=name))
 
     @staticmethod
     def _store_call(call: Callable[[], _T]) -> _T:
@@ -910,7 +1094,9 @@ class BridgeService:
         ``on_progress`` also receives the job's progress updates (for front ends that stream
         them, such as the language server's work-done progress)."""
         # Validate now, so that bad arguments fail the call rather than the job.
-        self._checked_request(params)
+        request = self._checked_request(params)
+        if getattr(params, "worktree", False):
+            self._worktree_source(params)
         job_id = f"job-{next(self._job_numbers)}-{uuid.uuid4().hex[:6]}"
         info = JobInfo(
             job_id=job_id,
@@ -919,8 +1105,15 @@ class BridgeService:
             created_at=_iso(time.time()),
             session_name=getattr(params, "session_name", None),
             prompt_preview=params.prompt[:120],
+            thread_id=getattr(params, "thread_id", None) if kind == "resume" else None,
+            cwd=request.cwd,
         )
         job = _Job(info)
+
+        def on_event(event: ThreadEvent) -> None:
+            if isinstance(event, ThreadStarted) and event.thread_id != info.thread_id:
+                info.thread_id = event.thread_id
+                self._job_changed(info)
 
         async def progress(update: ProgressUpdate) -> None:
             if isinstance(update.event, ThreadStarted):
@@ -928,6 +1121,7 @@ class BridgeService:
             if info.state == "queued" and not update.queued:
                 info.state = "running"
                 info.started_at = _iso(time.time())
+                self._job_changed(info)
             info.progress.append(update.message)
             del info.progress[:-20]
             if on_progress is not None:
@@ -936,6 +1130,7 @@ class BridgeService:
                     await forwarded
 
         async def work() -> RunOutcome:
+            _WORKTREE_NAME.set(job_id)
             operation: Callable[..., Awaitable[RunOutcome]] = (
                 self.run
                 if isinstance(params, RunParams)
@@ -947,6 +1142,7 @@ class BridgeService:
                 outcome = await operation(
                     params,
                     on_progress=progress,
+                    on_event=on_event,
                     on_approval=on_approval,
                     approvals_unavailable=approvals_unavailable,
                 )
@@ -971,14 +1167,25 @@ class BridgeService:
 
         job.task = asyncio.ensure_future(work())
         job.task.add_done_callback(_consume_exception)
+        job.task.add_done_callback(lambda _: self._job_changed(info))
         self._jobs[job_id] = job
         self._prune_jobs()
+        self._job_changed(info)
         return info
+
+    def _job_changed(self, info: JobInfo) -> None:
+        """Record the job's new state and tell the listeners."""
+        if info.outcome is not None and info.outcome.thread_id:
+            info.thread_id = info.outcome.thread_id
+        self._job_store.save(msgspec.to_builtins(info))
+        self.changes.emit(Change(kind="job", key=info.job_id))
 
     def _job(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise BridgeError(f"no job {job_id!r}; list jobs to see the ids", code="job")
+            raise BridgeError(
+                f"no job {job_id!r}; list jobs to see the ids", code="job", field="job_id"
+            )
         return job
 
     def job_status(self, job_id: str) -> JobInfo:
@@ -1022,6 +1229,29 @@ class BridgeService:
         turn_id = await self._guard(self.engine.steer(thread_id, prompt))
         return SteerInfo(thread_id=thread_id, turn_id=str(turn_id), job_id=job_id)
 
+    async def wait_jobs(
+        self, job_ids: list[str], mode: Literal["any", "all"], timeout_seconds: float = 60.0
+    ) -> JobsWaited:
+        """Wait until any (or all) of the jobs end, or ``timeout_seconds`` pass."""
+        if not job_ids:
+            raise BridgeError("job_ids must name at least one job", field="job_ids")
+        jobs = [self._job(job_id) for job_id in dict.fromkeys(job_ids)]
+        running = {j.task for j in jobs if j.task is not None and not j.task.done()}
+        everything_running = len(running) == len(jobs)
+        if running and (mode == "all" or everything_running):
+            await asyncio.wait(
+                running,
+                timeout=max(0.0, timeout_seconds),
+                return_when=asyncio.ALL_COMPLETED if mode == "all" else asyncio.FIRST_COMPLETED,
+            )
+        ended = [j.task is None or j.task.done() for j in jobs]
+        return JobsWaited(
+            mode=mode,
+            jobs=[j.info for j in jobs],
+            finished=[j.info.job_id for j, done in zip(jobs, ended, strict=True) if done],
+            pending=[j.info.job_id for j, done in zip(jobs, ended, strict=True) if not done],
+        )
+
     def list_jobs(self) -> list[JobInfo]:
         return [job.info for job in self._jobs.values()]
 
@@ -1039,6 +1269,7 @@ class BridgeService:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._job_store.close()
         for client in [*self._retired_clients, self.client]:
             await client.aclose()
 
@@ -1099,6 +1330,10 @@ class BridgeService:
 
 
 _T = TypeVar("_T")
+_WORKTREE_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "codex_bridge_worktree_name", default=None
+)
+"""The name a job's worktree and branch get (its job id)."""
 
 
 def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -1109,7 +1344,8 @@ def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
         except jsonschema.SchemaError as exc:
             where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
             raise BridgeError(
-                f"output_schema is not a valid JSON Schema at {where}: {exc.message}"
+                f"output_schema is not a valid JSON Schema at {where}: {exc.message}",
+                field="output_schema",
             ) from None
     return schema
 

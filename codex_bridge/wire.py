@@ -46,6 +46,18 @@ _MAX_IDENTIFIER_CHARS = 1024
 _PATH_FIELDS = frozenset({"cwd", "add_dirs", "images", "output_schema"})
 # Free text: it travels on codex's stdin (or inside a JSON document), never on a command line.
 _TEXT_FIELDS = frozenset({"prompt", "output_schema", "config_overrides"})
+# Instructions: text, but one that travels on codex's command line (the service caps it).
+_INSTRUCTION_FIELDS = frozenset(
+    {
+        "developer_instructions",
+        "base_instructions",
+        "developer-instructions",
+        "base-instructions",
+        "developerInstructions",
+        "baseInstructions",
+    }
+)
+_MAX_INSTRUCTION_CHARS = 64 * 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ID_SCAN = re.compile(rb'"id"\s*:\s*(-?\d{1,18}(?![\d.eE])|"(?:[^"\\]|\\.){0,200}")')
 
@@ -235,10 +247,13 @@ def check_arguments(command: str, arguments: Mapping[str, Any]) -> None:
             elif name not in _TEXT_FIELDS:
                 if "\x00" in item:
                     raise BridgeError(f"{command}: {name} contains a NUL byte")
-                if len(item) > _MAX_IDENTIFIER_CHARS:
+                limit = (
+                    _MAX_INSTRUCTION_CHARS if name in _INSTRUCTION_FIELDS else _MAX_IDENTIFIER_CHARS
+                )
+                if len(item) > limit:
                     raise BridgeError(
                         f"{command}: {name} is too long ({len(item):,} characters; at most "
-                        f"{_MAX_IDENTIFIER_CHARS:,})"
+                        f"{limit:,})"
                     )
 
 

@@ -709,7 +709,7 @@ def test_editor_settings_narrow_but_never_widen_the_launch_policy(tmp_path: path
     assert settings.policy.sandbox_ceiling == SandboxMode.READ_ONLY
     assert settings.policy.default_sandbox == SandboxMode.READ_ONLY  # follows the lower ceiling
     assert any(str(outside) in note for note in settings.notes)
-    assert any("'colour'" in note for note in settings.notes)
+    assert any("'colour'" in note for note in settings.ignored)  # logged, not shown
 
     only_outside = editor_settings(launch, {"allowed_roots": [str(outside)]})
     assert only_outside.policy.allowed_roots == launch.allowed_roots

@@ -59,6 +59,9 @@ TOOLS = {
     "codex_job_cancel",
     "codex_jobs_list",
     "codex_steer",
+    "codex_threads_list",
+    "codex_worktrees_list",
+    "codex_worktree_remove",
 }
 
 pytestmark = pytest.mark.timeout(120)
@@ -377,7 +380,10 @@ async def test_sessions_are_resources(
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
         assert uris == {"codex://sessions", "codex://sessions/my%20task"}
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["codex://sessions/{name}"]
+        assert [t.uri_template for t in templates] == [
+            "codex://sessions/{name}",
+            "codex://jobs/{id}",
+        ]
 
         one = (await client.read_resource("codex://sessions/my%20task")).contents[0]
         assert isinstance(one, TextResourceContents) and one.mime_type == "application/json"

@@ -183,3 +183,13 @@ def test_cli_server_defaults_and_refusals(tmp_path: pathlib.Path) -> None:
     )
     assert refused.returncode == 2
     assert "bypass" in refused.stderr
+
+
+def test_the_wire_check_lets_instructions_be_long_text_but_not_names() -> None:
+    from codex_bridge.wire import check_arguments
+
+    check_arguments("codex_run", {"prompt": "p", "developer_instructions": "x" * 5_000})
+    with pytest.raises(BridgeError, match="too long"):
+        check_arguments("codex_run", {"developer_instructions": "x" * 70_000})
+    with pytest.raises(BridgeError, match="too long"):
+        check_arguments("codex_run", {"session_name": "x" * 5_000})

@@ -99,8 +99,12 @@ def code_actions(
     write_sandbox: str,
     last: LastThread | None = None,
     only: Sequence[str] | None = None,
+    focus: dict[str, Any] | None = None,
 ) -> list[lsp.CodeAction]:
-    """The actions for ``selection``, restricted to the kinds in ``only`` when given."""
+    """The actions for ``selection``, restricted to the kinds in ``only`` when given.
+
+    ``focus`` (the document and selection, see ``codex_bridge.lsp.context``) goes into every
+    command, so the run knows where the user is."""
     where = selection.where()
     actions: list[lsp.CodeAction] = []
     for diagnostic in list(diagnostics)[:_MAX_DIAGNOSTICS]:
@@ -178,6 +182,10 @@ def code_actions(
                 selection.cwd,
             )
         )
+    for action in actions:
+        arguments = action.command.arguments if action.command is not None else None
+        if focus and arguments and isinstance(arguments[0], dict):
+            arguments[0].update(focus)
     return [action for action in actions if _wanted(action.kind, only)]
 
 

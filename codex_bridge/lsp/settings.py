@@ -38,8 +38,16 @@ class EditorSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     policy: BridgePolicy
     show_transcript: bool = True
-    """Open a transcript of each finished run with ``window/showDocument``."""
+    """Open a live transcript of each run with ``window/showDocument``."""
+    review: bool = True
+    """Runs that may write work on an isolated copy; their changes come back as one
+    reviewable ``workspace/applyEdit`` (see ``codex_bridge.lsp.review``)."""
+    share_unsaved_buffers: bool = False
+    """Give codex the unsaved text of open buffers inside the allowed roots."""
     notes: tuple[str, ...] = ()
+    """Adjustments the user should see."""
+    ignored: tuple[str, ...] = ()
+    """Unknown keys: logged, not shown (clients pass their own options along)."""
 
 
 def normalise(raw: Any) -> dict[str, Any]:
@@ -57,17 +65,21 @@ def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorS
     Raises :class:`PolicyError` when the result is not a valid policy."""
     options = dict(options)
     notes: list[str] = []
-    show_transcript = options.pop("show_transcript", True)
-    if not isinstance(show_transcript, bool):
-        raise PolicyError("show_transcript must be true or false")
+    flags: dict[str, bool] = {}
+    for key, default in _FLAGS.items():
+        value = options.pop(key, default)
+        if not isinstance(value, bool):
+            raise PolicyError(f"{key} must be true or false")
+        flags[key] = value
     for key, where in _LAUNCH_ONLY.items():
         if options.pop(key, None) is not None:
             notes.append(
                 f"{key} is ignored in editor settings: set it where the server is launched "
                 f"({where})"
             )
+    ignored: list[str] = []
     for key in sorted(set(options) - set(BridgePolicy.__struct_fields__)):
-        notes.append(f"unknown setting {key!r} ignored")
+        ignored.append(f"unknown setting {key!r} ignored")
         del options[key]
     _cap_sandboxes(launch, options, notes)
     _cap_approval(launch, options, notes)
@@ -77,7 +89,11 @@ def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorS
     _narrow_config_keys(launch, options, notes)
     _narrow_network(launch, options, notes)
     policy = BridgePolicy.from_sources(options, env={}, base=launch)
-    return EditorSettings(policy=policy, show_transcript=show_transcript, notes=tuple(notes))
+    return EditorSettings(policy=policy, notes=tuple(notes), ignored=tuple(ignored), **flags)
+
+
+_FLAGS = {"show_transcript": True, "review": True, "share_unsaved_buffers": False}
+"""The language server's own on/off settings and their defaults."""
 
 
 _LAUNCH_ONLY = {

@@ -54,10 +54,12 @@ def bridge() -> str:
     return require(BRIDGE, "pip install -e '.[dev]'")
 
 
-def host_env(home: pathlib.Path, **extra: str) -> dict[str, str]:
+def host_env(
+    home: pathlib.Path, *, first_on_path: pathlib.Path | None = None, **extra: str
+) -> dict[str, str]:
     """A clean environment for a host: a private HOME (so nothing of the user's own set-up
-    or session store is read or written), the usual PATH with our npm binaries first, no
-    real credentials."""
+    or session store is read or written), the usual PATH with our npm binaries first (after
+    ``first_on_path``, e.g. the recording bridge's directory), no real credentials."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -65,6 +67,7 @@ def host_env(home: pathlib.Path, **extra: str) -> dict[str, str]:
         and key not in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
     }
     env["HOME"] = str(home)
-    env["PATH"] = os.pathsep.join([str(NPM_BIN), str(BRIDGE.parent), env.get("PATH", "")])
+    front = [str(first_on_path)] if first_on_path is not None else []
+    env["PATH"] = os.pathsep.join([*front, str(NPM_BIN), str(BRIDGE.parent), env.get("PATH", "")])
     env.update(extra)
     return env

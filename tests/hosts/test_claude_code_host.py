@@ -22,6 +22,7 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
+from tests.hosts.recorder import Traffic, recording_bridge
 from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
 from tests.support.mock_messages import MockMessagesServer, text, tool_results, tool_use
@@ -79,6 +80,8 @@ class ClaudeHost(msgspec.Struct, kw_only=True):
     env: dict[str, str]
     model: MockMessagesServer
     codex_model: MockResponsesServer
+    traffic_log: pathlib.Path
+    """What Claude Code sent our server and got back (the recording bridge's log)."""
 
 
 def readme_commands() -> list[str]:
@@ -97,8 +100,10 @@ def claude_host(tmp_path: pathlib.Path) -> Iterator[ClaudeHost]:
     project.mkdir(parents=True)
     with MockMessagesServer() as model, MockResponsesServer(slow_seconds=60) as codex_model:
         codex_home = make_codex_home(tmp_path, codex_model.base_url)
+        recorder_bin, traffic_log = recording_bridge(tmp_path)
         env = host_env(
             home,
+            first_on_path=recorder_bin,
             ANTHROPIC_BASE_URL=model.base_url,
             ANTHROPIC_API_KEY="sk-ant-dummy",
             DISABLE_TELEMETRY="1",
@@ -116,6 +121,7 @@ def claude_host(tmp_path: pathlib.Path) -> Iterator[ClaudeHost]:
             env=env,
             model=model,
             codex_model=codex_model,
+            traffic_log=traffic_log,
         )
 
 
@@ -199,6 +205,9 @@ def test_claude_lists_sessions_and_runs_codex(claude_host: ClaudeHost) -> None:
         f"model reads structuredContent; codex_run result {len(shown_text(ran))} chars",
     )
     assert codex_left(claude_host.codex_home) == []
+    traffic = Traffic(claude_host.traffic_log)
+    assert traffic.tool_calls("codex_run"), traffic.summary()
+    record("claude code host traffic", traffic.summary())
 
 
 class CheckAfterTimeout(ScriptedClaude):
@@ -241,8 +250,10 @@ def test_a_run_past_mcp_tool_timeout_stops_codex(claude_host: ClaudeHost) -> Non
     assert not listed.get("is_error"), listed  # the server serves on (or again)
     assert took < 40, f"claude waited {took:.0f}s for a 4s tool timeout"
     assert codex_left(claude_host.codex_home) == []
+    traffic = Traffic(claude_host.traffic_log)
     record(
         "claude code MCP_TOOL_TIMEOUT",
         f"4s host timeout: run ended by the server first, codex gone before the next call; "
+        f"{traffic.cancellations()} cancellation(s) sent by the host; "
         f"model saw {shown_text(timed_out)[:60]!r}…",
     )

