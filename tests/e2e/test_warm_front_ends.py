@@ -80,8 +80,10 @@ async def test_lsp_asks_with_a_message_request(
     )
     client = await start_server(env, workspace=real_codex.workdir, message_requests=answer)
     try:
+        # direct mode: codex writes in the workspace itself, not in a review copy
+        arguments = {**_escalation(), "review": False}
         result = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="codex.run", arguments=[_escalation()])
+            lsp.ExecuteCommandParams(command="codex.run", arguments=[arguments])
         )
     finally:
         await stop_server(client)
