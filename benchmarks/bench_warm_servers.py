@@ -1,12 +1,14 @@
-"""Warm servers: a ``codex_run`` through ``codex-bridge mcp`` (stdio, the official client) on the
-app-server engine vs the exec engine vs a bare ``codex exec`` turn, on the same mock model and
-binary, in one run; then 8 concurrent runs (cap 8) on each engine, and the time to answer
-``initialize``.
+"""Warm servers: a ``codex_run`` through ``codex-bridge mcp`` (stdio, the official client) and a
+``codex.run`` (wait) through ``codex-bridge lsp`` (pytest-lsp's client), each on the app-server
+engine vs the exec engine vs a bare ``codex exec`` turn, on the same mock model and binary, in
+one run; then 8 concurrent runs (cap 8) on each engine, with the mock answering at once and
+with 1 s turns; the latency of live text (a delta → an MCP progress notification); and the
+time to answer ``initialize``.
 
     .venv/bin/python benchmarks/bench_warm_servers.py [--turns 10] [--codex PATH]
 
-Prints medians and ratios (targets: warm/bare <= 0.40, 8-concurrent warm/exec wall <= 0.5,
-initialize unchanged within 10%).
+Prints medians and ratios (targets: warm/bare <= 0.40 through MCP and LSP, 8-concurrent
+warm/exec wall <= 0.5, progress latency p99 <= 10 ms, initialize unchanged within 10%).
 """
 
 from __future__ import annotations
@@ -20,15 +22,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sdk")]
 
+from lsprotocol import types as lsp  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 
-from codex_local_sdk.testing.mock_responses import MockResponsesServer  # noqa: E402
+from codex_bridge.mcp_server import build_server  # noqa: E402
+from codex_bridge.policy import BridgePolicy  # noqa: E402
+from codex_bridge.service import BridgeService  # noqa: E402
+from codex_local_sdk import app_server_protocol  # noqa: E402
+from codex_local_sdk.events import AgentMessageDelta  # noqa: E402
+from codex_local_sdk.testing.mock_responses import STREAM_TEXT, MockResponsesServer  # noqa: E402
 from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home  # noqa: E402
+from tests.lsp_support import CodexTestClient, start_server, stop_server  # noqa: E402
+
+ENGINES = ("app-server", "exec")
 
 
 def bare_exec(binary: str, env: dict[str, str], workdir: pathlib.Path, index: int) -> float:
@@ -45,21 +57,18 @@ def bare_exec(binary: str, env: dict[str, str], workdir: pathlib.Path, index: in
     return time.perf_counter() - started
 
 
-def server_params(
+def bridge_env(
     binary: str, env: dict[str, str], workdir: pathlib.Path, engine: str, store: pathlib.Path
-) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "codex_bridge.mcp_server"],
-        env={
-            **env,
-            "CODEX_BRIDGE_ENGINE": engine,
-            "CODEX_BRIDGE_CODEX_BIN": binary,
-            "CODEX_BRIDGE_DEFAULT_CWD": str(workdir),
-            "CODEX_BRIDGE_STORE_PATH": str(store),
-            "CODEX_BRIDGE_MAX_CONCURRENCY": "8",
-        },
-    )
+) -> dict[str, str]:
+    clean = {k: v for k, v in env.items() if not k.startswith("CODEX_BRIDGE_")}
+    return {
+        **clean,
+        "CODEX_BRIDGE_ENGINE": engine,
+        "CODEX_BRIDGE_CODEX_BIN": binary,
+        "CODEX_BRIDGE_DEFAULT_CWD": str(workdir),
+        "CODEX_BRIDGE_STORE_PATH": str(store),
+        "CODEX_BRIDGE_MAX_CONCURRENCY": "8",
+    }
 
 
 async def timed_call(client: Client, prompt: str) -> float:
@@ -70,41 +79,180 @@ async def timed_call(client: Client, prompt: str) -> float:
     return elapsed
 
 
+async def concurrent_wall(call: Callable[[str], Awaitable[float]], directive: str) -> float:
+    started = time.perf_counter()
+    await asyncio.gather(*(call(f"[[mock:{directive}]] parallel {i}") for i in range(8)))
+    return time.perf_counter() - started
+
+
+async def bench_mcp(
+    binary: str, env: dict[str, str], base: pathlib.Path, turns: int
+) -> dict[str, dict[str, float]]:
+    workdir = base / "work"
+    results: dict[str, dict[str, float]] = {}
+    for engine in ENGINES:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "codex_bridge.mcp_server"],
+            env=bridge_env(binary, env, workdir, engine, base / f"mcp-{engine}.json"),
+        )
+        started = time.perf_counter()
+        async with Client(params, mode="legacy") as client:
+            initialize = time.perf_counter() - started
+            await timed_call(client, "[[mock:hello]] warm up")
+            single = [await timed_call(client, f"[[mock:hello]] {i}") for i in range(turns)]
+            call = lambda prompt: timed_call(client, prompt)  # noqa: E731
+            quick = statistics.median([await concurrent_wall(call, "hello") for _ in range(3)])
+            slow = await concurrent_wall(call, "slow")
+        results[engine] = {
+            "initialize": initialize,
+            "single": statistics.median(single),
+            "parallel_quick": quick,
+            "parallel_slow": slow,
+        }
+    return results
+
+
+async def lsp_run(client: CodexTestClient, prompt: str) -> float:
+    started = time.perf_counter()
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="codex.run", arguments=[{"prompt": prompt, "wait": True}])
+    )
+    assert result is not None and result["state"] == "completed", result
+    return time.perf_counter() - started
+
+
+async def bench_lsp(
+    binary: str, env: dict[str, str], base: pathlib.Path, turns: int
+) -> dict[str, float]:
+    workdir = base / "work"
+    medians: dict[str, float] = {}
+    for engine in ENGINES:
+        client = await start_server(
+            bridge_env(binary, env, workdir, engine, base / f"lsp-{engine}.json"),
+            workspace=workdir,
+        )
+        try:
+            await lsp_run(client, "[[mock:hello]] warm up")
+            medians[engine] = statistics.median(
+                [await lsp_run(client, f"[[mock:hello]] {i}") for i in range(turns)]
+            )
+        finally:
+            await stop_server(client)
+    return medians
+
+
+async def bench_progress_latency(
+    binary: str, mock: MockResponsesServer, base: pathlib.Path, runs: int
+) -> tuple[list[float], list[float]]:
+    """Per live-text progress notification: the time from the warm engine translating the
+    delta to the MCP client receiving it (the bridge's share), and from the mock model
+    sending the word to the client receiving it (end to end, codex included). In-process
+    server (memory streams), so both ends read one clock."""
+    translated: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    words = STREAM_TEXT.split()
+    original_translate = app_server_protocol.TurnTranslator.translate
+    original_sleep = mock._sleep
+
+    def timed_translate(self: Any, message: Any) -> Any:
+        events = original_translate(self, message)
+        for event in events:
+            if isinstance(event, AgentMessageDelta):
+                translated[event.delta.strip()] = time.perf_counter()
+        return events
+
+    sleeps = iter(range(1 << 30))
+
+    def timed_sleep(seconds: float) -> bool:
+        ok = original_sleep(seconds)
+        sent[words[next(sleeps) % len(words)]] = time.perf_counter()  # written right after
+        return ok
+
+    bridge: list[float] = []
+    whole: list[float] = []
+    mock.stream_delay_seconds = 0.15  # one progress line per word (the throttle allows 10/s)
+    mock._sleep = timed_sleep  # type: ignore[method-assign]
+    app_server_protocol.TurnTranslator.translate = timed_translate  # type: ignore[method-assign]
+    settings: dict[str, Any] = {
+        "store_path": str(base / "progress.json"),
+        "codex_bin": binary,
+        "default_cwd": str(base / "work"),
+        "engine": "app-server",
+    }
+    service = BridgeService(BridgePolicy.from_sources(settings, env={}))
+    try:
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            received = time.perf_counter()
+            if message and message.startswith("writing: "):
+                last = message.split()[-1]
+                if last in translated:
+                    bridge.append(received - translated[last])
+                if last in sent:
+                    whole.append(received - sent[last])
+
+        async with Client(build_server(service)) as client:
+            for _ in range(runs):
+                translated.clear()
+                sent.clear()
+                result = await client.call_tool(
+                    "codex_run", {"prompt": "[[mock:stream]] go"}, progress_callback=on_progress
+                )
+                assert not result.is_error, result
+    finally:
+        app_server_protocol.TurnTranslator.translate = original_translate  # type: ignore[method-assign]
+        mock._sleep = original_sleep  # type: ignore[method-assign]
+        mock.stream_delay_seconds = 0.02
+    return bridge, whole
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
+
+
 async def bench(binary: str, turns: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, MockResponsesServer(slow_seconds=1.0) as mock:
         base = pathlib.Path(tmp)
         home = make_codex_home(base, mock.base_url)
         env = e2e_env(home)
-        workdir = base / "work"
-        workdir.mkdir()
-        results: dict[str, Any] = {}
-        bare = [bare_exec(binary, env, workdir, i) for i in range(turns)]
-        for engine in ("app-server", "exec"):
-            params = server_params(binary, env, workdir, engine, base / f"{engine}.json")
-            started = time.perf_counter()
-            async with Client(params, mode="legacy") as client:
-                initialize = time.perf_counter() - started
-                await timed_call(client, "[[mock:hello]] warm up")
-                single = [await timed_call(client, f"[[mock:hello]] {i}") for i in range(turns)]
-                started = time.perf_counter()
-                await asyncio.gather(
-                    *(timed_call(client, f"[[mock:slow]] parallel {i}") for i in range(8))
-                )
-                parallel = time.perf_counter() - started
-            results[engine] = (initialize, statistics.median(single), parallel)
-    bare_median = statistics.median(bare)
-    warm, cold = results["app-server"], results["exec"]
+        os.environ.update(CODEX_HOME=env["CODEX_HOME"], MOCK_API_KEY=env["MOCK_API_KEY"])
+        (base / "work").mkdir()
+        bare = statistics.median([bare_exec(binary, env, base / "work", i) for i in range(turns)])
+        mcp = await bench_mcp(binary, env, base, turns)
+        lsp_medians = await bench_lsp(binary, env, base, turns)
+        bridge, whole = await bench_progress_latency(binary, mock, base, max(3, turns // 2))
+    warm, cold = mcp["app-server"], mcp["exec"]
+    ms = 1000.0
     print(f"codex: {binary}")
-    print(f"bare codex exec turn, median:           {bare_median * 1000:8.1f} ms")
-    for engine, (init, single, parallel) in results.items():
+    print(f"bare codex exec turn, median:                 {bare * ms:8.1f} ms")
+    for engine, figures in mcp.items():
         print(
-            f"{engine:10} initialize {init * 1000:7.1f} ms, codex_run median "
-            f"{single * 1000:7.1f} ms, 8 concurrent (1 s mock) wall {parallel:6.2f} s"
+            f"MCP {engine:10} initialize {figures['initialize'] * ms:7.1f} ms, codex_run median "
+            f"{figures['single'] * ms:7.1f} ms, 8 concurrent wall {figures['parallel_quick']:5.2f}"
+            f" s (instant mock), {figures['parallel_slow']:5.2f} s (1 s mock)"
         )
-    print(f"ratio warm codex_run / bare exec:       {warm[1] / bare_median:.2f}x (target <= 0.40)")
-    print(f"ratio exec-engine codex_run / bare exec: {cold[1] / bare_median:.2f}x")
-    print(f"ratio 8-concurrent wall warm / exec:    {warm[2] / cold[2]:.2f}x (target <= 0.5)")
-    print(f"ratio initialize warm / exec:           {warm[0] / cold[0]:.2f}x (target 0.9-1.1)")
+    for engine, median in lsp_medians.items():
+        print(f"LSP {engine:10} codex.run (wait) median {median * ms:7.1f} ms")
+    print(f"ratio MCP warm codex_run / bare exec:         {warm['single'] / bare:.2f}x (<= 0.40)")
+    print(f"ratio MCP exec-engine codex_run / bare exec:  {cold['single'] / bare:.2f}x")
+    lsp_warm = lsp_medians["app-server"]
+    print(f"ratio LSP warm codex.run / bare exec:         {lsp_warm / bare:.2f}x (<= 0.40)")
+    print(f"ratio LSP exec-engine codex.run / bare exec:  {lsp_medians['exec'] / bare:.2f}x")
+    quick = warm["parallel_quick"] / cold["parallel_quick"]
+    slow = warm["parallel_slow"] / cold["parallel_slow"]
+    print(f"ratio 8-concurrent wall warm / exec, instant: {quick:.2f}x (<= 0.5)")
+    print(f"ratio 8-concurrent wall warm / exec, 1 s:     {slow:.2f}x")
+    initialize = warm["initialize"] / cold["initialize"]
+    print(f"ratio initialize warm / exec:                 {initialize:.2f}x")
+    print(
+        f"live text → MCP progress, bridge share ({len(bridge)} samples): median "
+        f"{statistics.median(bridge) * ms:.2f} ms, p99 {p99(bridge) * ms:.2f} ms (<= 10)"
+    )
+    print(
+        f"live text → MCP progress, from the model's send ({len(whole)} samples): median "
+        f"{statistics.median(whole) * ms:.2f} ms, p99 {p99(whole) * ms:.2f} ms"
+    )
 
 
 def main() -> None:
@@ -112,7 +260,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--codex", default=None, help="codex binary (default: the PyPI one)")
     args = parser.parse_args()
-    binary = args.codex or codex_binary()
+    binary = os.path.abspath(args.codex) if args.codex else codex_binary()
     if binary is None:
         sys.exit("no real codex binary: pip install -e '.[dev]' or pass --codex")
     os.environ.pop("CODEX_BRIDGE_ENGINE", None)

@@ -5,6 +5,10 @@ The form shows what codex wants to do (the command or the changed files, the wor
 and codex's reason) and asks for one choice: approve, approve for this session, or decline.
 A client that did not declare the elicitation capability cannot be asked: its runs decline,
 and the tool result says why.
+
+A background job (``codex_job_start``) asks the client that started it, on its session (the
+tool call has long returned); once that client has disconnected, requests are declined and the
+job's outcome says why.
 """
 
 from __future__ import annotations
@@ -12,15 +16,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 import mcp_types as types
 import msgspec
 from mcp.server.context import ServerRequestContext
 
-from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalKind, ApprovalRequest
+from codex_local_sdk import (
+    ApprovalDecision,
+    ApprovalHandler,
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalUnavailable,
+)
 
 from .progress import APPROVAL_LABELS, describe_approval
 
 __all__ = [
+    "CLIENT_GONE",
     "NO_BACK_CHANNEL",
     "NO_ELICITATION",
     "ApprovalRelay",
@@ -40,6 +52,7 @@ NO_BACK_CHANNEL = (
     "on MCP protocol 2026-07-28 this server cannot ask the client during a tool call, so "
     "codex's approval requests were declined; use approval_policy 'never'"
 )
+CLIENT_GONE = "the MCP client that started this job has disconnected, so nobody can answer"
 _LABELS = APPROVAL_LABELS
 _WHAT = {
     ApprovalKind.COMMAND: "run a command",
@@ -54,8 +67,11 @@ class ApprovalRelay(msgspec.Struct, frozen=True):
     unavailable: str | None = None
 
 
-def approval_relay(ctx: ServerRequestContext[Any, Any]) -> ApprovalRelay:
-    """How this tool call's approvals reach the person (or why they cannot)."""
+def approval_relay(
+    ctx: ServerRequestContext[Any, Any], *, background: bool = False
+) -> ApprovalRelay:
+    """How this tool call's approvals reach the person (or why they cannot). ``background``:
+    for a job outliving the call, asked on the client's session rather than within the call."""
     capabilities = ctx.session.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
         return ApprovalRelay(handler=None, unavailable=NO_ELICITATION)
@@ -64,7 +80,11 @@ def approval_relay(ctx: ServerRequestContext[Any, Any]) -> ApprovalRelay:
 
     async def ask(request: ApprovalRequest) -> ApprovalDecision:
         message, schema = elicitation_form(request)
-        result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+        related = None if background else ctx.request_id
+        try:
+            result = await ctx.session.elicit_form(message, schema, related_request_id=related)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+            raise ApprovalUnavailable(CLIENT_GONE) from None
         if result.action != "accept" or not result.content:
             return ApprovalDecision.DECLINE
         try:

@@ -592,7 +592,15 @@ async def _job_start(
     rest = dict(arguments)
     kind = parse_params(_JobKind, {"kind": rest.pop("kind", "run")}).kind
     params = parse_params(_JOB_PARAMS[kind], rest)
-    return _job_result(service.start_job(kind, params))
+    ctx = _call_context.get()  # the job asks the client that started it
+    relay = approval_relay(ctx, background=True) if ctx is not None else None
+    info = service.start_job(
+        kind,
+        params,
+        on_approval=relay.handler if relay else None,
+        approvals_unavailable=relay.unavailable if relay else None,
+    )
+    return _job_result(info)
 
 
 async def _job_status(

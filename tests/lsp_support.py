@@ -12,7 +12,7 @@ import asyncio
 import os
 import pathlib
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Union
 
 import psutil
@@ -27,6 +27,9 @@ from tests.support.processes import codex_processes as processes_with_home
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp_server"]
 WAIT_SECONDS = 30.0
+MessageRequestHandler = Callable[
+    [LanguageClient, lsp.ShowMessageRequestParams], Awaitable[lsp.MessageActionItem | None]
+]
 
 
 class CodexTestClient(LanguageClient):
@@ -65,11 +68,15 @@ async def start_server(
     init_options: Any = None,
     configuration: dict[str, Any] | None = None,
     capabilities: lsp.ClientCapabilities | None = None,
+    message_requests: MessageRequestHandler | None = None,
 ) -> CodexTestClient:
-    """A client connected to a freshly started server, initialized."""
+    """A client connected to a freshly started server, initialized (``message_requests``
+    answers ``window/showMessageRequest``)."""
     client = CodexTestClient(converter_factory=client_converter, configuration=configuration)
     register_lsp_features(client)
     client.feature(lsp.WORKSPACE_APPLY_EDIT)(_apply_edit)
+    if message_requests is not None:
+        client.feature(lsp.WINDOW_SHOW_MESSAGE_REQUEST)(message_requests)
     await client.start_io(*SERVER_COMMAND, env=env, cwd=str(ROOT))
     root = workspace.as_uri() if workspace is not None else None
     await client.initialize_session(

@@ -14,6 +14,7 @@ from .approvals import (
     ApprovalKind,
     ApprovalRequest,
     ApprovalScope,
+    ApprovalUnavailable,
     handling_approvals,
 )
 from .cli_args import CodexInvocation, build_invocation
@@ -103,6 +104,7 @@ __all__ = [
     "ApprovalPolicy",
     "ApprovalRequest",
     "ApprovalScope",
+    "ApprovalUnavailable",
     "CodexBinary",
     "CodexClientEvent",
     "CodexError",

@@ -22,14 +22,14 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Awaitable
+from typing import Literal, TypeVar
 
 from ._watchdog import watchdog
 from .cli_args import CodexInvocation
 from .exceptions import CodexError, CodexNotInstalledError, CodexUsageError
 
-__all__ = ["CodexProcess", "ReadTimeout"]
+__all__ = ["CodexProcess", "Deadlines", "ReadTimeout", "finish"]
 
 logger = logging.getLogger("codex_local_sdk.process")
 
@@ -47,6 +47,7 @@ _MAX_ARG_BYTES = 32 * 4096 - 1
 # Errors from exec that mean "no usable executable there"; others (E2BIG, EMFILE, ENOMEM,
 # EAGAIN, ...) are about this invocation or this machine, not about codex being installed.
 _NOT_INSTALLED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP}
+_T = TypeVar("_T")
 
 
 class ReadTimeout(Exception):
@@ -57,14 +58,57 @@ class ReadTimeout(Exception):
         self.which: Literal["total", "idle"] = which
 
 
-class CodexProcess:
-    """A running codex child. Use :meth:`open` as an async context manager."""
+class Deadlines:
+    """A turn's limits, for every transport: a total deadline (from now) and the longest
+    silence tolerated."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, invocation: CodexInvocation) -> None:
+    def __init__(self, timeout_seconds: float | None, idle_timeout_seconds: float | None) -> None:
+        self.started = time.monotonic()
+        self.total = None if timeout_seconds is None else self.started + timeout_seconds
+        self.idle = idle_timeout_seconds
+
+    def next_limit(self, last_heard: float) -> tuple[float, Literal["total", "idle"]] | None:
+        """The earliest limit (monotonic time, which one), given when codex was last heard."""
+        limits: list[tuple[float, Literal["total", "idle"]]] = []
+        if self.total is not None:
+            limits.append((self.total, "total"))
+        if self.idle is not None:
+            limits.append((max(last_heard, self.started) + self.idle, "idle"))
+        return min(limits) if limits else None
+
+
+async def finish(cleanup: Awaitable[_T]) -> _T:
+    """Run a cleanup to its end even if we are cancelled (again) while waiting for it."""
+    task = asyncio.ensure_future(cleanup)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+    return task.result()
+
+
+class CodexProcess:
+    """A running codex child. Use :meth:`open` as an async context manager (one turn: the
+    invocation's stdin is written, then closed) or :meth:`start` with ``keep_stdin_open``
+    (a server: requests are written with :meth:`send` as they come, and :meth:`close` ends it).
+    """
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        invocation: CodexInvocation,
+        *,
+        keep_stdin_open: bool = False,
+    ) -> None:
         self._proc = proc
         self._invocation = invocation
+        self._keep_stdin_open = keep_stdin_open
         self._stderr_tail: collections.deque[bytes] = collections.deque()
         self._stderr_size = 0
+        self.stderr_total = 0
+        """Bytes written on stderr so far (a mark for :meth:`stderr_since`)."""
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
         self._stdin_task = asyncio.ensure_future(self._feed_stdin())
         self._exit_task = asyncio.ensure_future(proc.wait())  # done once the pipes closed too
@@ -84,23 +128,17 @@ class CodexProcess:
         cls, invocation: CodexInvocation, *, kill_grace_seconds: float = 3.0
     ) -> AsyncIterator[CodexProcess]:
         """Start the child; on leaving the block, make sure nothing of it survives."""
-        process = await cls._start(invocation)
+        process = await cls.start(invocation)
         try:
             yield process
         finally:
-            closing = asyncio.ensure_future(process.close(kill_grace_seconds))
-            # Finish the cleanup even if we are cancelled again while waiting for it.
-            while not closing.done():
-                try:
-                    await asyncio.shield(closing)
-                except asyncio.CancelledError:
-                    if closing.done():
-                        raise
-                    continue
-            closing.result()
+            await finish(process.close(kill_grace_seconds))
 
     @classmethod
-    async def _start(cls, invocation: CodexInvocation) -> CodexProcess:
+    async def start(
+        cls, invocation: CodexInvocation, *, keep_stdin_open: bool = False
+    ) -> CodexProcess:
+        """Start the child; the caller must :meth:`close` it (see :meth:`open`)."""
         check_startable(invocation)
         if invocation.cwd is not None and not os.path.isdir(invocation.cwd):
             raise CodexUsageError(f"working directory does not exist: {invocation.cwd}")
@@ -128,11 +166,13 @@ class CodexProcess:
         if _POSIX:
             watchdog.register(proc.pid)  # its own group: killed even if we are SIGKILLed
         logger.debug("started codex pid=%s argv=%s", proc.pid, invocation.redacted_argv)
-        return cls(proc, invocation)
+        return cls(proc, invocation, keep_stdin_open=keep_stdin_open)
 
     async def _feed_stdin(self) -> None:
         stdin = self._proc.stdin
         assert stdin is not None
+        if self._keep_stdin_open:
+            return  # a server: requests are sent as they come
         try:
             if self._invocation.stdin:
                 stdin.write(self._invocation.stdin)
@@ -146,6 +186,7 @@ class CodexProcess:
         stream = self._proc.stderr
         assert stream is not None
         while chunk := await stream.read(_CHUNK):
+            self.stderr_total += len(chunk)
             self._stderr_tail.append(chunk)
             self._stderr_size += len(chunk)
             while self._stderr_size - len(self._stderr_tail[0]) >= _STDERR_TAIL_BYTES:
@@ -153,23 +194,40 @@ class CodexProcess:
 
     @property
     def stderr_tail(self) -> str:
-        data = b"".join(self._stderr_tail)[-_STDERR_TAIL_BYTES:]
-        return data.decode("utf-8", "replace")
+        """The last 16 KiB codex wrote on stderr."""
+        return self.stderr_since(0)
 
-    async def lines(
-        self, *, deadline: float | None = None, idle_timeout: float | None = None
-    ) -> AsyncIterator[bytearray]:
+    def stderr_since(self, mark: int) -> str:
+        """What codex wrote on stderr since :attr:`stderr_total` was ``mark`` (its last
+        16 KiB): a server's stderr, as far as one turn is concerned."""
+        data = b"".join(self._stderr_tail)
+        new = min(len(data), self.stderr_total - mark, _STDERR_TAIL_BYTES)
+        return data[len(data) - new :].decode("utf-8", "replace") if new > 0 else ""
+
+    async def send(self, data: bytes) -> None:
+        """Write to the stdin of a child started with ``keep_stdin_open``.
+
+        Raises :class:`BrokenPipeError` once the child has gone."""
+        stdin = self._proc.stdin
+        assert stdin is not None and self._keep_stdin_open
+        try:
+            stdin.write(data)
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise BrokenPipeError("codex closed its stdin") from exc
+
+    async def lines(self, deadlines: Deadlines | None = None) -> AsyncIterator[bytearray]:
         """Yield stdout lines (without the newline) until EOF.
 
         Memory is bounded by the longest line, not by the run, and a line is never copied:
-        each yielded buffer belongs to the caller. Raises :class:`ReadTimeout` when nothing
-        arrives for ``idle_timeout`` seconds or ``deadline`` (monotonic) passes.
+        each yielded buffer belongs to the caller. Raises :class:`ReadTimeout` when a limit
+        of ``deadlines`` passes (the idle one counts from the last output).
         """
         stdout = self._proc.stdout
         assert stdout is not None
         pending = bytearray()
         while True:
-            chunk = await self._read_chunk(stdout, deadline, idle_timeout)
+            chunk = await self._read_chunk(stdout, deadlines)
             if not chunk:
                 if not _blank(pending):
                     yield pending
@@ -193,19 +251,15 @@ class CodexProcess:
             self._exited_at = time.monotonic()
         return self._exited_at is not None
 
-    async def _read_chunk(
-        self, stdout: asyncio.StreamReader, deadline: float | None, idle_timeout: float | None
-    ) -> bytes:
+    async def _read_chunk(self, stdout: asyncio.StreamReader, deadlines: Deadlines | None) -> bytes:
         read = asyncio.ensure_future(stdout.read(_CHUNK))
-        idle_deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
+        limit = None if deadlines is None else deadlines.next_limit(time.monotonic())
         try:
             while True:
                 now = time.monotonic()
                 waits: list[tuple[float, Literal["total", "idle", "drain", "poll"]]] = []
-                if deadline is not None:
-                    waits.append((deadline, "total"))
-                if idle_deadline is not None:
-                    waits.append((idle_deadline, "idle"))
+                if limit is not None:
+                    waits.append(limit)
                 if self._exited():
                     assert self._exited_at is not None
                     waits.append((self._exited_at + _POST_EXIT_DRAIN_SECONDS, "drain"))

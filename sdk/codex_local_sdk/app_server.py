@@ -35,18 +35,17 @@ Design:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import itertools
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
-from ._process import CodexProcess
+from ._process import CodexProcess, Deadlines, ReadTimeout, finish
 from ._version import __version__
 from .app_server_protocol import (
     TurnPlan,
@@ -62,6 +61,7 @@ from .approvals import (
     ApprovalHandler,
     ApprovalRequest,
     ApprovalScope,
+    ApprovalUnavailable,
     current_approvals,
 )
 from .cli_args import CodexInvocation, app_server_invocation
@@ -79,8 +79,6 @@ _T = TypeVar("_T")
 JsonObject = dict[str, Any]
 
 _CLIENT_INFO: JsonObject = {"name": "codex_local_sdk", "title": None, "version": __version__}
-_CHUNK = 64 * 1024
-_STDERR_TAIL_BYTES = 16 * 1024
 _INTERRUPT_RETRY_SECONDS = 0.05  # "no active turn" until the server has really started it
 _MIN_STOP_SECONDS = 0.5
 _REAP_INTERVAL_SECONDS = 30.0
@@ -91,12 +89,6 @@ _encoder = msgspec.json.Encoder()
 
 class _ServerGone(Exception):
     """The app-server exited (or closed stdout) while a turn needed it."""
-
-
-class _TurnTimeout(Exception):
-    def __init__(self, which: Literal["total", "idle"]) -> None:
-        super().__init__(which)
-        self.which: Literal["total", "idle"] = which
 
 
 class _StartFailed(Exception):
@@ -113,49 +105,6 @@ class _RpcError(Exception):
         self.message = str(message or error)
         super().__init__(self.message)
         self.method = method
-
-
-class _ServerProcess(CodexProcess):
-    """A codex child whose stdin stays open (requests are written as they come) and whose
-    stderr is counted, so each turn reports only what was written during it."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, invocation: CodexInvocation) -> None:
-        self._stderr_all: collections.deque[bytes] = collections.deque()
-        self._stderr_kept = 0
-        self.stderr_total = 0
-        super().__init__(proc, invocation)
-
-    async def _feed_stdin(self) -> None:
-        return None
-
-    async def _drain_stderr(self) -> None:
-        stream = self._proc.stderr
-        assert stream is not None
-        while chunk := await stream.read(_CHUNK):
-            self.stderr_total += len(chunk)
-            self._stderr_all.append(chunk)
-            self._stderr_kept += len(chunk)
-            while self._stderr_kept - len(self._stderr_all[0]) >= _STDERR_TAIL_BYTES:
-                self._stderr_kept -= len(self._stderr_all.popleft())
-
-    @property
-    def stderr_tail(self) -> str:
-        return self.stderr_since(0)
-
-    def stderr_since(self, mark: int) -> str:
-        """What the server wrote on stderr since ``stderr_total`` was ``mark`` (bounded)."""
-        data = b"".join(self._stderr_all)
-        new = min(len(data), self.stderr_total - mark, _STDERR_TAIL_BYTES)
-        return data[len(data) - new :].decode("utf-8", "replace") if new > 0 else ""
-
-    async def send(self, data: bytes) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None
-        try:
-            stdin.write(data)
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            raise _ServerGone() from exc
 
 
 class _Channel:
@@ -177,7 +126,7 @@ class _Server:
     """One running app-server: a reader task routes responses to their callers, notifications
     and approval requests to the turn of their thread."""
 
-    def __init__(self, process: _ServerProcess, invocation: CodexInvocation) -> None:
+    def __init__(self, process: CodexProcess, invocation: CodexInvocation) -> None:
         self.process = process
         self.invocation = invocation
         self.last_activity = time.monotonic()
@@ -210,7 +159,10 @@ class _Server:
         await self._send({"method": method})
 
     async def _send(self, message: JsonObject) -> None:
-        await self.process.send(_encoder.encode(message) + b"\n")
+        try:
+            await self.process.send(_encoder.encode(message) + b"\n")
+        except BrokenPipeError:
+            raise _ServerGone() from None
 
     async def _read(self) -> None:
         try:
@@ -333,6 +285,8 @@ async def _decide(
         )
     except asyncio.CancelledError:
         raise
+    except ApprovalUnavailable as exc:
+        return ApprovalDecision.DECLINE, "no_handler", str(exc) or "nobody can answer"
     except Exception as exc:
         logger.warning("approval handler failed: %r", exc)
         return ApprovalDecision.DECLINE, "error", f"the approval handler failed: {exc}"
@@ -347,14 +301,11 @@ async def _decide(
 
 
 class _Clock:
-    """The turn's limits: a total deadline and the longest silence on the turn's thread (a
-    turn waiting for a person's answer is not silent)."""
+    """The turn's limits (:class:`Deadlines`, shared with the exec engine), where silence is
+    measured on the turn's thread and a turn waiting for a person's answer is not silent."""
 
     def __init__(self, limits: TurnLimits) -> None:
-        started = time.monotonic()
-        self.started = started
-        self.deadline = None if limits.timeout_seconds is None else started + limits.timeout_seconds
-        self.idle = limits.idle_timeout_seconds
+        self.deadlines = Deadlines(limits.timeout_seconds, limits.idle_timeout_seconds)
         self.server: _Server | None = None
         self.channel: _Channel | None = None
 
@@ -365,29 +316,23 @@ class _Clock:
                 return time.monotonic()
             if channel.translator.thread_id is not None:
                 return channel.last_heard
-        return self.started if server is None else server.last_activity
-
-    def _next_limit(self) -> tuple[float, Literal["total", "idle"]] | None:
-        limits: list[tuple[float, Literal["total", "idle"]]] = []
-        if self.deadline is not None:
-            limits.append((self.deadline, "total"))
-        if self.idle is not None:
-            limits.append((max(self._last_heard(), self.started) + self.idle, "idle"))
-        return min(limits) if limits else None
+        return self.deadlines.started if server is None else server.last_activity
 
     async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        """``awaitable``'s result; :class:`ReadTimeout` when a limit passes first."""
         task = asyncio.ensure_future(awaitable)
         try:
             while True:
-                limit = self._next_limit()
+                limit = self.deadlines.next_limit(self._last_heard())
                 if limit is None:
                     return await task
                 done, _ = await asyncio.wait({task}, timeout=max(0.0, limit[0] - time.monotonic()))
                 if task in done:
                     return task.result()
-                limit = self._next_limit()  # activity may have moved the idle limit
+                # activity may have moved the idle limit
+                limit = self.deadlines.next_limit(self._last_heard())
                 if limit is not None and limit[0] <= time.monotonic():
-                    raise _TurnTimeout(limit[1])
+                    raise ReadTimeout(limit[1])
         finally:
             if not task.done():
                 task.cancel()
@@ -473,7 +418,7 @@ class AppServerTransport:
             reaper.cancel()
             await asyncio.gather(reaper, return_exceptions=True)
         if servers:
-            await _finish(_gather_all([server.close(kill_grace_seconds) for server in servers]))
+            await finish(_gather_all([server.close(kill_grace_seconds) for server in servers]))
 
     async def steer(
         self, thread_id: str, prompt: str, *, images: tuple[str, ...] | list[str] = ()
@@ -529,7 +474,7 @@ class AppServerTransport:
                 finally:
                     server.turns -= 1
                     server.idle_since = time.monotonic()
-        except _TurnTimeout as exc:  # waiting for the thread or for a server to start
+        except ReadTimeout as exc:  # waiting for the thread or for a server to start
             yield TurnExit(return_code=None, stderr_tail="", argv=[], timed_out=exc.which)
 
     # ------------------------------------------------------------------ internals
@@ -580,7 +525,7 @@ class AppServerTransport:
         if server is not None:
             logger.debug("codex app-server pid=%s exited; starting a new one", server.process.pid)
             del self._servers[key]
-            await _finish(server.close(limits.kill_grace_seconds))
+            await finish(server.close(limits.kill_grace_seconds))
         starting = self._starting.get(key)
         if starting is None:  # one start per environment, however many turns wait for it
             starting = asyncio.ensure_future(self._start_server(invocation, limits))
@@ -593,21 +538,20 @@ class AppServerTransport:
 
     async def _start_server(self, invocation: CodexInvocation, limits: TurnLimits) -> _Server:
         """Start and initialise a server; nothing of it survives a failure or cancellation."""
-        process = await _ServerProcess._start(invocation)
-        assert isinstance(process, _ServerProcess)
+        process = await CodexProcess.start(invocation, keep_stdin_open=True)
         logger.debug("started codex app-server pid=%s", process.pid)
         server = _Server(process, invocation)
         try:
             await server.call("initialize", {"clientInfo": _CLIENT_INFO, "capabilities": None})
             await server.notify("initialized")
         except _RpcError as exc:
-            await _finish(server.close(limits.kill_grace_seconds))
+            await finish(server.close(limits.kill_grace_seconds))
             raise CodexUsageError(
                 f"codex at {self.binary} refused the app-server handshake: {exc.message}"
             ) from None
         except _ServerGone:
             return_code = await process.wait()
-            await _finish(server.close(limits.kill_grace_seconds))
+            await finish(server.close(limits.kill_grace_seconds))
             stderr = process.stderr_tail
             if return_code == 2 and "app-server" in stderr:
                 raise CodexUsageError(
@@ -618,7 +562,7 @@ class AppServerTransport:
                 TurnExit(return_code=return_code, stderr_tail=stderr, argv=invocation.redacted_argv)
             ) from None
         except BaseException:
-            await _finish(server.close(limits.kill_grace_seconds))
+            await finish(server.close(limits.kill_grace_seconds))
             raise
         return server
 
@@ -642,7 +586,7 @@ class AppServerTransport:
                     del self._servers[key]
                     if self._last_server is server:
                         self._last_server = None
-                    await _finish(server.close(3.0))
+                    await finish(server.close(3.0))
 
     async def _run_turn(
         self,
@@ -698,9 +642,9 @@ class AppServerTransport:
                 stderr_tail=server.process.stderr_since(mark),
                 argv=argv,
             )
-        except _TurnTimeout as exc:
+        except ReadTimeout as exc:
             finished = True
-            await _finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
+            await finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
             yield TurnExit(
                 return_code=None,
                 stderr_tail=server.process.stderr_since(mark),
@@ -711,7 +655,7 @@ class AppServerTransport:
             finished = True
             self._forget(server)
             return_code = await server.process.wait()
-            await _finish(server.close(limits.kill_grace_seconds))
+            await finish(server.close(limits.kill_grace_seconds))
             yield TurnExit(
                 return_code=return_code,
                 stderr_tail=server.process.stderr_since(mark),
@@ -719,7 +663,7 @@ class AppServerTransport:
             )
         finally:
             if not finished:  # cancelled, or the consumer stopped early
-                await _finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
+                await finish(self._stop_turn(server, channel, limits.kill_grace_seconds))
             self._detach(server, channel)
 
     @staticmethod
@@ -804,15 +748,3 @@ async def _drain_until_done(channel: _Channel, timeout: float) -> None:
 
 async def _gather_all(cleanups: list[Awaitable[None]]) -> None:
     await asyncio.gather(*cleanups, return_exceptions=True)
-
-
-async def _finish(cleanup: Awaitable[None]) -> None:
-    """Run a cleanup to its end even if we are cancelled (again) meanwhile."""
-    task = asyncio.ensure_future(cleanup)
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-    task.result()

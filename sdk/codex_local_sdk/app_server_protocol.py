@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from .approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
-from .cli_args import option_overrides
+from .cli_args import check_turn, option_overrides
 from .events import (
     AgentMessageDelta,
     AgentMessageItem,
@@ -93,8 +93,7 @@ def plan_turn(spec: TurnSpec) -> TurnPlan:
         raise CodexUsageError(
             "AppServerTransport does not accept profile; use config_overrides instead"
         )
-    if not request.prompt.strip():
-        raise CodexUsageError("the prompt is empty")
+    check_turn(request, spec.operation, spec.thread_id, spec.last)
     cwd = request.cwd or os.getcwd()
     if not os.path.isdir(cwd):
         raise CodexUsageError(f"working directory does not exist: {cwd}")
@@ -125,13 +124,10 @@ def plan_turn(spec: TurnSpec) -> TurnPlan:
 
     if spec.operation == "exec":
         method = "thread/start"
-        if spec.thread_id is not None:
-            raise CodexUsageError("a new exec takes no thread id; use operation='resume'")
         if request.ephemeral:
             thread["ephemeral"] = True
     else:
-        if spec.thread_id is None:
-            raise CodexUsageError(f"{spec.operation} needs the thread id")
+        assert spec.thread_id is not None  # check_turn
         method = "thread/resume" if spec.operation == "resume" else "thread/fork"
         thread["threadId"] = spec.thread_id
         thread["excludeTurns"] = True  # the history is not needed, and is slow to send

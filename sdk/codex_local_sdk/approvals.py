@@ -35,6 +35,7 @@ __all__ = [
     "ApprovalKind",
     "ApprovalRequest",
     "ApprovalScope",
+    "ApprovalUnavailable",
     "current_approvals",
     "handling_approvals",
 ]
@@ -90,6 +91,11 @@ class ApprovalRequest(msgspec.Struct, kw_only=True, frozen=True):
 
 
 ApprovalHandler = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
+
+
+class ApprovalUnavailable(Exception):
+    """Raised by a handler that cannot ask anyone (any more): the request is declined, with
+    this exception's message as the reason."""
 
 
 class ApprovalScope(msgspec.Struct, kw_only=True, frozen=True):

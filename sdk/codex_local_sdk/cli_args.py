@@ -60,6 +60,27 @@ class CodexInvocation(msgspec.Struct, kw_only=True, frozen=True):
         return f"CodexInvocation(argv={self.redacted_argv!r}, cwd={self.cwd!r})"
 
 
+def check_turn(
+    request: CodexExecRequest, operation: Operation, thread_id: str | None, last: bool
+) -> None:
+    """What every transport refuses before starting a turn: a thread id where none belongs
+    (or none where one is needed), an empty prompt."""
+    if operation == "exec":
+        if thread_id is not None or last:
+            raise CodexUsageError("a new exec takes no thread id; use operation='resume'")
+    elif operation == "resume":
+        if (thread_id is None) == (not last):
+            raise CodexUsageError("resume needs exactly one of a thread id or last=True")
+    elif operation == "fork":
+        if thread_id is None or last:
+            raise CodexUsageError("fork needs the thread id to fork from")
+    else:  # pragma: no cover - guarded by the Operation type
+        raise CodexUsageError(f"unknown operation {operation!r}")
+    if not request.prompt.strip():
+        # codex would exit 1 ("No prompt provided via stdin."), which looks like a crash.
+        raise CodexUsageError("the prompt is empty")
+
+
 def build_invocation(
     binary: str,
     request: CodexExecRequest,
@@ -79,22 +100,7 @@ def build_invocation(
     dict (keeping this module free of I/O); a string schema is taken as a path already.
     ``instructions_path`` is where it wrote ``request.base_instructions``.
     """
-    if operation == "exec":
-        if thread_id is not None or last:
-            raise CodexUsageError("a new exec takes no thread id; use operation='resume'")
-    elif operation == "resume":
-        if (thread_id is None) == (not last):
-            raise CodexUsageError("resume needs exactly one of a thread id or last=True")
-    elif operation == "fork":
-        if thread_id is None or last:
-            raise CodexUsageError("fork needs the thread id to fork from")
-    else:  # pragma: no cover - guarded by the Operation type
-        raise CodexUsageError(f"unknown operation {operation!r}")
-
-    if not request.prompt.strip():
-        # codex would exit 1 ("No prompt provided via stdin."), which looks like a crash.
-        raise CodexUsageError("the prompt is empty")
-
+    check_turn(request, operation, thread_id, last)
     argv: list[str] = [binary, "exec"]
     if operation != "exec":
         argv.append(operation)

@@ -1,8 +1,9 @@
 """Transports: how a turn reaches codex and its events come back.
 
-The client speaks to a :class:`CodexTransport`. Today there is one, :class:`ExecTransport`:
-one ``codex exec --json`` process per turn. A persistent ``codex app-server`` connection is a
-natural second transport for long-running servers; it would yield the same typed events.
+The client speaks to a :class:`CodexTransport`: :class:`ExecTransport` runs one
+``codex exec --json`` process per turn; :class:`~codex_local_sdk.AppServerTransport` multiplexes
+turns on warm ``codex app-server`` processes and yields the same typed events. Both run codex
+through the one process engine (:mod:`._process`) and share its limits (``Deadlines``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import contextlib
 import json
 import os
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ._process import CodexProcess, ReadTimeout
+from ._process import CodexProcess, Deadlines, ReadTimeout
 from .cli_args import build_invocation
 from .events import DEFAULT_MAX_COMMAND_OUTPUT_BYTES, ThreadEvent, decode_event
 from .exceptions import CodexUsageError
@@ -106,8 +106,7 @@ class ExecTransport:
     async def stream_turn(
         self, spec: TurnSpec, *, limits: TurnLimits, api_key: str | None = None
     ) -> AsyncIterator[TurnOutput]:
-        started = time.monotonic()
-        deadline = None if limits.timeout_seconds is None else started + limits.timeout_seconds
+        deadlines = Deadlines(limits.timeout_seconds, limits.idle_timeout_seconds)
         with (
             _schema_file(spec.request.output_schema) as schema_path,
             _private_file(spec.request.base_instructions, "codex-instructions-", ".md") as (
@@ -133,9 +132,7 @@ class ExecTransport:
                 invocation, kill_grace_seconds=limits.kill_grace_seconds
             ) as process:
                 try:
-                    async for line in process.lines(
-                        deadline=deadline, idle_timeout=limits.idle_timeout_seconds
-                    ):
+                    async for line in process.lines(deadlines):
                         line = scrub_bytes(line, needles)
                         if spec.json_output:
                             yield decode_event(

@@ -16,6 +16,7 @@ from codex_local_sdk import (
     ApprovalDecision,
     ApprovalKind,
     ApprovalRequest,
+    ApprovalUnavailable,
     AppServerTransport,
     CodexExecRequest,
     CodexLocalClient,
@@ -229,3 +230,18 @@ async def test_idle_servers_are_closed(real_codex: RealCodex) -> None:
         assert (await client.run_async(_request(real_codex, "[[mock:hello]] again"))).ok
     finally:
         await client.aclose()
+
+
+async def test_a_handler_that_cannot_ask_declines_with_its_reason(
+    client: CodexLocalClient, real_codex: RealCodex
+) -> None:
+    async def gone(request: ApprovalRequest) -> ApprovalDecision:
+        raise ApprovalUnavailable("the person has left")
+
+    with handling_approvals(gone):
+        result = await client.run_async(_escalation(real_codex))
+
+    assert not (real_codex.workdir / ESCALATED_MARKER).exists()
+    [decided] = [e for e in result.events if isinstance(e, ApprovalDecided)]
+    assert (decided.decision, decided.decided_by) == ("decline", "no_handler")
+    assert decided.note == "the person has left"

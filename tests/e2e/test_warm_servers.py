@@ -180,3 +180,42 @@ async def test_fallback_to_exec_when_codex_cannot_serve_app_server(
     report = await asyncio.to_thread(service.doctor, login=False)
     assert report.engine == status
     await service.aclose()
+
+
+@pytest.mark.parametrize("decision", ["approve", "decline"])
+async def test_a_background_job_asks_the_client_that_started_it(
+    make_service: Callable[..., BridgeService], real_codex: RealCodex, decision: str
+) -> None:
+    service = make_service(sandbox_ceiling="danger-full-access")
+    answers = Elicitations(decision)
+    async with Client(build_server(service), mode="legacy", elicitation_callback=answers) as client:
+        started = await client.call_tool("codex_job_start", {**_escalation(), "kind": "run"})
+        assert started.structured_content is not None, started
+        job_id = started.structured_content["job_id"]
+        waited = await client.call_tool("codex_job_wait", {"job_id": job_id, "wait_seconds": 60})
+
+    assert waited.structured_content is not None, waited
+    job = waited.structured_content
+    assert job["state"] == "completed", job
+    [form] = answers.seen
+    assert ESCALATED_COMMAND in form.message
+    [approval] = job["outcome"]["approvals"]
+    assert (approval["decision"], approval["decided_by"]) == (decision, "user")
+    assert (real_codex.workdir / ESCALATED_MARKER).exists() is (decision == "approve")
+
+
+async def test_a_background_job_of_a_client_without_elicitation_declines_and_says_why(
+    make_service: Callable[..., BridgeService], real_codex: RealCodex
+) -> None:
+    service = make_service(sandbox_ceiling="danger-full-access")
+    async with Client(build_server(service)) as client:
+        started = await client.call_tool("codex_job_start", {**_escalation(), "kind": "run"})
+        assert started.structured_content is not None, started
+        job_id = started.structured_content["job_id"]
+        waited = await client.call_tool("codex_job_wait", {"job_id": job_id, "wait_seconds": 60})
+
+    assert waited.structured_content is not None, waited
+    [approval] = waited.structured_content["outcome"]["approvals"]
+    assert (approval["decision"], approval["decided_by"]) == ("decline", "no_handler")
+    assert approval["note"] == NO_ELICITATION
+    assert not (real_codex.workdir / ESCALATED_MARKER).exists()

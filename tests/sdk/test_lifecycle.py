@@ -23,7 +23,7 @@ from codex_local_sdk import (
     RetryPolicy,
     ThreadStarted,
 )
-from codex_local_sdk._process import CodexProcess
+from codex_local_sdk._process import CodexProcess, Deadlines
 from codex_local_sdk.cli_args import CodexInvocation
 from tests.sdk.helpers import (
     NO_RETRY,
@@ -306,7 +306,7 @@ async def lines_of(script: str) -> list[bytes]:
         argv=(sys.executable, "-c", script), env=dict(os.environ), stdin=b""
     )
     async with CodexProcess.open(invocation, kill_grace_seconds=1) as process:
-        return [bytes(line) async for line in process.lines(idle_timeout=30)]
+        return [bytes(line) async for line in process.lines(Deadlines(None, 30))]
 
 
 async def test_lines_are_split_exactly() -> None:
