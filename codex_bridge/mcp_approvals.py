@@ -24,12 +24,11 @@ from mcp.server.context import ServerRequestContext
 from codex_local_sdk import (
     ApprovalDecision,
     ApprovalHandler,
-    ApprovalKind,
     ApprovalRequest,
     ApprovalUnavailable,
 )
 
-from .progress import APPROVAL_LABELS, describe_approval
+from .progress import APPROVAL_ACTIONS, APPROVAL_LABELS, describe_approval
 
 __all__ = [
     "CLIENT_GONE",
@@ -54,12 +53,6 @@ NO_BACK_CHANNEL = (
 )
 CLIENT_GONE = "the MCP client that started this job has disconnected, so nobody can answer"
 _LABELS = APPROVAL_LABELS
-_WHAT = {
-    ApprovalKind.COMMAND: "run a command",
-    ApprovalKind.FILE_CHANGE: "change files",
-    ApprovalKind.ELICITATION: "ask you something",
-    ApprovalKind.PERMISSIONS: "get more permissions",
-}
 
 
 class ApprovalRelay(msgspec.Struct, frozen=True):
@@ -98,7 +91,7 @@ def approval_relay(
 
 def elicitation_form(request: ApprovalRequest) -> tuple[str, types.ElicitRequestedSchema]:
     """The message and the one-field form for ``request``."""
-    lines = [f"Codex wants to {_WHAT[request.kind]}:"]
+    lines = [f"Codex wants to {APPROVAL_ACTIONS[request.kind]}:"]
     if request.command:
         lines.append(f"$ {request.command}")
     if request.paths:

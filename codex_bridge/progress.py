@@ -7,6 +7,7 @@ import re
 from codex_local_sdk import (
     AgentMessageItem,
     ApprovalDecision,
+    ApprovalKind,
     ApprovalRequest,
     CommandExecutionItem,
     ErrorEvent,
@@ -25,7 +26,21 @@ from codex_local_sdk import (
     WebSearchItem,
 )
 
-__all__ = ["APPROVAL_LABELS", "describe_approval", "describe_event", "display_command"]
+__all__ = [
+    "APPROVAL_ACTIONS",
+    "APPROVAL_LABELS",
+    "describe_approval",
+    "describe_event",
+    "display_command",
+]
+
+APPROVAL_ACTIONS = {
+    ApprovalKind.COMMAND: "run a command",
+    ApprovalKind.FILE_CHANGE: "change files",
+    ApprovalKind.ELICITATION: "ask you something",
+    ApprovalKind.PERMISSIONS: "get more permissions",
+}
+"""What codex asks to do, by the kind of approval request."""
 
 APPROVAL_LABELS = {
     ApprovalDecision.APPROVE: "Approve",
@@ -38,7 +53,7 @@ APPROVAL_LABELS = {
 def describe_approval(request: ApprovalRequest) -> tuple[str, list[str]]:
     """What codex asks (one line) and the facts a person decides on (cwd, the model's reason,
     whether approving leaves the sandbox), for every front end to lay out its own way."""
-    headline = f"Codex asks to {request.kind.value.replace('_', ' ')}: {request.subject}"
+    headline = f"Codex asks to {APPROVAL_ACTIONS[request.kind]}: {request.subject}"
     facts: list[str] = []
     if request.cwd:
         facts.append(f"in {request.cwd}")
