@@ -3,7 +3,8 @@
 engine vs the exec engine vs a bare ``codex exec`` turn, on the same mock model and binary, in
 one run; then 8 concurrent runs (cap 8) on each engine, with the mock answering at once and
 with 1 s turns; the latency of live text (a delta → an MCP progress notification); and the
-time to answer ``initialize``.
+time to answer ``initialize``; and, as the floor no client can beat, a bare ``codex
+app-server`` turn spoken to directly.
 
     .venv/bin/python benchmarks/bench_warm_servers.py [--turns 10] [--codex PATH]
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import pathlib
 import statistics
@@ -207,6 +209,72 @@ async def bench_progress_latency(
     return bridge, whole
 
 
+async def raw_app_server(
+    binary: str, env: dict[str, str], workdir: pathlib.Path, turns: int
+) -> float:
+    """The floor for a warm turn: ``thread/start`` + ``turn/start`` until ``turn/completed`` on
+    a bare ``codex app-server`` spoken to directly (no SDK, no bridge); median seconds."""
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "app-server",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+        cwd=workdir,
+        limit=1 << 24,
+        start_new_session=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    stdin, stdout = process.stdin, process.stdout
+    loop = asyncio.get_running_loop()
+    replies: dict[int, asyncio.Future[Any]] = {}
+    completed: dict[str, asyncio.Future[float]] = {}
+
+    async def send(message: dict[str, Any]) -> None:
+        stdin.write(json.dumps(message).encode() + b"\n")
+        await stdin.drain()
+
+    async def call(request_id: int, method: str, params: dict[str, Any]) -> Any:
+        replies[request_id] = loop.create_future()
+        await send({"id": request_id, "method": method, "params": params})
+        return await asyncio.wait_for(replies[request_id], 60)
+
+    async def read() -> None:
+        while line := await stdout.readline():
+            message = json.loads(line)
+            if "method" not in message and message.get("id") in replies:
+                replies[message["id"]].set_result(message.get("result"))
+            elif message.get("method") == "turn/completed":
+                future = completed.get(message["params"]["threadId"])
+                if future is not None and not future.done():
+                    future.set_result(time.perf_counter())
+
+    reader = asyncio.ensure_future(read())
+    try:
+        client = {"name": "bench", "title": None, "version": "1"}
+        await call(1, "initialize", {"clientInfo": client, "capabilities": None})
+        await send({"method": "initialized"})
+        timings = []
+        for index in range(turns + 1):  # the first turn warms the server up
+            started = time.perf_counter()
+            thread = await call(10 + 2 * index, "thread/start", {"cwd": str(workdir)})
+            thread_id = thread["thread"]["id"]
+            completed[thread_id] = loop.create_future()
+            text = f"[[mock:hello]] raw {index}"
+            await call(
+                11 + 2 * index,
+                "turn/start",
+                {"threadId": thread_id, "input": [{"type": "text", "text": text}]},
+            )
+            timings.append(await asyncio.wait_for(completed[thread_id], 60) - started)
+        return statistics.median(timings[1:])
+    finally:
+        reader.cancel()
+        os.killpg(process.pid, 9)
+        await process.wait()
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
 
@@ -219,6 +287,7 @@ async def bench(binary: str, turns: int) -> None:
         os.environ.update(CODEX_HOME=env["CODEX_HOME"], MOCK_API_KEY=env["MOCK_API_KEY"])
         (base / "work").mkdir()
         bare = statistics.median([bare_exec(binary, env, base / "work", i) for i in range(turns)])
+        raw = await raw_app_server(binary, env, base / "work", turns)
         mcp = await bench_mcp(binary, env, base, turns)
         lsp_medians = await bench_lsp(binary, env, base, turns)
         bridge, whole = await bench_progress_latency(binary, mock, base, max(3, turns // 2))
@@ -226,6 +295,7 @@ async def bench(binary: str, turns: int) -> None:
     ms = 1000.0
     print(f"codex: {binary}")
     print(f"bare codex exec turn, median:                 {bare * ms:8.1f} ms")
+    print(f"raw app-server thread+turn (no bridge):       {raw * ms:8.1f} ms")
     for engine, figures in mcp.items():
         print(
             f"MCP {engine:10} initialize {figures['initialize'] * ms:7.1f} ms, codex_run median "
@@ -234,6 +304,7 @@ async def bench(binary: str, turns: int) -> None:
         )
     for engine, median in lsp_medians.items():
         print(f"LSP {engine:10} codex.run (wait) median {median * ms:7.1f} ms")
+    print(f"ratio raw app-server / bare exec (the floor): {raw / bare:.2f}x")
     print(f"ratio MCP warm codex_run / bare exec:         {warm['single'] / bare:.2f}x (<= 0.40)")
     print(f"ratio MCP exec-engine codex_run / bare exec:  {cold['single'] / bare:.2f}x")
     lsp_warm = lsp_medians["app-server"]
