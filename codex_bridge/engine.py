@@ -31,6 +31,7 @@ from codex_local_sdk import (
     ExecTransport,
     SessionStore,
 )
+from codex_local_sdk.cli_args import app_server_probe_argv
 from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum
 from codex_local_sdk.transport import TurnLimits, TurnOutput, TurnSpec
 
@@ -174,7 +175,7 @@ def _serves_app_server(binary: str) -> tuple[bool, str]:
     """Whether ``codex app-server`` exists in this build (its ``--help`` succeeds)."""
     try:
         done = subprocess.run(
-            [binary, "app-server", "--help"],
+            app_server_probe_argv(binary),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=_PROBE_SECONDS,

@@ -32,6 +32,7 @@ __all__ = [
     "API_KEY_ENV",
     "CodexInvocation",
     "app_server_invocation",
+    "app_server_probe_argv",
     "build_invocation",
     "login_status_argv",
     "option_overrides",
@@ -218,6 +219,11 @@ def app_server_invocation(
 
 def version_argv(binary: str) -> list[str]:
     return [binary, "--version"]
+
+
+def app_server_probe_argv(binary: str) -> list[str]:
+    """Succeeds (exit 0) only when this codex build has the ``app-server`` command."""
+    return [binary, "app-server", "--help"]
 
 
 def login_status_argv(binary: str) -> list[str]:
