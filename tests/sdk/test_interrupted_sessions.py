@@ -78,10 +78,11 @@ async def test_a_cancelled_fork_records_the_new_thread(client: CodexLocalClient)
 async def test_a_cancel_before_the_thread_started_records_nothing(
     client: CodexLocalClient,
 ) -> None:
+    # The fake waits 30 s before it reports its thread: the cancel surely comes first.
     task = asyncio.create_task(
-        client.start_thread_async("[[fake:slow=30]] hi", session_name="never")
+        client.start_thread_async("[[fake:slow_start=30]] hi", session_name="never")
     )
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -642,10 +642,16 @@ class Output:
     """Writes events as JSONL (``--json``) or as the human transcript on stderr."""
 
     def __init__(
-        self, json_mode: bool, slow: float, garbage: str | bool | None, header: dict[str, str]
+        self,
+        json_mode: bool,
+        slow: float,
+        garbage: str | bool | None,
+        header: dict[str, str],
+        slow_start: float = 0.0,
     ) -> None:
         self.json_mode = json_mode
         self.slow = slow
+        self.slow_start = slow_start
         self.garbage = garbage is not False and json_mode
         self.nasty = garbage == "bytes"
         self.header = header
@@ -657,6 +663,8 @@ class Output:
         return f"item_{self.items - 1}"
 
     def event(self, event: dict[str, Any]) -> None:
+        if not self.events and self.slow_start:
+            time.sleep(self.slow_start)
         if self.events:
             if self.slow:
                 time.sleep(self.slow)
@@ -1153,7 +1161,11 @@ def cmd_exec(tokens: list[str], values: dict[str, Any]) -> int:
         "prompt": prompt,
     }
     out = Output(
-        bool(args.get("json")), mode_number(modes, "slow"), modes.get("garbage", False), header
+        bool(args.get("json")),
+        mode_number(modes, "slow"),
+        modes.get("garbage", False),
+        header,
+        mode_number(modes, "slow_start"),
     )
     turn = Turn(
         args, prompt, modes, thread, store, out, workdir, state_dir(home), schema_text, config
