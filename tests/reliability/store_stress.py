@@ -36,28 +36,47 @@ _WAIT_FOR_WRITE_SECONDS = 0.3
 
 
 def _has_temp(path: Path, prefix: str) -> bool:
-    return any(name.startswith(prefix) for name in os.listdir(path.parent))
+    try:
+        return any(name.startswith(prefix) for name in os.listdir(path.parent))
+    except FileNotFoundError:  # the first victim has not created the store's folder yet
+        return False
 
 
 def killer(path: Path, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     mid_write = 0
+    troubles: list[str] = []
     for _ in range(kills):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child only writes until it is killed
             try:
+                _die_with_parent()
                 _victim(path)
             finally:
                 os._exit(0)
         prefix = f"{path.name}.tmp-{pid}-"
-        deadline = time.monotonic() + _WAIT_FOR_WRITE_SECONDS
-        while not _has_temp(path, prefix) and time.monotonic() < deadline:
-            time.sleep(0.0002)
-        time.sleep(rng.uniform(0, 0.001))  # somewhere in the write, not always at its start
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        try:
+            deadline = time.monotonic() + _WAIT_FOR_WRITE_SECONDS
+            while not _has_temp(path, prefix) and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            time.sleep(rng.uniform(0, 0.001))  # somewhere in the write, not always at its start
+        except Exception as exc:  # a victim must never outlive its round: kill it below
+            troubles.append(repr(exc)[:200])
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         mid_write += _has_temp(path, prefix)
-    print(json.dumps({"kills": kills, "mid_write": mid_write}))
+    print(json.dumps({"kills": kills, "mid_write": mid_write, "troubles": troubles}))
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this victim if the killer dies, so no writer outlives the test."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

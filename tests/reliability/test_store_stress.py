@@ -51,7 +51,9 @@ def test_concurrent_writers_and_kills_lose_and_corrupt_nothing(tmp_path: pathlib
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    mid_write = json.loads(outputs[killer])["mid_write"]
+    killed = json.loads(outputs[killer])
+    assert killed["troubles"] == [], killed["troubles"]
+    mid_write = killed["mid_write"]
     elapsed = time.monotonic() - started
     stale = len([p for p in path.parent.iterdir() if ".tmp-" in p.name])
 
