@@ -8,11 +8,9 @@ model server), and ends with no codex process left.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import pathlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,9 +25,11 @@ from codex_bridge.policy import BridgePolicy, PolicyError
 from codex_bridge.service import BridgeError
 from codex_local_sdk import JsonFileSessionStore, SandboxMode
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT
-from tests.lsp_support import (
+from tests.support.fake_codex import fake_log
+from tests.support.lsp_client import (
     SERVER_COMMAND,
     CodexTestClient,
+    StartServer,
     client_converter,
     codex_processes,
     ended,
@@ -37,10 +37,9 @@ from tests.lsp_support import (
     progress_of,
     start_server,
     stop_server,
-    until,
 )
+from tests.support.waiting import wait_until_async
 
-StartServer = Callable[..., Awaitable[CodexTestClient]]
 ALL_COMMANDS = {
     "codex.run",
     "codex.resume",
@@ -56,48 +55,6 @@ ALL_COMMANDS = {
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def workspace(tmp_path: pathlib.Path) -> pathlib.Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def store_path(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "sessions.json"
-
-
-@pytest.fixture
-def server_env(
-    fake_env: dict[str, str], fake_codex: str, store_path: pathlib.Path
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_BRIDGE_")}
-    env.update(CODEX_BRIDGE_CODEX_BIN=fake_codex, CODEX_BRIDGE_STORE_PATH=str(store_path))
-    return env
-
-
-@pytest.fixture
-async def launch(
-    server_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
-) -> AsyncIterator[StartServer]:
-    """Start servers (``env=`` and ``workspace=`` overridable); stop them all afterwards
-    and check that no codex process survived."""
-    clients: list[CodexTestClient] = []
-
-    async def start(**options: Any) -> CodexTestClient:
-        env = options.pop("env", server_env)
-        options.setdefault("workspace", workspace)
-        client = await start_server(env, **options)
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await stop_server(client)
-    await no_codex_left(fake_env["CODEX_HOME"])
 
 
 @pytest.fixture
@@ -129,22 +86,15 @@ def log_texts(client: CodexTestClient) -> list[str]:
     return [m.message for m in client.log_messages]
 
 
-def fake_log(fake_env: dict[str, str]) -> list[dict[str, Any]]:
-    path = pathlib.Path(fake_env["FAKE_CODEX_LOG"])
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 async def started_stalling(client: CodexTestClient, run_id: str) -> str:
     """Wait until the run's codex has started its turn; its progress token."""
     token = f"codex-{run_id}"
-    await until(
+    await wait_until_async(
         lambda: any(
             getattr(r, "message", None) == "thinking…"
             for r in client.progress_reports.get(token, [])
         ),
-        what=f"run {run_id} to start",
+        message=f"run {run_id} to start",
     )
     return token
 
@@ -153,10 +103,10 @@ async def started_stalling(client: CodexTestClient, run_id: str) -> str:
 
 
 async def test_initialize_answers_without_calling_codex(
-    launch: StartServer, server_env: dict[str, str], fake_env: dict[str, str]
+    launch: StartServer, lsp_env: dict[str, str], fake_env: dict[str, str]
 ) -> None:
     # A codex that does not exist: initialize must not need it.
-    env = dict(server_env, CODEX_BRIDGE_CODEX_BIN="/nonexistent/codex")
+    env = dict(lsp_env, CODEX_BRIDGE_CODEX_BIN="/nonexistent/codex")
     client = await launch(env=env)
     status = await execute(client, "codex.status")
     assert status["runs"] == []
@@ -165,12 +115,12 @@ async def test_initialize_answers_without_calling_codex(
 
 
 async def test_capabilities_list_the_commands_and_safe_code_action_kinds(
-    server_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
+    lsp_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
 ) -> None:
     # A client with no capabilities at all: the server must not rely on any.
     client = CodexTestClient(converter_factory=client_converter)
     register_lsp_features(client)
-    await client.start_io(*SERVER_COMMAND, env=server_env)
+    await client.start_io(*SERVER_COMMAND, env=lsp_env)
     try:
         result = await client.initialize_session(
             lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), root_uri=workspace.as_uri())
@@ -199,7 +149,7 @@ async def test_background_run_reports_progress_logs_and_answer(
     run_id = started["run_id"]
     assert started["state"] in ("queued", "running")
     token = f"codex-{run_id}"
-    await until(lambda: ended(client, token), what="the progress to end")
+    await wait_until_async(lambda: ended(client, token), message="the progress to end")
 
     reports = progress_of(client, token)
     assert isinstance(reports[0], lsp.WorkDoneProgressBegin)
@@ -213,13 +163,13 @@ async def test_background_run_reports_progress_logs_and_answer(
     assert steps.index("$ echo fake-shell-ok") < steps.index("$ echo fake-shell-ok (exit 0)")
     assert steps.index("$ echo fake-shell-ok (exit 0)") < steps.index("All done.")
 
-    await until(lambda: client.messages, what="the answer")
+    await wait_until_async(lambda: client.messages, message="the answer")
     assert client.messages[-1].type == lsp.MessageType.Info
     assert client.messages[-1].message == "Codex: All done."
     logs = log_texts(client)
     assert f"codex [{run_id}]: Running a command." in logs  # agent messages in full
     assert f"codex [{run_id}]: All done." in logs
-    await until(lambda: client.shown_documents, what="the transcript")
+    await wait_until_async(lambda: client.shown_documents, message="the transcript")
     transcript = client.shown_documents[-1]
     assert transcript.uri.endswith(f"{run_id}.md") and transcript.take_focus is False
 
@@ -336,13 +286,13 @@ async def test_cancel_request_on_a_waiting_command_kills_codex(
             msg_id="run-to-cancel",
         )
     )
-    await until(child_pid.exists, what="codex and its child to start")
+    await wait_until_async(child_pid.exists, message="codex and its child to start")
     assert codex_processes(fake_env["CODEX_HOME"])
     client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="run-to-cancel"))
     with pytest.raises(JsonRpcRequestCancelled):
         await asyncio.wait_for(answer, 30)
     await no_codex_left(fake_env["CODEX_HOME"])
-    await until(lambda: ended(client, "waiting"), what="the progress to end")
+    await wait_until_async(lambda: ended(client, "waiting"), message="the progress to end")
     runs = (await execute(client, "codex.status"))["runs"]
     assert [r["state"] for r in runs] == ["cancelled"]
 
@@ -353,10 +303,10 @@ async def test_progress_cancel_button_kills_codex(
     run_id = (await execute(client, "codex.run", "[[fake:stall]]"))["run_id"]
     token = await started_stalling(client, run_id)
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
-    await until(lambda: ended(client, token), what="the progress to end")
+    await wait_until_async(lambda: ended(client, token), message="the progress to end")
     await no_codex_left(fake_env["CODEX_HOME"])
     assert (await execute(client, "codex.status", run_id))["state"] == "cancelled"
-    await until(lambda: client.messages, what="the cancellation notice")
+    await wait_until_async(lambda: client.messages, message="the cancellation notice")
     assert "cancelled" in client.messages[-1].message
 
 
@@ -386,7 +336,7 @@ async def test_shutdown_while_a_command_waits_answers_it_and_kills_codex(
     # answered before the kill would find it still running.
     prompt = "[[fake:child]] [[fake:ignore_term]]"
     waiting = asyncio.ensure_future(execute(client, "codex.run", prompt, {"wait": True}))
-    await until(child_pid.exists, what="codex and its child to start")
+    await wait_until_async(child_pid.exists, message="codex and its child to start")
     await asyncio.wait_for(client.shutdown_async(None), 30)
     assert not codex_processes(fake_env["CODEX_HOME"])  # gone before shutdown answered
     try:
@@ -508,7 +458,7 @@ async def test_code_actions_are_listed_without_starting_codex(
 
     # Executing an action runs codex with its prompt and sandbox.
     await execute(client, explain.command, argument_of(explain))
-    await until(lambda: client.messages, what="the explanation")
+    await wait_until_async(lambda: client.messages, message="the explanation")
     assert "Explain what this code in calc.py lines 1-3 does" in client.messages[-1].message
     runs = fake_log(fake_env)
     assert len(runs) == 1
@@ -551,18 +501,18 @@ async def test_continue_here_resumes_the_last_thread(
 
 
 async def test_changed_files_refresh_clean_buffers_and_warn_about_dirty_ones(
-    launch: StartServer, server_env: dict[str, str], workspace: pathlib.Path
+    launch: StartServer, lsp_env: dict[str, str], workspace: pathlib.Path
 ) -> None:
     target = workspace / "notes.txt"
     target.write_text("original\n")
-    client = await launch(env=dict(server_env, FAKE_CODEX_WRITE_FILE="notes.txt"))
+    client = await launch(env=dict(lsp_env, FAKE_CODEX_WRITE_FILE="notes.txt"))
     uri = _open(client, target)
 
     result = await execute(client, "codex.run", "[[fake:file_change]] edit it", {"wait": True})
     assert result["outcome"]["files_changed"] == [str(target)]
     on_disk = target.read_text()
     assert on_disk.startswith("original\nedited by fake codex")
-    await until(lambda: client.applied_edits, what="workspace/applyEdit")
+    await wait_until_async(lambda: client.applied_edits, message="workspace/applyEdit")
     [applied] = client.applied_edits
     assert applied.edit.document_changes is not None
     [change] = applied.edit.document_changes
@@ -583,7 +533,9 @@ async def test_changed_files_refresh_clean_buffers_and_warn_about_dirty_ones(
         )
     shown = len(client.messages)
     await execute(client, "codex.run", "[[fake:file_change]] again", {"wait": True})
-    await until(lambda: any("unsaved edits" in m for m in messages(client)[shown:]), what="warning")
+    await wait_until_async(
+        lambda: any("unsaved edits" in m for m in messages(client)[shown:]), message="warning"
+    )
     warning = next(m for m in client.messages[shown:] if "unsaved edits" in m.message)
     assert warning.type == lsp.MessageType.Warning
     assert str(target) in warning.message
@@ -641,7 +593,9 @@ async def test_settings_from_initialization_options_then_workspace_configuration
     # An invalid setting is reported and changes nothing.
     client.set_configuration({"max_concurrency": 0}, section="codex")
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
-    await until(lambda: any("settings not applied" in m for m in messages(client)), what="error")
+    await wait_until_async(
+        lambda: any("settings not applied" in m for m in messages(client)), message="error"
+    )
     assert (await policy())["sandbox_ceiling"] == "workspace-write"
 
 
@@ -649,15 +603,13 @@ async def until_value(produce: Callable[[], Awaitable[Any]], accept: Callable[[A
     """Ask ``produce`` until ``accept`` likes the value (settings apply asynchronously)."""
     latest: list[Any] = []
 
-    async def poll() -> bool:
+    async def accepted() -> bool:
         latest[:] = [await produce()]
         return accept(latest[0])
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not await poll():
-        assert loop.time() < deadline, f"never accepted: {latest}"
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        accepted, timeout=30, message=lambda: f"an accepted value; the latest: {latest}"
+    )
     return latest[0]
 
 

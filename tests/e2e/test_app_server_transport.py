@@ -30,8 +30,8 @@ from codex_local_sdk import (
 )
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
 from codex_local_sdk.transport import TurnExit, TurnLimits, TurnSpec
-from tests.conftest import RealCodex
 from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)

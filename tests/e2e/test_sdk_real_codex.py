@@ -24,8 +24,8 @@ from codex_local_sdk import (
     RetryPolicy,
     SandboxMode,
 )
-from tests.conftest import RealCodex
 from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)

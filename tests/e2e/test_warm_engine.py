@@ -31,8 +31,8 @@ from codex_local_sdk.testing.mock_responses import (
     SHELL_DONE_TEXT,
     STREAM_TEXT,
 )
-from tests.conftest import RealCodex
 from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
 
 pytestmark = pytest.mark.timeout(120)
 TIMEOUT = 60.0

@@ -23,8 +23,9 @@ from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
 from tests.hosts.recorder import Traffic, recording_bridge
-from tests.hosts.support import NPM_BIN, bridge, fill, host_env, require, snippet
 from tests.support.figures import record
+from tests.support.hosts import bridge, fill, host_env, require, snippet
+from tests.support.paths import NPM_BIN
 from tests.support.processes import codex_processes
 
 NAMESPACE = "mcp__codex_bridge"

@@ -13,8 +13,9 @@ import time
 
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
+from tests.support.hosts import bridge, host_env, require, snippet
+from tests.support.paths import NPM_BIN
 from tests.support.processes import codex_processes
 
 DRIVER = pathlib.Path(__file__).with_name("neovim_drive.lua")

@@ -21,7 +21,7 @@ from codex_local_sdk import (
     JsonFileSessionStore,
     event_to_dict,
 )
-from tests.sdk.helpers import FAST_RETRY
+from tests.support.fake_codex import FAST_RETRY
 from tests.support.figures import record
 
 API_KEY = "sk-proj-DISTINCTIVE-4f7a9c21e0b3"

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from codex_local_sdk import CodexLocalClient
-from tests.sdk.helpers import FAST_RETRY
+from tests.support.fake_codex import FAST_RETRY
 from tests.support.processes import codex_processes
 
 

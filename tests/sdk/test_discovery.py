@@ -20,7 +20,7 @@ from codex_local_sdk import (
     find_codex,
 )
 from codex_local_sdk.discovery import parse_version
-from tests.sdk.helpers import fake_log
+from tests.support.fake_codex import fake_log
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from codex_local_sdk import (
     CodexUsageError,
     FailureKind,
 )
-from tests.sdk.helpers import SECRET
+from tests.support.fake_codex import SECRET
 
 SUCCESS = [
     "operation_started",

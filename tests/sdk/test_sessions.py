@@ -24,7 +24,7 @@ from codex_local_sdk import (
     SessionNotFoundError,
     SessionRecord,
 )
-from tests.sdk.helpers import FAST_RETRY, fake_log, last_run
+from tests.support.fake_codex import FAST_RETRY, fake_log, last_run
 
 
 @pytest.fixture

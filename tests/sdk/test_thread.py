@@ -14,7 +14,7 @@ from codex_local_sdk import (
     SandboxMode,
     Thread,
 )
-from tests.sdk.helpers import fake_log, last_run
+from tests.support.fake_codex import fake_log, last_run
 
 
 @pytest.fixture

@@ -347,7 +347,7 @@ async def test_every_escape_is_refused_by_the_language_server(
     from lsprotocol import types as lsp
     from pygls.exceptions import JsonRpcException
 
-    from tests.lsp_support import start_server, stop_server
+    from tests.support.lsp_client import start_server, stop_server
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_BRIDGE_")}
     env.update(

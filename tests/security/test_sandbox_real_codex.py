@@ -25,7 +25,7 @@ from codex_bridge.service import (
     RunParams,
 )
 from codex_local_sdk import ApprovalPolicy, SandboxMode
-from tests.conftest import RealCodex
+from tests.support.real_codex import RealCodex
 
 pytestmark = pytest.mark.timeout(300)
 
