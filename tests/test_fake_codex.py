@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 from codex_local_sdk.testing import fake_codex_executable
+from tests.support.fake_codex import child_pid
+from tests.support.processes import is_gone
+from tests.support.waiting import wait_until
 
 FAKE = pathlib.Path(fake_codex_executable())
 RUN = ["exec", "--skip-git-repo-check", "--json"]
@@ -594,14 +597,6 @@ def test_env_echo_never_reveals_the_key(env: dict[str, str], work: pathlib.Path)
 # process-control modes
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] == "Z"  # a zombie counts as gone
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.timeout(30)
 def test_child_mode_grandchild_shares_the_process_group(
     env: dict[str, str], work: pathlib.Path, tmp_path: pathlib.Path
@@ -610,18 +605,11 @@ def test_child_mode_grandchild_shares_the_process_group(
     proc = start([*RUN, "x [[fake:child]]"], env, work, FAKE_CODEX_STATE_DIR=str(state))
     try:
         read_until_turn_started(proc)
-        pid_file = state / "child.pid"
-        deadline = time.monotonic() + 10
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child = int(pid_file.read_text())
+        child = child_pid({"FAKE_CODEX_STATE_DIR": str(state)}, timeout=10)
         assert os.getpgid(child) == proc.pid  # same group as the fake (the group leader here)
     finally:
         kill_group(proc)
-    deadline = time.monotonic() + 10
-    while not _gone(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _gone(child)
+    wait_until(lambda: is_gone(child), timeout=10, message=f"the grandchild {child} to end")
 
 
 @pytest.mark.timeout(30)

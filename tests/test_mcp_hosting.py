@@ -592,9 +592,7 @@ async def test_jobs_survive_a_server_restart_as_lost(
                 )
                 return bool(status.get("thread_id"))
 
-            with anyio.fail_after(30):
-                while not await has_thread():
-                    await anyio.sleep(0.1)
+            await wait_until_async(has_thread, timeout=30, message="the job's thread id")
         server.process.kill()  # no clean-up at all
         await server.process.wait()
     for process in tagged_processes(tag):  # the orphaned codex the dead server left

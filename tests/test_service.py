@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 
 import pytest
@@ -18,6 +17,7 @@ from codex_bridge.service import (
     parse_params,
 )
 from codex_local_sdk import SandboxMode, decode_event
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -110,12 +110,14 @@ async def test_jobs_queue_behind_the_concurrency_cap_and_cancel(
     )
     blocker = service.start_job("run", RunParams(prompt="[[fake:stall]]", cwd=str(tmp_path)))
     waiting = service.start_job("run", RunParams(prompt="later", cwd=str(tmp_path)))
-    for _ in range(400):
-        if service.job_status(blocker.job_id).state == "running" and (
-            service.job_status(waiting.job_id).progress
-        ):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        lambda: (
+            service.job_status(blocker.job_id).state == "running"
+            and service.job_status(waiting.job_id).progress
+        ),
+        timeout=20,
+        message="the first job to run and the second to queue",
+    )
     assert service.job_status(blocker.job_id).state == "running"
     assert service.job_status(waiting.job_id).state == "queued"
     assert service.job_status(waiting.job_id).progress == ["queued: waiting for a free codex slot"]

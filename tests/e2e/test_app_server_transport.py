@@ -32,6 +32,7 @@ from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
 from codex_local_sdk.transport import TurnExit, TurnLimits, TurnSpec
 from tests.support.processes import codex_processes
 from tests.support.real_codex import RealCodex
+from tests.support.waiting import wait_until_async
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -205,8 +206,9 @@ async def test_cancelled_stream_leaves_no_process_after_aclose(
                 pass
 
     task = asyncio.create_task(consume())
-    while not real_codex.server.requests:  # the turn reached the model
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        lambda: real_codex.server.requests, timeout=60, message="the turn to reach the model"
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -225,8 +227,11 @@ async def test_a_dead_server_fails_the_turn_and_the_next_turn_restarts_it(
     assert pid is not None
 
     async def kill_soon() -> None:
-        while len(real_codex.server.requests) < 2:
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            lambda: len(real_codex.server.requests) >= 2,
+            timeout=60,
+            message="the second turn to reach the model",
+        )
         os.killpg(pid, signal.SIGKILL)
 
     killer = asyncio.create_task(kill_soon())

@@ -31,8 +31,9 @@ from codex_local_sdk.testing.mock_responses import (
     SHELL_DONE_TEXT,
     STREAM_TEXT,
 )
-from tests.support.processes import codex_processes
+from tests.support.processes import codex_processes, describe
 from tests.support.real_codex import RealCodex
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
 TIMEOUT = 60.0
@@ -198,8 +199,7 @@ async def test_steering_adds_input_to_the_running_turn(
 ) -> None:
     real_codex.server.slow_seconds = 1.5
     run = asyncio.create_task(client.run_async(_request(real_codex, "[[mock:slow]] first")))
-    while not transport.running_threads:
-        await asyncio.sleep(0.02)
+    await wait_until_async(lambda: transport.running_threads, message="the turn to start")
     [thread_id] = transport.running_threads
     await asyncio.sleep(0.3)
 
@@ -220,13 +220,15 @@ async def test_idle_servers_are_closed(real_codex: RealCodex) -> None:
     try:
         assert (await client.run_async(_request(real_codex, "[[mock:hello]]"))).ok
         assert len(transport.server_pids) == 1
-        deadline = time.monotonic() + 10
-        while (transport.server_pids or codex_processes(real_codex.home)) and (
-            time.monotonic() < deadline
-        ):
-            await asyncio.sleep(0.1)  # closing a server takes its kill grace at most
-        assert transport.server_pids == []
-        assert codex_processes(real_codex.home) == []
+        # Closing a server takes its kill grace at most.
+        await wait_until_async(
+            lambda: not transport.server_pids and not codex_processes(real_codex.home),
+            timeout=10,
+            message=lambda: (
+                f"the idle server to close: {transport.server_pids}, "
+                f"{describe(codex_processes(real_codex.home))}"
+            ),
+        )
         assert (await client.run_async(_request(real_codex, "[[mock:hello]] again"))).ok
     finally:
         await client.aclose()

@@ -233,7 +233,9 @@ async def test_a_killed_app_server_fails_its_turn_and_the_next_one_works(
 
         async def kill_mid_turn() -> None:
             await wait_until_async(
-                lambda: len(real_codex.server.requests) > asked, message="the doomed turn's request"
+                lambda: len(real_codex.server.requests) > asked,
+                timeout=60,
+                message="the doomed turn's request",
             )
             os.killpg(pid, signal.SIGKILL)
 
