@@ -155,11 +155,9 @@ async def no_codex_left(tag: str) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def workspace(tmp_path: pathlib.Path) -> pathlib.Path:
-    """The language server's workspace folder."""
-    path = tmp_path / "work"
-    path.mkdir(exist_ok=True)
-    return path
+def workspace(workdir: pathlib.Path) -> pathlib.Path:
+    """The language server's workspace folder: the working directory of its codex runs."""
+    return workdir
 
 
 @pytest.fixture

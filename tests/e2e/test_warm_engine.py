@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -40,29 +39,14 @@ TIMEOUT = 60.0
 
 
 @pytest.fixture
-async def transport(real_codex: RealCodex) -> AsyncIterator[AppServerTransport]:
-    transport = AppServerTransport(real_codex.binary, base_env=real_codex.env)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
-        assert codex_processes(real_codex.home) == []
-
-
-@pytest.fixture
 def client(transport: AppServerTransport) -> CodexLocalClient:
     return CodexLocalClient(
         transport=transport, retry_policy=RetryPolicy(max_attempts=1), timeout_seconds=TIMEOUT
     )
 
 
-def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecRequest:
-    return CodexExecRequest(prompt=prompt, cwd=str(real_codex.workdir), **fields)  # type: ignore[arg-type]
-
-
 def _escalation(real_codex: RealCodex) -> CodexExecRequest:
-    return _request(
-        real_codex,
+    return real_codex.request(
         "[[mock:escalate]] write the file",
         approval_policy="on-request",
         sandbox="workspace-write",
@@ -73,11 +57,11 @@ async def test_parallel_turns_share_one_server_and_overlap(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     real_codex.server.slow_seconds = 2.0
-    await client.run_async(_request(real_codex, "[[mock:hello]] warm up"))
+    await client.run_async(real_codex.request("[[mock:hello]] warm up"))
 
     started = time.monotonic()
     results = await asyncio.gather(
-        *(client.run_async(_request(real_codex, f"[[mock:slow]] turn {n}")) for n in range(3))
+        *(client.run_async(real_codex.request(f"[[mock:slow]] turn {n}")) for n in range(3))
     )
     wall = time.monotonic() - started
 
@@ -92,7 +76,7 @@ async def test_turns_on_one_thread_are_serialised(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
     real_codex.server.slow_seconds = 1.0
-    first = await client.run_async(_request(real_codex, "[[mock:hello]] start"))
+    first = await client.run_async(real_codex.request("[[mock:hello]] start"))
     assert first.thread_id is not None
 
     started = time.monotonic()
@@ -185,7 +169,7 @@ async def test_agent_message_deltas_arrive_before_the_message(
 ) -> None:
     events: list[ThreadEvent] = []
     result = await client.run_async(
-        _request(real_codex, "[[mock:stream]] go"), on_event=events.append
+        real_codex.request("[[mock:stream]] go"), on_event=events.append
     )
 
     deltas = [e for e in events if isinstance(e, AgentMessageDelta)]
@@ -198,7 +182,7 @@ async def test_steering_adds_input_to_the_running_turn(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     real_codex.server.slow_seconds = 1.5
-    run = asyncio.create_task(client.run_async(_request(real_codex, "[[mock:slow]] first")))
+    run = asyncio.create_task(client.run_async(real_codex.request("[[mock:slow]] first")))
     await wait_until_async(lambda: transport.running_threads, message="the turn to start")
     [thread_id] = transport.running_threads
     await asyncio.sleep(0.3)
@@ -218,7 +202,7 @@ async def test_idle_servers_are_closed(real_codex: RealCodex) -> None:
     )
     client = CodexLocalClient(transport=transport, timeout_seconds=TIMEOUT)
     try:
-        assert (await client.run_async(_request(real_codex, "[[mock:hello]]"))).ok
+        assert (await client.run_async(real_codex.request("[[mock:hello]]"))).ok
         assert len(transport.server_pids) == 1
         # Closing a server takes its kill grace at most.
         await wait_until_async(
@@ -229,7 +213,7 @@ async def test_idle_servers_are_closed(real_codex: RealCodex) -> None:
                 f"{describe(codex_processes(real_codex.home))}"
             ),
         )
-        assert (await client.run_async(_request(real_codex, "[[mock:hello]] again"))).ok
+        assert (await client.run_async(real_codex.request("[[mock:hello]] again"))).ok
     finally:
         await client.aclose()
 

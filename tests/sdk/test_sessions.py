@@ -27,13 +27,6 @@ from codex_local_sdk import (
 from tests.support.fake_codex import FAST_RETRY, fake_log, last_run
 
 
-@pytest.fixture
-def work(tmp_path: pathlib.Path) -> str:
-    path = tmp_path / "work"
-    path.mkdir()
-    return str(path)
-
-
 def test_start_thread_records_the_session(client: CodexLocalClient, work: str) -> None:
     session, result = client.start_thread("plan it", session_name="proj", cwd=work, model="m1")
     assert result.ok and result.session_name == "proj"

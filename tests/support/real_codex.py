@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any
 
 import msgspec
+import psutil
 import pytest
 
+from codex_local_sdk import CodexExecRequest
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import codex_binary
 from tests.support.paths import NPM_BIN
+from tests.support.processes import codex_processes
 
 BUILDS = ["pypi", "npm"]
 NPM_CODEX = pathlib.Path(os.environ.get("CODEX_E2E_NPM_BIN", NPM_BIN / "codex"))
@@ -29,6 +33,14 @@ class RealCodex(msgspec.Struct, kw_only=True):
     env: dict[str, str]
     server: MockResponsesServer
     workdir: pathlib.Path
+
+    def request(self, prompt: str, **fields: Any) -> CodexExecRequest:
+        """A request to run in :attr:`workdir`."""
+        return CodexExecRequest(prompt=prompt, cwd=str(self.workdir), **fields)
+
+    def processes(self) -> list[psutil.Process]:
+        """The live processes of codex runs with this CODEX_HOME."""
+        return codex_processes(self.home)
 
 
 def require_real_codex(build: str) -> str:
