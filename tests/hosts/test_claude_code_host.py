@@ -23,8 +23,8 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.recorder import Traffic, recording_bridge
 from tests.support.figures import record
+from tests.support.host_traffic import Traffic, recording_bridge
 from tests.support.hosts import bridge, host_env, require, snippet
 from tests.support.mock_messages import MockMessagesServer, text, tool_results, tool_use
 from tests.support.paths import NPM_BIN

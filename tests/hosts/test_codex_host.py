@@ -21,8 +21,8 @@ from codex_bridge.mcp_server import _tool_specs
 from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.recorder import Traffic, recording_bridge
 from tests.support.figures import record
+from tests.support.host_traffic import Traffic, recording_bridge
 from tests.support.hosts import bridge, fill, host_env, require, snippet
 from tests.support.paths import NPM_BIN
 from tests.support.processes import codex_processes, wait_none_left

@@ -20,9 +20,9 @@ import pytest
 
 from codex_bridge.mcp_server import _tool_specs
 from codex_bridge.policy import BridgePolicy
-from tests.reliability.raw_peers import RawLsp, RawMcp, RawPeer
 from tests.support.figures import record
 from tests.support.paths import FAKE_CODEX
+from tests.support.raw_peers import RawLsp, RawMcp, RawPeer
 from tests.support.servers import server_env
 
 pytestmark = pytest.mark.timeout(600)

@@ -21,7 +21,6 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import e2e_env, make_codex_home
-from tests.reliability.raw_peers import RawMcp
 from tests.support.figures import record
 from tests.support.paths import FAKE_CODEX
 from tests.support.processes import (
@@ -31,6 +30,7 @@ from tests.support.processes import (
     tagged_processes,
     wait_none_left_async,
 )
+from tests.support.raw_peers import RawMcp
 from tests.support.real_codex import require_real_codex
 from tests.support.servers import server_env
 from tests.support.waiting import wait_until_async
