@@ -172,7 +172,7 @@ async def launch(
 ) -> AsyncIterator[StartServer]:
     """Start language servers (``env=`` and ``workspace=`` overridable); stop them all
     afterwards and check that no codex process survived."""
-    from tests.support.lsp_client import no_codex_left, start_server, stop_server
+    from tests.support.lsp_client import codex_runs_ended, start_server, stop_server
 
     clients: list[CodexTestClient] = []
 
@@ -186,7 +186,7 @@ async def launch(
     yield start
     for client in clients:
         await stop_server(client)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -32,8 +32,8 @@ from tests.support.lsp_client import (
     StartServer,
     client_converter,
     codex_processes,
+    codex_runs_ended,
     ended,
-    no_codex_left,
     progress_of,
     start_server,
     stop_server,
@@ -291,7 +291,7 @@ async def test_cancel_request_on_a_waiting_command_kills_codex(
     client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="run-to-cancel"))
     with pytest.raises(JsonRpcRequestCancelled):
         await asyncio.wait_for(answer, 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
     await wait_until_async(lambda: ended(client, "waiting"), message="the progress to end")
     runs = (await execute(client, "codex.status"))["runs"]
     assert [r["state"] for r in runs] == ["cancelled"]
@@ -304,7 +304,7 @@ async def test_progress_cancel_button_kills_codex(
     token = await started_stalling(client, run_id)
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
     await wait_until_async(lambda: ended(client, token), message="the progress to end")
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
     assert (await execute(client, "codex.status", run_id))["state"] == "cancelled"
     await wait_until_async(lambda: client.messages, message="the cancellation notice")
     assert "cancelled" in client.messages[-1].message
@@ -317,7 +317,7 @@ async def test_codex_cancel_by_id_and_all(
     await started_stalling(client, first)
     result = await execute(client, "codex.cancel", first)
     assert [(r["run_id"], r["state"]) for r in result["cancelled"]] == [(first, "cancelled")]
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
     others = [(await execute(client, "codex.run", "[[fake:stall]]"))["run_id"] for _ in range(2)]
     for run_id in others:
@@ -325,7 +325,7 @@ async def test_codex_cancel_by_id_and_all(
     result = await execute(client, "codex.cancel")
     assert sorted(r["run_id"] for r in result["cancelled"]) == sorted(others)
     assert {r["state"] for r in result["cancelled"]} == {"cancelled"}
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 async def test_shutdown_while_a_command_waits_answers_it_and_kills_codex(
@@ -356,7 +356,7 @@ async def test_stdin_closing_kills_codex(client: CodexTestClient, fake_env: dict
     assert client._server is not None and client._server.stdin is not None
     client._server.stdin.close()
     await asyncio.wait_for(client._server.wait(), 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 async def test_exit_without_shutdown_and_sigterm_kill_codex(
@@ -367,14 +367,14 @@ async def test_exit_without_shutdown_and_sigterm_kill_codex(
     client.exit(None)
     assert client._server is not None
     assert await asyncio.wait_for(client._server.wait(), 30) == 1  # exit before shutdown
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
     client = await launch()
     await started_stalling(client, (await execute(client, "codex.run", "[[fake:child]]"))["run_id"])
     assert client._server is not None
     client._server.send_signal(signal.SIGTERM)
     await asyncio.wait_for(client._server.wait(), 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 # --------------------------------------------------------------------------- code actions
@@ -638,7 +638,7 @@ async def test_a_run_through_the_real_codex_cli(real_codex: Any, tmp_path: pathl
         assert shown["thread_id"] == result["outcome"]["thread_id"]
     finally:
         await stop_server(client)
-    await no_codex_left(real_codex.home)
+    await codex_runs_ended(real_codex.home)
 
 
 # --------------------------------------------------------------------------- helpers, in-process

@@ -107,7 +107,7 @@ def codex_processes(codex_home: str | os.PathLike[str]) -> list[psutil.Process]:
     return processes_with_home(codex_home, exclude="codex_bridge.lsp_server")
 
 
-async def no_codex_left(codex_home: str | os.PathLike[str]) -> None:
+async def codex_runs_ended(codex_home: str | os.PathLike[str]) -> None:
     """Wait until no process of a codex run with ``codex_home`` is alive."""
     await wait_none_left_async(lambda: codex_processes(codex_home), timeout=WAIT_SECONDS)
 
