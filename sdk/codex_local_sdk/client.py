@@ -32,7 +32,12 @@ import msgspec
 from ._sync import INTERRUPTED, LoopThread
 from ._turn import TurnAccumulator
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, check_minimum, find_codex, probe_version
-from .events import DEFAULT_MAX_COMMAND_OUTPUT_BYTES, ThreadEvent, Usage
+from .events import (
+    DEFAULT_MAX_COMMAND_OUTPUT_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ThreadEvent,
+    Usage,
+)
 from .exceptions import (
     CodexExecFailedError,
     CodexThreadMismatchError,
@@ -144,6 +149,9 @@ class CodexLocalClient:
             streams see every event). None keeps all.
         max_command_output_bytes: a command's ``aggregated_output`` keeps its last this many
             bytes (``output_truncated_bytes`` tells how many were dropped). None keeps all.
+        max_message_bytes: an agent message's ``text`` (and so ``final_message``) keeps its
+            first this many bytes, 4 MiB by default (``text_truncated_bytes`` tells how many
+            were dropped). None keeps whole messages.
     """
 
     def __init__(
@@ -161,15 +169,18 @@ class CodexLocalClient:
         check_version: bool = True,
         max_result_events: int | None = DEFAULT_MAX_RESULT_EVENTS,
         max_command_output_bytes: int | None = DEFAULT_MAX_COMMAND_OUTPUT_BYTES,
+        max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         for name, limit in (
             ("max_result_events", max_result_events),
             ("max_command_output_bytes", max_command_output_bytes),
+            ("max_message_bytes", max_message_bytes),
         ):
             if limit is not None and (not isinstance(limit, int) or limit < 0):
                 raise CodexUsageError(f"{name} must be None or an integer >= 0; got {limit!r}")
         self.max_result_events = max_result_events
         self.max_command_output_bytes = max_command_output_bytes
+        self.max_message_bytes = max_message_bytes
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy()
         self.session_store: SessionStore = (
             session_store if session_store is not None else InMemorySessionStore()
@@ -538,6 +549,7 @@ class CodexLocalClient:
             else self.idle_timeout_seconds,
             kill_grace_seconds=self.kill_grace_seconds,
             max_command_output_bytes=self.max_command_output_bytes,
+            max_message_bytes=self.max_message_bytes,
             max_result_events=self.max_result_events,
         )
         return _Call(spec=spec, limits=limits, **extra)
@@ -809,6 +821,7 @@ class _Attempt:
             session_name=call.session_name,
             max_events=call.limits.max_result_events,
             max_command_output_bytes=call.limits.max_command_output_bytes,
+            max_message_bytes=call.limits.max_message_bytes,
         )
         self._iterator: AsyncGenerator[ThreadEvent, None] | None = None
 

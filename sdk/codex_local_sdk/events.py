@@ -9,12 +9,13 @@ and nothing crashes. A line that is not a JSON object becomes :class:`MalformedL
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_OUTPUT_BYTES",
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "AgentMessageDelta",
     "AgentMessageItem",
     "ApprovalDecided",
@@ -43,13 +44,18 @@ __all__ = [
     "UnknownItem",
     "Usage",
     "WebSearchItem",
+    "bound_texts",
     "decode_event",
     "event_to_dict",
+    "truncate_agent_message",
     "truncate_command_output",
 ]
 
 DEFAULT_MAX_COMMAND_OUTPUT_BYTES = 16 * 1024
 """How much of a command's ``aggregated_output`` a run keeps by default (its tail)."""
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""How much of an agent message's ``text`` a run keeps by default (its head)."""
 
 # A counter beyond int64 is not a count codex sent: decoding falls back and drops it.
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -92,6 +98,15 @@ class _Item(msgspec.Struct, kw_only=True, frozen=True, tag_field="type"):
 
 class AgentMessageItem(_Item, tag="agent_message", frozen=True, kw_only=True):
     text: str = ""
+    """The message; only its beginning when ``text_truncated_bytes`` is not 0."""
+    text_truncated_bytes: int = 0
+    """How many bytes (UTF-8) of the message's end were dropped to bound memory (see
+    ``max_message_bytes``); the whole message was ``text_bytes`` long."""
+
+    @property
+    def text_bytes(self) -> int:
+        """The size in bytes (UTF-8) of the whole message codex reported."""
+        return _utf8_size(self.text) + self.text_truncated_bytes
 
 
 class ReasoningItem(_Item, tag="reasoning", frozen=True, kw_only=True):
@@ -301,7 +316,12 @@ _MAX_ECHO = 500  # how much of a malformed line to keep in MalformedLine.line
 Line = bytes | bytearray | memoryview | str
 
 
-def decode_event(line: Line, *, max_command_output_bytes: int | None = None) -> ThreadEvent:
+def decode_event(
+    line: Line,
+    *,
+    max_command_output_bytes: int | None = None,
+    max_message_bytes: int | None = None,
+) -> ThreadEvent:
     """Decode one JSONL line from ``codex exec --json``. Never raises.
 
     The fast path decodes straight into the tagged union. Anything it rejects (a new event type,
@@ -311,24 +331,25 @@ def decode_event(line: Line, *, max_command_output_bytes: int | None = None) -> 
 
     With ``max_command_output_bytes``, a command's output keeps only its last that many bytes
     (``CommandExecutionItem.output_truncated_bytes`` tells how much was dropped); a huge
-    output line is then cut before its text is ever built in full.
+    output line is then cut before its text is ever built in full. Likewise
+    ``max_message_bytes`` keeps an agent message's first that many bytes
+    (``AgentMessageItem.text_truncated_bytes``).
     """
     try:
-        event = _decode(line, max_command_output_bytes)
+        event = _decode(line, max_command_output_bytes, max_message_bytes)
     except RecursionError:
         return _malformed(line, "JSON nested too deeply")
     except Exception as exc:  # anything codex prints must not break the run
         return _malformed(line, f"cannot decode: {type(exc).__name__}")
-    if max_command_output_bytes is not None:
-        event = truncate_command_output(event, max_command_output_bytes)
-    return event
+    return bound_texts(event, max_command_output_bytes, max_message_bytes)
 
 
-def _decode(text: Line, max_output: int | None) -> ThreadEvent:
+def _decode(text: Line, max_output: int | None, max_message: int | None) -> ThreadEvent:
     # msgspec would raise on lone surrogates in a str; as UTF-8 they are plainly malformed.
     line = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if max_output is not None and len(line) > 2 * max_output + _LEAN_SLACK:
-        event = _decode_huge_command(line, max_output)
+    limits = [limit for limit in (max_output, max_message) if limit is not None]
+    if limits and len(line) > 2 * min(limits) + _LEAN_SLACK:
+        event = _decode_huge_item(line, max_output, max_message)
         if event is not None:
             return event
     try:
@@ -382,6 +403,41 @@ def truncate_command_output(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
     return msgspec.structs.replace(event, item=new_item)
 
 
+def truncate_agent_message(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
+    """``event`` with its agent message cut to its first ``max_bytes`` bytes (if longer)."""
+    item = getattr(event, "item", None)
+    if not isinstance(item, AgentMessageItem):
+        return event
+    text = item.text
+    if len(text) <= max_bytes // 4:
+        return event
+    size = _utf8_size(text)
+    if size <= max_bytes:
+        return event
+    # The first max_bytes characters hold at least max_bytes bytes: only they are encoded.
+    head = text[:max_bytes].encode("utf-8", "surrogatepass")
+    cut = max_bytes
+    while 0 < cut < len(head) and 0x80 <= head[cut] <= 0xBF:  # not inside a character
+        cut -= 1
+    new_item = msgspec.structs.replace(
+        item,
+        text=head[:cut].decode("utf-8", "replace"),
+        text_truncated_bytes=item.text_truncated_bytes + size - cut,
+    )
+    return msgspec.structs.replace(event, item=new_item)
+
+
+def bound_texts(
+    event: ThreadEvent, max_command_output_bytes: int | None, max_message_bytes: int | None
+) -> ThreadEvent:
+    """``event`` with a command output / agent message cut to its limit (None: whole)."""
+    if max_command_output_bytes is not None:
+        event = truncate_command_output(event, max_command_output_bytes)
+    if max_message_bytes is not None:
+        event = truncate_agent_message(event, max_message_bytes)
+    return event
+
+
 def event_to_dict(event: ThreadEvent) -> dict[str, Any]:
     """The event as a JSON-ready dict, as codex sent it (unknown types keep their raw form)."""
     if isinstance(event, UnknownEvent):
@@ -392,6 +448,8 @@ def event_to_dict(event: ThreadEvent) -> dict[str, Any]:
         data["item"] = dict(item.raw)
     elif isinstance(item, CommandExecutionItem) and not item.output_truncated_bytes:
         del data["item"]["output_truncated_bytes"]  # not one of codex's fields
+    elif isinstance(item, AgentMessageItem) and not item.text_truncated_bytes:
+        del data["item"]["text_truncated_bytes"]  # not one of codex's fields
     return data
 
 
@@ -423,70 +481,134 @@ def _utf8_size(text: str) -> int:
     return sum(len(piece.encode("utf-8", "surrogatepass")) for piece in slices)
 
 
-# --- huge command outputs ------------------------------------------------------------------
-# A 50 MB output line would be decoded into a 50 MB string only to keep its tail. Instead the
-# output stays undecoded (msgspec.Raw points into the line, no copy) and only its tail is
-# decoded; the size of the part dropped is counted on the JSON text.
+# --- huge command outputs and agent messages -----------------------------------------------
+# A 50 MB output line would be decoded into a 50 MB string only to keep its tail (a message:
+# its head). Instead the text stays undecoded (msgspec.Raw points into the line, no copy) and
+# only the part kept is decoded; the size of the part dropped is counted on the JSON text.
 
 _LEAN_SLACK = 64 * 1024
 _SAFE_CUT_SEARCH = 64 * 1024
-# A byte after which a JSON string body can be cut: ASCII, not a backslash, not part of
-# "\uXXXX" (u or a hex digit). After it starts a new character, never an escape's middle.
-_UNSAFE_BEFORE_CUT = frozenset(b"\\u0123456789abcdefABCDEF")
+_MAX_BACKSLASH_RUN = 64
+_BACKSLASH = ord("\\")
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
 
 
-class _LeanCommandItem(msgspec.Struct, kw_only=True):
+def _empty_json_string() -> msgspec.Raw:
+    return msgspec.Raw(b'""')
+
+
+class _LeanItem(msgspec.Struct, kw_only=True):
     type: str
     id: str = ""
     command: str = ""
-    aggregated_output: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b'""'))
+    aggregated_output: msgspec.Raw = msgspec.field(default_factory=_empty_json_string)
     exit_code: int | None = None
     status: str = ""
+    text: msgspec.Raw = msgspec.field(default_factory=_empty_json_string)
 
 
 class _LeanItemEvent(msgspec.Struct, kw_only=True):
     type: str
-    item: _LeanCommandItem
+    item: _LeanItem
 
 
 _lean_decoder = msgspec.json.Decoder(_LeanItemEvent)
 
 
-def _decode_huge_command(
-    line: bytes | bytearray | memoryview, max_bytes: int
+def _decode_huge_item(
+    line: bytes | bytearray | memoryview, max_output: int | None, max_message: int | None
 ) -> ThreadEvent | None:
-    """A command item whose output is decoded from its tail only; None: not such an event."""
+    """A command item decoded from its output's tail only, or an agent message from its
+    text's head only; None: not such an event (or nothing to cut), decode it whole."""
     try:
         lean = _lean_decoder.decode(line)
     except msgspec.DecodeError:
         return None
     event_cls = _ITEM_EVENTS.get(lean.type)
-    raw = memoryview(lean.item.aggregated_output)
-    if event_cls is None or lean.item.type != "command_execution" or len(raw) < 2:
+    if event_cls is None:
         return None
-    if raw[0] != ord('"') or len(raw) <= max_bytes + 2:
+    item = lean.item
+    if item.type == "command_execution" and max_output is not None:
+        cut = _json_body_cut(item.aggregated_output, max_output, keep="tail")
+        if cut is None:
+            return None
+        kept, dropped = cut
+        return event_cls(
+            item=CommandExecutionItem(
+                id=item.id,
+                command=item.command,
+                aggregated_output=kept,
+                exit_code=item.exit_code,
+                status=item.status,
+                output_truncated_bytes=dropped,
+            )
+        )
+    if item.type == "agent_message" and max_message is not None:
+        cut = _json_body_cut(item.text, max_message, keep="head")
+        if cut is None:
+            return None
+        kept, dropped = cut
+        return event_cls(item=AgentMessageItem(id=item.id, text=kept, text_truncated_bytes=dropped))
+    return None
+
+
+def _json_body_cut(
+    raw_string: msgspec.Raw, max_bytes: int, *, keep: Literal["head", "tail"]
+) -> tuple[str, int] | None:
+    """The text kept of a JSON string (at most ``max_bytes`` bytes of UTF-8, from its
+    ``keep`` end) and the UTF-8 size of the part dropped; None when it cannot be cut."""
+    raw = memoryview(raw_string)
+    if len(raw) < 2 or raw[0] != ord('"') or len(raw) <= max_bytes + 2:
         return None
     body = raw[1:-1]
-    cut = len(body) - max_bytes
-    limit = min(len(body), cut + _SAFE_CUT_SEARCH)
-    while cut < limit and (body[cut - 1] in _UNSAFE_BEFORE_CUT or body[cut - 1] >= 0x80):
-        cut += 1
-    if cut >= limit:
-        return None  # no safe place to cut (all hex and backslashes): decode it whole
+    if keep == "tail":
+        cut = len(body) - max_bytes
+        limit = min(len(body), cut + _SAFE_CUT_SEARCH)
+        while cut < limit and not _safe_cut(body, cut):
+            cut += 1
+        if cut >= limit:
+            return None  # no safe place to cut (backslashes only): decode it whole
+        kept_body, dropped_body = body[cut:], body[:cut]
+    else:
+        cut = max_bytes
+        limit = max(0, cut - _SAFE_CUT_SEARCH)
+        while cut > limit and not _safe_cut(body, cut):
+            cut -= 1
+        if cut <= limit:
+            return None
+        kept_body, dropped_body = body[:cut], body[cut:]
     try:
-        kept = msgspec.json.decode(b'"' + bytes(body[cut:]) + b'"', type=str)
+        kept = msgspec.json.decode(b'"' + bytes(kept_body) + b'"', type=str)
     except msgspec.DecodeError:
         return None
-    item = CommandExecutionItem(
-        id=lean.item.id,
-        command=lean.item.command,
-        aggregated_output=kept,
-        exit_code=lean.item.exit_code,
-        status=lean.item.status,
-        output_truncated_bytes=_json_body_utf8_size(body[:cut]),
-    )
-    return event_cls(item=item)
+    dropped = _json_body_utf8_size(dropped_body)
+    if _utf8_size(kept) + dropped <= max_bytes:
+        return None  # escapes made the JSON long, but the text fits
+    return kept, dropped
+
+
+def _safe_cut(body: memoryview, cut: int) -> bool:
+    """Whether a JSON string body can be cut before ``body[cut]``: a new UTF-8 character
+    starts there, and no escape (``\\n``, ``\\uXXXX``) spans the cut."""
+    if 0x80 <= body[cut] <= 0xBF:
+        return False  # inside a character
+    if bytes(body[cut : cut + 3]).lower() in (b"\\udc", b"\\udd", b"\\ude", b"\\udf"):
+        return False  # between the two halves of a surrogate pair
+    # Only the nearest backslash can start an escape spanning the cut (an escape is 2 or 6
+    # bytes long, and a \uXXXX escape holds no backslash after its first byte).
+    nearest = range(cut - 1, max(-1, cut - 7), -1)
+    start = next((at for at in nearest if body[at] == _BACKSLASH), None)
+    if start is None:
+        return True
+    run = 1  # backslashes ending at start: an even run is pairs of "\\\\", escapes complete
+    while start - run >= 0 and body[start - run] == _BACKSLASH:
+        run += 1
+        if run > _MAX_BACKSLASH_RUN:
+            return False
+    if run % 2 == 0:
+        return True
+    length = 6 if start + 1 < len(body) and body[start + 1] == ord("u") else 2
+    return cut >= start + length
 
 
 def _utf8_size_of_escape(point: int) -> int:

@@ -19,7 +19,12 @@ import msgspec
 
 from ._process import CodexProcess, Deadlines, ReadTimeout
 from .cli_args import build_invocation
-from .events import DEFAULT_MAX_COMMAND_OUTPUT_BYTES, ThreadEvent, decode_event
+from .events import (
+    DEFAULT_MAX_COMMAND_OUTPUT_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ThreadEvent,
+    decode_event,
+)
 from .exceptions import CodexUsageError
 from .models import CodexExecRequest, Operation
 from .redaction import scrub_bytes, scrub_secrets, secret_needles, secrets_in_env
@@ -58,6 +63,8 @@ class TurnLimits(msgspec.Struct, kw_only=True, frozen=True):
     """Between SIGTERM and SIGKILL of the process group."""
     max_command_output_bytes: int | None = DEFAULT_MAX_COMMAND_OUTPUT_BYTES
     """A command's output keeps its last this many bytes (None: all of it)."""
+    max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES
+    """An agent message keeps its first this many bytes (None: all of it)."""
     max_result_events: int | None = DEFAULT_MAX_RESULT_EVENTS
     """The result keeps the last this many events, and as many items (None: all)."""
 
@@ -136,7 +143,9 @@ class ExecTransport:
                         line = scrub_bytes(line, needles)
                         if spec.json_output:
                             yield decode_event(
-                                line, max_command_output_bytes=limits.max_command_output_bytes
+                                line,
+                                max_command_output_bytes=limits.max_command_output_bytes,
+                                max_message_bytes=limits.max_message_bytes,
                             )
                         else:
                             yield StdoutText(text=line.decode("utf-8", "replace"))
