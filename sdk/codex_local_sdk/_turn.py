@@ -6,6 +6,8 @@ import collections
 import json
 from typing import Any
 
+from ._decoding import bound_texts
+from ._failures import classify_failure
 from .events import (
     AgentMessageDelta,
     AgentMessageItem,
@@ -18,9 +20,7 @@ from .events import (
     TurnFailed,
     UnknownEvent,
     Usage,
-    bound_texts,
 )
-from .failures import classify_failure
 from .models import CodexExecResult, Failure, FailureKind, Operation
 from .transport import StdoutText, TurnExit, TurnOutput
 

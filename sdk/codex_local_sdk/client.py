@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import msgspec
 
+from ._exec_transport import ExecTransport
+from ._failures import backoff_delay, is_retryable
+from ._redaction import scrub_secrets
 from ._sync import INTERRUPTED, LoopThread
 from ._turn import TurnAccumulator
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, check_minimum, find_codex, probe_version
@@ -46,7 +49,6 @@ from .exceptions import (
     CodexUsageError,
     SessionNotFoundError,
 )
-from .failures import backoff_delay, is_retryable
 from .models import (
     CodexClientEvent,
     CodexExecRequest,
@@ -58,12 +60,10 @@ from .models import (
     SessionRecord,
     TurnRecord,
 )
-from .redaction import scrub_secrets
 from .session_store import InMemorySessionStore, SessionLock, SessionStore, check_session_name
 from .transport import (
     DEFAULT_MAX_RESULT_EVENTS,
     CodexTransport,
-    ExecTransport,
     StdoutText,
     TurnExit,
     TurnLimits,

@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from ._redaction import SECRET_KEY as SECRET_KEY  # re-exported: older imports
+from ._redaction import redact
 from .events import (
     AgentMessageItem,
     CommandExecutionItem,
@@ -19,8 +21,6 @@ from .events import (
     Usage,
 )
 from .exceptions import CodexUsageError
-from .redaction import SECRET_KEY as SECRET_KEY  # re-exported: older imports
-from .redaction import redact
 
 __all__ = [
     "ApprovalPolicy",

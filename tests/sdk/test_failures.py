@@ -18,7 +18,7 @@ from codex_local_sdk import (
     RetryPolicy,
     ThreadStarted,
 )
-from codex_local_sdk.failures import backoff_delay, classify_failure, is_retryable
+from codex_local_sdk._failures import backoff_delay, classify_failure, is_retryable
 from codex_local_sdk.transport import TurnExit
 from tests.sdk.helpers import FAST_RETRY, ScriptedTransport, recording, replay
 

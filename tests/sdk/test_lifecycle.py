@@ -23,8 +23,8 @@ from codex_local_sdk import (
     RetryPolicy,
     ThreadStarted,
 )
+from codex_local_sdk._invocation import CodexInvocation
 from codex_local_sdk._process import CodexProcess, Deadlines
-from codex_local_sdk.cli_args import CodexInvocation
 from tests.sdk.helpers import (
     NO_RETRY,
     child_pid,

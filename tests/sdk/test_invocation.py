@@ -19,9 +19,8 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexUsageError,
     SandboxMode,
-    build_invocation,
 )
-from codex_local_sdk.cli_args import redact_argv, toml_value
+from codex_local_sdk._invocation import build_invocation, redact_argv, toml_value
 from codex_local_sdk.models import Operation
 from tests.sdk.helpers import SECRET
 

@@ -10,7 +10,7 @@ keeps runs, resumes, forks, streams, sessions and retries unchanged.
 Protocol: ``initialize`` + ``initialized`` once per server, then per turn ``thread/start`` (or
 ``thread/resume`` / ``thread/fork``) and ``turn/start``; the server streams notifications,
 each naming its ``threadId``, until ``turn/completed``. The translation to events is the pure
-module :mod:`codex_local_sdk.app_server_protocol`.
+module :mod:`codex_local_sdk._app_server.protocol`.
 
 Design:
 
@@ -45,17 +45,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from ._process import CodexProcess, Deadlines, ReadTimeout, finish
-from ._version import __version__
-from .app_server_protocol import (
-    TurnPlan,
-    TurnTranslator,
-    approval_reply,
-    approval_request,
-    plan_turn,
-    user_input,
-)
-from .approvals import (
+from .._invocation import CodexInvocation, app_server_invocation
+from .._process import CodexProcess, Deadlines, ReadTimeout, finish
+from .._redaction import scrub_bytes, secret_needles
+from .._version import __version__
+from ..approvals import (
     DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     ApprovalDecision,
     ApprovalHandler,
@@ -64,12 +58,18 @@ from .approvals import (
     ApprovalUnavailable,
     current_approvals,
 )
-from .cli_args import CodexInvocation, app_server_invocation
-from .events import ApprovalDecided, ThreadStarted, TurnError, TurnFailed
-from .exceptions import CodexUsageError
-from .models import CodexExecRequest
-from .redaction import scrub_bytes, secret_needles
-from .transport import TurnExit, TurnLimits, TurnOutput, TurnSpec
+from ..events import ApprovalDecided, ThreadStarted, TurnError, TurnFailed
+from ..exceptions import CodexUsageError
+from ..models import CodexExecRequest
+from ..transport import TurnExit, TurnLimits, TurnOutput, TurnSpec
+from .protocol import (
+    TurnPlan,
+    TurnTranslator,
+    approval_reply,
+    approval_request,
+    plan_turn,
+    user_input,
+)
 
 __all__ = ["AppServerTransport"]
 
