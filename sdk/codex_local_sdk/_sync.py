@@ -17,6 +17,8 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from .exceptions import CodexUsageError
+
 __all__ = ["INTERRUPTED", "LoopThread"]
 
 INTERRUPTED = "interrupted"
@@ -58,7 +60,10 @@ class LoopThread:
         loop = self._ensure_loop()
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("a sync codex_local_sdk call cannot run inside its own loop")
+            raise CodexUsageError(
+                "a sync codex_local_sdk call cannot run inside its own loop (from a hook or "
+                "on_event callback): use the async API there"
+            )
         # Not run_coroutine_threadsafe: cancelling its future resolves it at once, before the
         # task's cleanup has run. Here the outcome is set only once the task has finished.
         outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
@@ -141,7 +146,7 @@ def _wait_for(outcome: concurrent.futures.Future[_T], loop_thread: threading.Thr
             if outcome.done():
                 raise  # the operation itself raised TimeoutError
             if loop_thread is None or not loop_thread.is_alive():
-                raise RuntimeError("the client was closed while a call was waiting") from None
+                raise CodexUsageError("the client was closed while a call was waiting") from None
 
 
 def _copy_outcome(task: asyncio.Task[_T], outcome: concurrent.futures.Future[_T]) -> None:

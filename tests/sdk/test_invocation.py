@@ -250,7 +250,7 @@ def test_request_validation_and_repr() -> None:
         CodexExecRequest(prompt="p", sandbox="everything")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         CodexExecRequest(prompt="p", approval_policy="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(CodexUsageError, match="prompt must be a string, not bytes"):
         CodexExecRequest(prompt=b"bytes")  # type: ignore[arg-type]
     request = CodexExecRequest(
         prompt="x" * 200,
