@@ -13,13 +13,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .exceptions import CodexUsageError
 
-__all__ = ["INTERRUPTED", "LoopThread"]
+__all__ = ["INTERRUPTED", "LoopThread", "blocking"]
 
 INTERRUPTED = "interrupted"
 """The cancel message of a task whose sync caller was interrupted (Ctrl-C)."""
@@ -164,3 +165,30 @@ async def _anext(agen: AsyncIterator[_T]) -> _T:
 
 async def _await(awaitable: Awaitable[Any]) -> None:
     await awaitable
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class _WithPortal(Protocol):
+    @property
+    def _portal(self) -> LoopThread: ...
+
+
+_S = TypeVar("_S", bound=_WithPortal)
+
+
+def blocking(
+    operation: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[_S, _P], _R]:
+    """The blocking twin of an async method: it runs the coroutine on the client's loop."""
+
+    @functools.wraps(operation)
+    def method(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return self._portal.run(operation(self, *args, **kwargs))
+
+    name = operation.__name__.removesuffix("_async")
+    method.__name__, method.__qualname__ = name, operation.__qualname__.removesuffix("_async")
+    method.__doc__ = f"Blocking :meth:`{operation.__name__}` (same arguments and behaviour)."
+    return method
