@@ -15,7 +15,6 @@ import functools
 import itertools
 import os
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -51,12 +50,16 @@ from codex_local_sdk import (
     ThreadStarted,
     Usage,
     WebSearchMode,
+    event_to_dict,
     handling_approvals,
     scrub_secrets,
 )
-from codex_local_sdk.cli_args import login_status_argv
-from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
-from codex_local_sdk.events import event_to_dict
+from codex_local_sdk.discovery import (
+    MINIMUM_CODEX_VERSION,
+    check_minimum,
+    login_status,
+    parse_version,
+)
 
 from . import __version__
 from .changes import Change, ChangeFeed
@@ -1309,7 +1312,8 @@ class BridgeService:
                 detail = f"{report.engine.engine}: {report.engine.reason}"
                 checks.append(DoctorCheck(name="engine", ok=True, detail=detail))
             if login:
-                report.logged_in, detail = _login_status(binary.path)
+                login_check = login_status(binary.path)
+                report.logged_in, detail = login_check.ok, login_check.detail
                 # Not fatal: an API key per call or a custom model provider also works.
                 checks.append(DoctorCheck(name="login", ok=True, detail=detail))
         except CodexError as exc:
@@ -1348,25 +1352,6 @@ def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
                 field="output_schema",
             ) from None
     return schema
-
-
-def _login_status(binary: str) -> tuple[bool | None, str]:
-    try:
-        completed = subprocess.run(
-            login_status_argv(binary),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"could not ask codex: {exc}"
-    text = (completed.stdout + completed.stderr).strip().splitlines()
-    summary = text[-1] if text else ""
-    if completed.returncode == 0:
-        return True, summary or "logged in"
-    return False, (summary or "not logged in") + " (an API key per call also works)"
 
 
 def _outcome(result: CodexExecResult, notes: list[str], detail: Detail) -> RunOutcome:

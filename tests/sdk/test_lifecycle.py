@@ -19,12 +19,13 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexLocalClient,
     CodexTimeoutError,
+    CodexUsageError,
     FailureKind,
     RetryPolicy,
     ThreadStarted,
 )
+from codex_local_sdk._invocation import CodexInvocation
 from codex_local_sdk._process import CodexProcess, Deadlines
-from codex_local_sdk.cli_args import CodexInvocation
 from tests.support.fake_codex import NO_RETRY, child_pid, fake_log, last_run
 from tests.support.processes import is_gone, open_fds
 from tests.support.waiting import wait_until_async
@@ -253,7 +254,7 @@ def test_a_sync_call_from_the_clients_own_loop_is_refused(client: CodexLocalClie
     def hook_calling_back(event: object) -> None:
         try:
             client.run(CodexExecRequest(prompt="nested"))
-        except RuntimeError as exc:
+        except CodexUsageError as exc:
             seen.append(exc)
 
     client.event_hook = hook_calling_back
