@@ -58,6 +58,7 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
+from .errors import PolicyRefused
 from .lsp import buffers, editor_review
 from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
@@ -417,10 +418,9 @@ class CodexLanguageServer(LanguageServer):
                 f"{command}: document must be a file URI, got {focus.document[:200]!r}"
             )
         if not inside(path, places):
-            raise BridgeError(
+            raise PolicyRefused(
                 f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
-                "(or the workspace); its text is not sent to codex",
-                code="policy",
+                "(or the workspace); its text is not sent to codex"
             )
         return self.workspace.get_text_document(focus.document)
 

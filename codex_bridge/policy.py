@@ -20,12 +20,15 @@ from platformdirs import user_data_dir
 
 from codex_local_sdk import ApprovalPolicy, ReasoningEffort, SandboxMode
 
+from .errors import InvalidSetting, PolicyRefused
+
 __all__ = [
     "APPROVAL_RANK",
     "CONFIG_KEY",
     "SAFE_CONFIG_KEYS",
     "SANDBOX_RANK",
     "BridgePolicy",
+    "InvalidSetting",
     "PolicyError",
     "check_config_overrides",
     "check_operator_config",
@@ -128,31 +131,35 @@ SAFE_CONFIG_KEYS: Mapping[str, _ValueCheck] = {
 def check_config_overrides(
     overrides: Mapping[Any, Any], operator_keys: Collection[str] = ()
 ) -> dict[str, Any]:
-    """``overrides`` when every key is allowed and every value fits it; else PolicyError.
+    """``overrides`` when every key is allowed and every value fits it; else PolicyRefused.
 
     The allow-list is :data:`SAFE_CONFIG_KEYS` plus the keys the operator allowed at launch
     (``operator_keys``, whose values must be plain scalars)."""
     if not isinstance(overrides, Mapping):
-        raise PolicyError("config_overrides must be an object of {key: value}")
+        raise PolicyRefused(
+            "config_overrides must be an object of {key: value}", field="config_overrides"
+        )
     checked: dict[str, Any] = {}
     for key, value in overrides.items():
         if not isinstance(key, str) or not CONFIG_KEY.match(key):
-            raise PolicyError(
+            raise PolicyRefused(
                 f"config override key {str(key)[:80]!r} is not a dotted identifier "
-                "(letters, digits and _ separated by dots)"
+                "(letters, digits and _ separated by dots)",
+                field="config_overrides",
             )
         check = SAFE_CONFIG_KEYS.get(key) or (_scalar if key in operator_keys else None)
         if check is None:
             allowed = sorted({*SAFE_CONFIG_KEYS, *operator_keys})
-            raise PolicyError(
+            raise PolicyRefused(
                 f"config override {key!r} is not allowed on this server; allowed keys: "
                 + ", ".join(allowed)
                 + ". Sandbox and approval have their own checked arguments; other keys "
-                "can be allowed only by the operator, at launch (--allow-config-key)"
+                "can be allowed only by the operator, at launch (--allow-config-key)",
+                field="config_overrides",
             )
         problem = check(value)
         if problem is not None:
-            raise PolicyError(f"config override {key!r} {problem}")
+            raise PolicyRefused(f"config override {key!r} {problem}", field="config_overrides")
         checked[key] = value
     return checked
 
@@ -166,14 +173,14 @@ _POLICY_DECIDED = re.compile(
 
 def check_operator_config(config: Mapping[Any, Any]) -> dict[str, Any]:
     """The operator's launch defaults (``--config``): any dotted key but those the bridge's
-    policy decides per call (sandbox, approval, permissions, profiles); else PolicyError."""
+    policy decides per call (sandbox, approval, permissions, profiles); else InvalidSetting."""
     if not isinstance(config, Mapping):
-        raise PolicyError("default_config must be an object of {key: value}")
+        raise InvalidSetting("default_config must be an object of {key: value}")
     for key in config:
         if not isinstance(key, str) or not CONFIG_KEY.match(key):
-            raise PolicyError(f"config key {str(key)[:80]!r} is not a dotted identifier")
+            raise InvalidSetting(f"config key {str(key)[:80]!r} is not a dotted identifier")
         if _POLICY_DECIDED.match(key):
-            raise PolicyError(
+            raise InvalidSetting(
                 f"--config {key} would bypass the bridge's policy: use --default-sandbox, "
                 "--sandbox-ceiling, --approval-ceiling or --profile instead"
             )
@@ -182,9 +189,8 @@ def check_operator_config(config: Mapping[Any, Any]) -> dict[str, Any]:
 
 ENV_PREFIX = "CODEX_BRIDGE_"
 
-
-class PolicyError(ValueError):
-    """A policy setting is invalid."""
+PolicyError = InvalidSetting
+"""The name adapters knew (it was a ValueError of its own); use :class:`InvalidSetting`."""
 
 
 def default_store_path() -> str:
@@ -247,14 +253,14 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 msgspec.structs.force_setattr(self, name, SandboxMode(str(value)))
             except ValueError:
                 choices = ", ".join(mode.value for mode in SandboxMode)
-                raise PolicyError(f"{name} must be one of {choices}, not {value!r}") from None
+                raise InvalidSetting(f"{name} must be one of {choices}, not {value!r}") from None
         try:
             approval = ApprovalPolicy(str(self.approval_ceiling))
         except ValueError:
             approval = None
         if approval not in APPROVAL_RANK:
             choices = ", ".join(policy.value for policy in APPROVAL_RANK)
-            raise PolicyError(
+            raise InvalidSetting(
                 f"approval_ceiling must be one of {choices}, not {self.approval_ceiling!r}"
             )
         msgspec.structs.force_setattr(self, "approval_ceiling", approval)
@@ -266,24 +272,26 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 effort = ReasoningEffort(str(self.default_reasoning_effort))
             except ValueError:
                 choices = ", ".join(e.value for e in ReasoningEffort)
-                raise PolicyError(f"default_reasoning_effort must be one of {choices}") from None
+                raise InvalidSetting(f"default_reasoning_effort must be one of {choices}") from None
             msgspec.structs.force_setattr(self, "default_reasoning_effort", effort)
         for key in self.allowed_config_keys:
             if not CONFIG_KEY.match(key):
-                raise PolicyError(f"allowed config key {key!r} is not a dotted identifier")
+                raise InvalidSetting(f"allowed config key {key!r} is not a dotted identifier")
         if SANDBOX_RANK[self.default_sandbox] > SANDBOX_RANK[self.sandbox_ceiling]:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"default sandbox {self.default_sandbox.value!r} exceeds the ceiling "
                 f"{self.sandbox_ceiling.value!r}"
             )
         if self.max_depth < 0:
-            raise PolicyError("max_depth must be 0 or more")
+            raise InvalidSetting("max_depth must be 0 or more")
         if self.max_concurrency < 1:
-            raise PolicyError("max_concurrency must be at least 1")
+            raise InvalidSetting("max_concurrency must be at least 1")
         if self.default_timeout_seconds <= 0 or self.max_timeout_seconds <= 0:
-            raise PolicyError("timeouts must be positive")
+            raise InvalidSetting("timeouts must be positive")
         if self.engine_idle_seconds <= 0 or self.approval_timeout_seconds <= 0:
-            raise PolicyError("engine_idle_seconds and approval_timeout_seconds must be positive")
+            raise InvalidSetting(
+                "engine_idle_seconds and approval_timeout_seconds must be positive"
+            )
         roots = tuple(str(Path(root).expanduser().resolve()) for root in self.allowed_roots)
         msgspec.structs.force_setattr(self, "allowed_roots", roots)
         msgspec.structs.force_setattr(self, "store_path", str(Path(self.store_path).expanduser()))
@@ -299,7 +307,7 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
         """Defaults (or ``base``) ← ``CODEX_BRIDGE_*`` environment ← ``overrides``.
 
         Keys are the field names; ``None`` values in overrides are ignored. Raises
-        :class:`PolicyError` with a readable message on a bad value or unknown key.
+        :class:`InvalidSetting` with a readable message on a bad value or unknown key.
         """
         merged: dict[str, Any] = msgspec.to_builtins(base) if base is not None else {}
         source = os.environ if env is None else env
@@ -313,7 +321,7 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
         try:
             return msgspec.convert(merged, cls, strict=False)
         except (msgspec.ValidationError, ValueError) as exc:
-            raise PolicyError(f"invalid policy: {exc}") from exc
+            raise InvalidSetting(f"invalid policy: {exc}") from exc
 
     def offered_approvals(self) -> tuple[ApprovalPolicy, ...]:
         """The approval policies callers may ask for, strictest first."""
@@ -336,7 +344,7 @@ def _from_env(field: str, raw: str) -> Any:
         try:
             return json.loads(raw)
         except ValueError:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"{ENV_PREFIX}DEFAULT_CONFIG must be a JSON object of {{key: value}}"
             ) from None
     return raw

@@ -34,9 +34,7 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexExecResult,
     CodexLocalClient,
-    CodexNotInstalledError,
     CodexUsageError,
-    CodexVersionError,
     CommandOutputDelta,
     EventCallback,
     ItemCompleted,
@@ -61,6 +59,15 @@ from codex_local_sdk.events import event_to_dict
 from . import __version__
 from .changes import Change, ChangeFeed
 from .engine import EngineStatus, EngineTransport, describe_engine, make_client
+from .errors import (
+    BridgeError,
+    InvalidRequest,
+    JobNotFound,
+    JobNotRunning,
+    PolicyRefused,
+    SessionExists,
+    from_sdk_error,
+)
 from .job_store import JobStore
 from .live import LiveText
 from .nesting import child_environment, nesting_depth
@@ -68,7 +75,6 @@ from .policy import (
     SAFE_CONFIG_KEYS,
     SANDBOX_RANK,
     BridgePolicy,
-    PolicyError,
     check_config_overrides,
 )
 from .progress import describe_event, display_command
@@ -122,21 +128,6 @@ def running_in(directory: str) -> Iterator[None]:
 OfferedApproval = Literal["never", "on-failure", "on-request"]
 """The approval policies callers may name (``codex exec`` refuses ``untrusted``); the server's
 ``approval_ceiling`` may allow fewer."""
-
-
-class BridgeError(Exception):
-    """A request the bridge refuses or cannot serve; the message is meant for the caller
-    (often a model), so it says what to do instead."""
-
-    def __init__(
-        self, message: str, *, code: str = "invalid_request", field: str | None = None
-    ) -> None:
-        message = scrub_secrets(message)  # no key the SDK knows goes back to a caller
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
-        """The argument at fault, when one is (for structured tool errors)."""
 
 
 # --------------------------------------------------------------------------- parameters
@@ -228,7 +219,7 @@ def parse_params(kind: type[_P], data: Any) -> _P:
     try:
         return msgspec.convert(data, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise BridgeError(f"invalid arguments: {exc}", field=_field_of(exc)) from None
+        raise InvalidRequest(f"invalid arguments: {exc}", field=_field_of(exc)) from None
 
 
 # --------------------------------------------------------------------------- results
@@ -617,10 +608,9 @@ class BridgeService:
         sandbox = SandboxMode(requested) if requested else self.policy.default_sandbox
         ceiling = self.policy.sandbox_ceiling
         if SANDBOX_RANK[sandbox] > SANDBOX_RANK[ceiling]:
-            raise BridgeError(
+            raise PolicyRefused(
                 f"sandbox {sandbox.value!r} is above this server's ceiling {ceiling.value!r}; "
                 f"ask for {ceiling.value!r} or less",
-                code="policy",
                 field="sandbox",
             )
         return sandbox
@@ -650,9 +640,8 @@ class BridgeService:
         if path is not None and (
             not path or "\0" in path or len(path) > _MAX_PATH_LENGTH or not path.strip()
         ):
-            raise BridgeError(
+            raise PolicyRefused(
                 f"{what} must be a non-empty path of at most {_MAX_PATH_LENGTH} characters",
-                code="policy",
                 field=what,
             )
         base = self.policy.default_cwd or os.getcwd()
@@ -660,30 +649,25 @@ class BridgeService:
         resolved = os.path.realpath(joined)
         roots = self.policy.allowed_roots
         if roots and not any(Path(resolved).is_relative_to(root) for root in roots):
-            raise BridgeError(
+            raise PolicyRefused(
                 f"{what} {shown} is outside the allowed roots; use a path inside one of: "
                 + ", ".join(roots),
-                code="policy",
                 field=what,
             )
         if not is_kind(resolved):
-            raise BridgeError(f"{what} {shown} is not an existing {kind}", field=what)
+            raise InvalidRequest(f"{what} {shown} is not an existing {kind}", field=what)
         return resolved
 
     def _overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return check_config_overrides(overrides, self.policy.allowed_config_keys)
-        except PolicyError as exc:
-            raise BridgeError(str(exc), code="policy", field="config_overrides") from None
+        return check_config_overrides(overrides, self.policy.allowed_config_keys)
 
     def _approval(self, requested: str | None) -> ApprovalPolicy:
         approval = ApprovalPolicy(requested) if requested else ApprovalPolicy.NEVER
         offered = self.policy.offered_approvals()
         if approval not in offered:
-            raise BridgeError(
+            raise PolicyRefused(
                 f"approval_policy {approval.value!r} is not allowed on this server; "
                 f"ask for one of: {', '.join(p.value for p in offered)}",
-                code="policy",
                 field="approval_policy",
             )
         return approval
@@ -691,22 +675,21 @@ class BridgeService:
     def _model(self, model: str | None) -> str | None:
         problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
         if problem is not None:
-            raise BridgeError(f"model {problem}", code="policy", field="model")
+            raise PolicyRefused(f"model {problem}", field="model")
         return model or self.policy.default_model
 
     def _options(self, params: RunParams | ResumeParams | ForkParams) -> dict[str, Any]:
         """The typed codex options, within the policy (network access only where allowed)."""
         if params.network_access and not self.policy.allow_network:
-            raise BridgeError(
+            raise PolicyRefused(
                 "network_access is not allowed on this server (the operator can allow it at "
                 "launch with --allow-network)",
-                code="policy",
                 field="network_access",
             )
         for name in ("developer_instructions", "base_instructions"):
             text = getattr(params, name)
             if text is not None and (len(text) > _MAX_INSTRUCTIONS or "\x00" in text):
-                raise BridgeError(
+                raise InvalidRequest(
                     f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters",
                     field=name,
                 )
@@ -721,12 +704,11 @@ class BridgeService:
 
     def _profile(self, profile: str | None) -> str | None:
         if profile is not None and "profile" not in self.policy.allowed_config_keys:
-            raise BridgeError(
+            raise PolicyRefused(
                 "profile is not allowed on this server: a codex profile can change the sandbox, "
                 "the approval policy, the model provider and more. Use the model, sandbox and "
                 "config_overrides arguments; the operator can allow profiles at launch "
                 "(--allow-config-key profile)",
-                code="policy",
                 field="profile",
             )
         return profile
@@ -737,7 +719,7 @@ class BridgeService:
         notes: list[str] = []
         total = self.policy.default_timeout_seconds if timeout is None else timeout
         if total <= 0:
-            raise BridgeError("timeout_seconds must be positive", field="timeout_seconds")
+            raise InvalidRequest("timeout_seconds must be positive", field="timeout_seconds")
         if total > self.policy.max_timeout_seconds:
             notes.append(
                 f"timeout lowered from {total:g}s to the server maximum "
@@ -746,7 +728,9 @@ class BridgeService:
             total = self.policy.max_timeout_seconds
         idle_value = self.policy.idle_timeout_seconds if idle is None else idle
         if idle_value is not None and idle_value <= 0:
-            raise BridgeError("idle_timeout_seconds must be positive", field="idle_timeout_seconds")
+            raise InvalidRequest(
+                "idle_timeout_seconds must be positive", field="idle_timeout_seconds"
+            )
         return total, idle_value, notes
 
     def _request(
@@ -762,7 +746,7 @@ class BridgeService:
             "cwd": cwd,
         }
         if not params.prompt.strip():
-            raise BridgeError("prompt must not be empty", field="prompt")
+            raise InvalidRequest("prompt must not be empty", field="prompt")
         fields.update(self._options(params))
         fields["config_overrides"] = dict(self.policy.default_config)
         if isinstance(params, (RunParams, ResumeParams)):
@@ -844,11 +828,10 @@ class BridgeService:
     def _checked_request(self, params: RunParams | ResumeParams | ForkParams) -> CodexExecRequest:
         """Every policy and argument check, before anything runs: the request to send."""
         if self.depth >= self.policy.max_depth:
-            raise BridgeError(
+            raise PolicyRefused(
                 f"this codex-bridge runs inside a codex run that codex-bridge started ("
                 f"{self.depth} level(s) deep); starting codex again is refused to prevent "
                 f"recursion (max_depth {self.policy.max_depth}). Do the work directly instead.",
-                code="policy",
             )
         if isinstance(params, RunParams):
             self._new_session_name(params.session_name, params.replace_session)
@@ -886,10 +869,9 @@ class BridgeService:
         if name is None or replace:
             return
         if any(r.name == name for r in self._store_call(self.client.list_sessions)):
-            raise BridgeError(
+            raise SessionExists(
                 f"session {name!r} already exists; pass replace_session=true to point it at "
                 "the new thread, or choose another name",
-                code="session",
                 field="session_name",
             )
 
@@ -957,7 +939,7 @@ class BridgeService:
         try:
             toplevel, common_dir, head = repository(cwd)
         except WorktreeError as exc:
-            raise BridgeError(str(exc), field="worktree") from None
+            raise InvalidRequest(str(exc), field="worktree") from None
         self._directory(common_dir, what="the repository's git directory (worktree)")
         return toplevel, common_dir, head
 
@@ -980,7 +962,7 @@ class BridgeService:
         try:
             tree = await add_worktree(toplevel, common_dir, head, name)
         except WorktreeError as exc:
-            raise BridgeError(str(exc), field="worktree") from None
+            raise InvalidRequest(str(exc), field="worktree") from None
         inner = msgspec.structs.replace(params, worktree=False)
         self._worktree_dirs[id(inner)] = self._directory(tree.path, what="worktree")
         try:
@@ -1006,12 +988,14 @@ class BridgeService:
     @staticmethod
     def _one_target(session_name: str | None, thread_id: str | None) -> None:
         if (session_name is None) == (thread_id is None):
-            raise BridgeError("name exactly one of session_name or thread_id", field="session_name")
+            raise InvalidRequest(
+                "name exactly one of session_name or thread_id", field="session_name"
+            )
         if thread_id is not None:
             try:
                 uuid.UUID(thread_id)
             except ValueError:
-                raise BridgeError(
+                raise InvalidRequest(
                     f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name "
                     "for names",
                     field="thread_id",
@@ -1021,14 +1005,8 @@ class BridgeService:
         """Map SDK errors raised before a run starts to BridgeErrors."""
         try:
             return await operation
-        except SessionError as exc:
-            raise BridgeError(str(exc), code="session") from exc
-        except CodexUsageError as exc:
-            raise BridgeError(str(exc)) from exc
-        except (CodexNotInstalledError, CodexVersionError) as exc:
-            raise BridgeError(str(exc), code="codex_unavailable") from exc
         except CodexError as exc:
-            raise BridgeError(str(exc), code="codex") from exc
+            raise from_sdk_error(exc) from exc
 
     def _slot(self, reporter: _Reporter) -> _Slot:
         return _Slot(self._semaphore(), reporter, self._live)
@@ -1037,11 +1015,9 @@ class BridgeService:
     def _record(self, name: str) -> SessionRecord:
         try:
             return self.client.get_session(name)
-        except SessionError as exc:
-            raise BridgeError(
-                f"{exc}; list sessions to see the names that exist",
-                code="session",
-                field="session_name",
+        except CodexError as exc:
+            raise from_sdk_error(
+                exc, field="session_name", hint="list sessions to see the names that exist"
             ) from exc
 
     def list_sessions(self) -> list[SessionInfo]:
@@ -1063,7 +1039,7 @@ class BridgeService:
         except SessionNotFoundError:
             return SessionDeleted(name=name, deleted=False)
         except (SessionError, CodexUsageError) as exc:
-            raise BridgeError(str(exc), code="session") from exc
+            raise from_sdk_error(exc) from exc
         self._sessions_changed(name)
         return SessionDeleted(name=name, deleted=True, thread_id=record.thread_id)
 
@@ -1077,7 +1053,7 @@ class BridgeService:
         try:
             return call()
         except (SessionError, CodexUsageError) as exc:
-            raise BridgeError(str(exc), code="session") from exc
+            raise from_sdk_error(exc) from exc
 
     # ----------------------------------------------------------------- jobs
     def start_job(
@@ -1183,9 +1159,7 @@ class BridgeService:
     def _job(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise BridgeError(
-                f"no job {job_id!r}; list jobs to see the ids", code="job", field="job_id"
-            )
+            raise JobNotFound(f"no job {job_id!r}; list jobs to see the ids", field="job_id")
         return job
 
     def job_status(self, job_id: str) -> JobInfo:
@@ -1211,21 +1185,19 @@ class BridgeService:
     ) -> SteerInfo:
         """Add ``prompt`` to the running turn of a job or a thread (warm engine only)."""
         if (job_id is None) == (thread_id is None):
-            raise BridgeError("name exactly one of job_id or thread_id")
+            raise InvalidRequest("name exactly one of job_id or thread_id")
         if not prompt.strip():
-            raise BridgeError("prompt must not be empty")
+            raise InvalidRequest("prompt must not be empty")
         if job_id is not None:
             job = self._job(job_id)
             if job.task is None or job.task.done():
-                raise BridgeError(f"job {job_id} is not running", code="job")
+                raise JobNotRunning(f"job {job_id} is not running")
             thread_id = job.thread_id
             if thread_id is None:
-                raise BridgeError(
-                    f"job {job_id} has not started its turn yet; try again", code="job"
-                )
+                raise JobNotRunning(f"job {job_id} has not started its turn yet; try again")
         assert thread_id is not None
         if self.engine is None:
-            raise BridgeError("steering needs the app-server engine")
+            raise InvalidRequest("steering needs the app-server engine")
         turn_id = await self._guard(self.engine.steer(thread_id, prompt))
         return SteerInfo(thread_id=thread_id, turn_id=str(turn_id), job_id=job_id)
 
@@ -1234,7 +1206,7 @@ class BridgeService:
     ) -> JobsWaited:
         """Wait until any (or all) of the jobs end, or ``timeout_seconds`` pass."""
         if not job_ids:
-            raise BridgeError("job_ids must name at least one job", field="job_ids")
+            raise InvalidRequest("job_ids must name at least one job", field="job_ids")
         jobs = [self._job(job_id) for job_id in dict.fromkeys(job_ids)]
         running = {j.task for j in jobs if j.task is not None and not j.task.done()}
         everything_running = len(running) == len(jobs)
@@ -1343,7 +1315,7 @@ def _checked_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-            raise BridgeError(
+            raise InvalidRequest(
                 f"output_schema is not a valid JSON Schema at {where}: {exc.message}",
                 field="output_schema",
             ) from None
