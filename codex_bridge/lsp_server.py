@@ -371,7 +371,6 @@ class CodexLanguageServer(LanguageServer):
             with running_in(snapshot.inside(cwd)) if snapshot else contextlib.nullcontext():
                 asks = self.supports("window.show_message")
                 info = self.service.start_job(
-                    kind,
                     params,
                     on_progress=lambda u: self._on_update(run, u),
                     on_approval=message_request_handler(self._ask, lambda: run.job_id)
