@@ -27,7 +27,7 @@ the tree with one table (see :func:`lookup`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from codex_local_sdk import (
     CodexError,
@@ -63,7 +63,6 @@ BridgeErrorCode = Literal[
 """The kinds of refusal a caller can act on; protocols carry this word unchanged."""
 
 _T = TypeVar("_T")
-_E = TypeVar("_E", bound=BaseException)
 
 
 class BridgeError(Exception):
@@ -160,7 +159,7 @@ def from_sdk_error(
     return lookup(_FROM_SDK, exc)(message, field=field)
 
 
-def lookup(table: Mapping[type[_E], _T], exc: _E) -> _T:
+def lookup(table: Mapping[Any, _T], exc: BaseException) -> _T:
     """The entry of the nearest class of ``exc`` in ``table`` (a front end's one table from
     error classes to its protocol's codes). Raises KeyError when no class of ``exc`` is there."""
     for kind in type(exc).__mro__:

@@ -68,7 +68,7 @@ from .lsp.isolation import Snapshot
 from .lsp.settings import EditorSettings, editor_settings, normalise
 from .lsp.status import STATUS_METHOD, codex_version, status_payload
 from .lsp.transcript import Transcript, Transcripts
-from .policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from .policy import BridgePolicy, PolicyError
 from .service import (
     BridgeError,
     BridgeService,
@@ -79,6 +79,7 @@ from .service import (
     RunParams,
     SessionRenameParams,
     parse_params,
+    prune_finished,
     running_in,
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
@@ -283,9 +284,7 @@ class CodexLanguageServer(LanguageServer):
 
     def write_sandbox(self) -> str:
         """workspace-write, or the ceiling when that is lower."""
-        ceiling = self.service.policy.sandbox_ceiling
-        writable = SandboxMode.WORKSPACE_WRITE
-        return writable.value if SANDBOX_RANK[ceiling] >= SANDBOX_RANK[writable] else ceiling.value
+        return self.service.policy.clamp_sandbox(SandboxMode.WORKSPACE_WRITE).value
 
     def last_thread(self) -> LastThread | None:
         """The thread "continue here" resumes: this server's last, else the newest session."""
@@ -427,8 +426,7 @@ class CodexLanguageServer(LanguageServer):
         """Review mode applies: asked for (or the setting), and codex may write."""
         if not (self.settings.review if review is None else review):
             return False
-        sandbox = params.sandbox or self.service.policy.default_sandbox
-        if SANDBOX_RANK[SandboxMode(sandbox)] <= SANDBOX_RANK[SandboxMode.READ_ONLY]:
+        if not self.service.policy.may_write(params.sandbox):
             return False
         if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
             raise BridgeError(
@@ -531,9 +529,11 @@ class CodexLanguageServer(LanguageServer):
         return info
 
     def _prune_runs(self) -> None:
-        finished = [key for key, run in self.runs.items() if run.task and run.task.done()]
-        for key in finished[: max(0, len(finished) - self.service.policy.max_finished_jobs)]:
-            del self.runs[key]
+        prune_finished(
+            self.runs,
+            lambda run: bool(run.task and run.task.done()),
+            self.service.policy.max_finished_jobs,
+        )
 
     async def _begin_progress(self, run: _Run) -> None:
         token = run.client_token
