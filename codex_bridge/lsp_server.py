@@ -58,6 +58,7 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
+from .errors import PolicyRefused
 from .lsp import buffers, editor_review
 from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
@@ -67,7 +68,7 @@ from .lsp.isolation import Snapshot
 from .lsp.settings import EditorSettings, editor_settings, normalise
 from .lsp.status import STATUS_METHOD, codex_version, status_payload
 from .lsp.transcript import Transcript, Transcripts
-from .policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from .policy import BridgePolicy, PolicyError
 from .service import (
     BridgeError,
     BridgeService,
@@ -78,6 +79,7 @@ from .service import (
     RunParams,
     SessionRenameParams,
     parse_params,
+    prune_finished,
     running_in,
 )
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
@@ -282,9 +284,7 @@ class CodexLanguageServer(LanguageServer):
 
     def write_sandbox(self) -> str:
         """workspace-write, or the ceiling when that is lower."""
-        ceiling = self.service.policy.sandbox_ceiling
-        writable = SandboxMode.WORKSPACE_WRITE
-        return writable.value if SANDBOX_RANK[ceiling] >= SANDBOX_RANK[writable] else ceiling.value
+        return self.service.policy.clamp_sandbox(SandboxMode.WORKSPACE_WRITE).value
 
     def last_thread(self) -> LastThread | None:
         """The thread "continue here" resumes: this server's last, else the newest session."""
@@ -370,7 +370,6 @@ class CodexLanguageServer(LanguageServer):
             with running_in(snapshot.inside(cwd)) if snapshot else contextlib.nullcontext():
                 asks = self.supports("window.show_message")
                 info = self.service.start_job(
-                    kind,
                     params,
                     on_progress=lambda u: self._on_update(run, u),
                     on_approval=message_request_handler(self._ask, lambda: run.job_id)
@@ -417,10 +416,9 @@ class CodexLanguageServer(LanguageServer):
                 f"{command}: document must be a file URI, got {focus.document[:200]!r}"
             )
         if not inside(path, places):
-            raise BridgeError(
+            raise PolicyRefused(
                 f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
-                "(or the workspace); its text is not sent to codex",
-                code="policy",
+                "(or the workspace); its text is not sent to codex"
             )
         return self.workspace.get_text_document(focus.document)
 
@@ -428,8 +426,7 @@ class CodexLanguageServer(LanguageServer):
         """Review mode applies: asked for (or the setting), and codex may write."""
         if not (self.settings.review if review is None else review):
             return False
-        sandbox = params.sandbox or self.service.policy.default_sandbox
-        if SANDBOX_RANK[SandboxMode(sandbox)] <= SANDBOX_RANK[SandboxMode.READ_ONLY]:
+        if not self.service.policy.may_write(params.sandbox):
             return False
         if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
             raise BridgeError(
@@ -532,9 +529,11 @@ class CodexLanguageServer(LanguageServer):
         return info
 
     def _prune_runs(self) -> None:
-        finished = [key for key, run in self.runs.items() if run.task and run.task.done()]
-        for key in finished[: max(0, len(finished) - self.service.policy.max_finished_jobs)]:
-            del self.runs[key]
+        prune_finished(
+            self.runs,
+            lambda run: bool(run.task and run.task.done()),
+            self.service.policy.max_finished_jobs,
+        )
 
     async def _begin_progress(self, run: _Run) -> None:
         token = run.client_token
