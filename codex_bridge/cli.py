@@ -26,16 +26,13 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib
 import json
-import logging
 import os
 import signal
 import sys
 import time
 import traceback
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
@@ -53,7 +50,6 @@ from codex_local_sdk import (
     ItemStarted,
     ReasoningEffort,
     ReasoningSummary,
-    SandboxMode,
     SessionExistsError,
     SessionNotFoundError,
     ThreadEvent,
@@ -65,8 +61,22 @@ from codex_local_sdk import (
 
 from . import __version__
 from .cli_approvals import NOT_A_TERMINAL, terminal_approvals, wants_relay
-from .policy import APPROVAL_RANK, BridgePolicy, PolicyError
+from .launch import (
+    APPROVALS,
+    SANDBOXES,
+    SERVERS,
+    ServerUnavailable,
+    add_policy_options,
+    add_server_options,
+    config_pair,
+    config_value,
+    policy_from_args,
+    positive_seconds,
+    run_server,
+)
+from .policy import BridgePolicy, PolicyError
 from .progress import display_command
+from .rendering import change_verb, is_thread_id
 from .service import (
     BridgeError,
     BridgeService,
@@ -79,6 +89,7 @@ from .service import (
     SessionInfo,
     parse_params,
 )
+from .signals import Interrupted, until_signal
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -116,9 +127,6 @@ exit codes:
   5    no such session (or codex does not know the thread)
   130  interrupted by Ctrl-C (codex's process group was killed); 128+N for signal N
 """
-_SANDBOXES = [mode.value for mode in SandboxMode]
-_APPROVALS = [policy.value for policy in APPROVAL_RANK]  # codex exec refuses "untrusted"
-_INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 OutputMode = Literal["live", "json", "events"]
 Operation = Literal["run", "resume", "fork"]
@@ -131,171 +139,9 @@ class UsageProblem(Exception):
 # --------------------------------------------------------------------------- arguments
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
-
-
-def _idle_seconds(text: str) -> float | None:
-    """Seconds, or ``off`` to disable the idle timeout."""
-    if text.lower() in ("off", "none"):
-        return None
-    return _positive_seconds(text)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def config_value(text: str) -> Any:
-    """A ``-c`` value as codex reads it: TOML when it parses, else the literal string."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _config_pair(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key.strip(), config_value(raw)
-
-
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
-
-
-def _add_policy_options(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS defaults: the options work before or after the subcommand without the
-    # subcommand's defaults overwriting what was given before it.
-    group = parser.add_argument_group(
-        "policy", "limits for every run (also set by CODEX_BRIDGE_<FIELD> environment variables)"
-    )
-    keep = argparse.SUPPRESS
-
-    def option(flag: str, help_text: str, **kwargs: Any) -> None:
-        group.add_argument(flag, default=keep, help=help_text, **kwargs)
-
-    option("--store", "session store file", metavar="PATH")
-    option("--codex-bin", "codex executable (default: CODEX_BIN, PATH, bundled)", metavar="PATH")
-    sandbox = {"choices": _SANDBOXES, "metavar": "MODE"}
-    option("--default-sandbox", "sandbox for runs that ask for none (read-only)", **sandbox)
-    option("--sandbox-ceiling", "most permissive sandbox allowed (workspace-write)", **sandbox)
-    option(
-        "--approval-ceiling",
-        "most permissive approval policy allowed (on-request)",
-        choices=_APPROVALS,
-        metavar="POLICY",
-    )
-    option(
-        "--allow-config-key",
-        "let callers send this codex config key too (repeatable; plain values only)",
-        metavar="KEY",
-        action="append",
-    )
-    option(
-        "--allowed-root",
-        "working directories must lie under one of these (repeatable)",
-        metavar="DIR",
-        action="append",
-    )
-    option("--default-cwd", "working directory for runs that name none", metavar="DIR")
-    option(
-        "--allow-network",
-        "let callers ask for network access in the workspace-write sandbox",
-        action="store_true",
-    )
-    option("--max-concurrency", "codex processes at once (2)", type=_positive_int, metavar="N")
-    option(
-        "--engine",
-        "where turns run: auto (warm app-server in the servers; exec for one-shot runs unless "
-        "codex may ask for approval on a terminal), app-server, exec",
-        choices=["auto", "app-server", "exec"],
-    )
-    seconds = {"type": _positive_seconds, "metavar": "SECONDS"}
-    option("--default-timeout", "timeout for runs that set none (900)", **seconds)
-    option("--max-timeout", "longer timeouts are lowered to this (3600)", **seconds)
-    option(
-        "--default-idle-timeout",
-        "stop runs silent this long (600; off: never)",
-        type=_idle_seconds,
-        metavar="SECONDS|off",
-    )
-
-
-def _add_server_defaults(parser: argparse.ArgumentParser) -> None:
-    """Codex settings a server applies to every call that sets none (launch only)."""
-    group = parser.add_argument_group("defaults for every call (callers may name their own)")
-    group.add_argument("-m", "--model", dest="default_model", help="model name")
-    group.add_argument(
-        "--reasoning-effort",
-        dest="default_reasoning_effort",
-        choices=[e.value for e in ReasoningEffort],
-        metavar="EFFORT",
-        help=", ".join(e.value for e in ReasoningEffort),
-    )
-    group.add_argument(
-        "-p", "--profile", dest="default_profile", help="codex config profile for new threads"
-    )
-    group.add_argument(
-        "-c",
-        "--config",
-        dest="default_config",
-        metavar="KEY=VALUE",
-        type=_config_pair,
-        action="append",
-        help="codex config override for every call; VALUE is TOML (repeatable; never the "
-        "sandbox or approval settings, which the policy decides)",
-    )
-
-
-def _add_mcp_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("MCP server")
-    group.add_argument(
-        "--http",
-        metavar="[HOST:]PORT",
-        help="serve streamable HTTP on HOST:PORT (default host 127.0.0.1; port 0 picks one) "
-        "instead of stdio; clients must send the bearer token",
-    )
-    group.add_argument(
-        "--token-file",
-        metavar="FILE",
-        help="HTTP: read the bearer token from FILE (mode 0600); default: a new token is "
-        "written to a new 0600 file whose path is printed",
-    )
-    group.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="HTTP: allow binding a non-loopback address",
-    )
-    group.add_argument(
-        "--allowed-host",
-        action="append",
-        metavar="HOST[:PORT]",
-        help="HTTP: a Host header clients may use besides the bind address (repeatable)",
-    )
-    group.add_argument(
-        "--compat-tools",
-        action="store_true",
-        help="also offer `codex` and `codex-reply`, the tools of the removed `codex mcp-server`",
-    )
 
 
 def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation) -> None:
@@ -320,20 +166,20 @@ def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation
         request.add_argument("-C", "--cd", metavar="DIR", help="working directory")
     request.add_argument("-m", "--model", help="model name")
     request.add_argument(
-        "-s", "--sandbox", choices=_SANDBOXES, metavar="MODE", help=", ".join(_SANDBOXES)
+        "-s", "--sandbox", choices=SANDBOXES, metavar="MODE", help=", ".join(SANDBOXES)
     )
     if operation != "fork":
         request.add_argument(
             "--approval-policy",
-            choices=_APPROVALS,
+            choices=APPROVALS,
             metavar="POLICY",
-            help=", ".join(_APPROVALS) + " (default: never)",
+            help=", ".join(APPROVALS) + " (default: never)",
         )
         request.add_argument(
             "-c",
             "--config",
             metavar="KEY=VALUE",
-            type=_config_pair,
+            type=config_pair,
             action="append",
             default=[],
             help="codex config override; VALUE is parsed as TOML (repeatable)",
@@ -380,11 +226,11 @@ def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation
         "--base-instructions", metavar="TEXT", help="replace codex's built-in instructions"
     )
     request.add_argument(
-        "--timeout", type=_positive_seconds, metavar="SECONDS", help="stop the run after this long"
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop the run after this long"
     )
     request.add_argument(
         "--idle-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         metavar="SECONDS",
         help="stop the run when codex is silent this long",
     )
@@ -408,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_policy_options(parser)
+    add_policy_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     created: list[argparse.ArgumentParser] = []
 
@@ -486,52 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         _doctor,
         json_option=True,
     )
-    for name, help_text in (
-        ("mcp", "serve the bridge over MCP (stdio, or streamable HTTP with --http)"),
-        ("lsp", "serve the bridge as a language server (stdio)"),
-    ):
-        server = command(commands, name, help_text, _server)
-        _add_server_defaults(server)
-        if name == "mcp":
-            _add_mcp_options(server)
+    for name, server in SERVERS.items():
+        add_server_options(command(commands, name, server.help, _server), name)
     for sub in created:  # last, so that each command's own options come first in --help
-        _add_policy_options(sub)
+        add_policy_options(sub)
     return parser
-
-
-# --------------------------------------------------------------------------- policy
-
-
-_POLICY_FIELDS = {
-    "store": "store_path",
-    "codex_bin": "codex_bin",
-    "default_sandbox": "default_sandbox",
-    "sandbox_ceiling": "sandbox_ceiling",
-    "approval_ceiling": "approval_ceiling",
-    "allow_config_key": "allowed_config_keys",
-    "allowed_root": "allowed_roots",
-    "default_cwd": "default_cwd",
-    "allow_network": "allow_network",
-    "default_model": "default_model",
-    "default_reasoning_effort": "default_reasoning_effort",
-    "default_profile": "default_profile",
-    "max_concurrency": "max_concurrency",
-    "engine": "engine",
-    "default_timeout": "default_timeout_seconds",
-    "max_timeout": "max_timeout_seconds",
-}
-
-
-def policy_from_args(args: argparse.Namespace) -> BridgePolicy:
-    """Defaults ← ``CODEX_BRIDGE_*`` environment ← flags."""
-    overrides = {field: getattr(args, flag, None) for flag, field in _POLICY_FIELDS.items()}
-    if getattr(args, "default_config", None):
-        overrides["default_config"] = dict(args.default_config)
-    policy = BridgePolicy.from_sources(overrides)
-    if hasattr(args, "default_idle_timeout"):
-        # from_sources ignores None overrides, and None ("off") is a meaningful value here.
-        policy = msgspec.structs.replace(policy, idle_timeout_seconds=args.default_idle_timeout)
-    return policy
 
 
 # --------------------------------------------------------------------------- errors
@@ -665,11 +470,7 @@ def _read_schema(path: str) -> dict[str, Any]:
 
 def _target(value: str) -> dict[str, str]:
     """A thread id when it is a UUID, else a session name."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return {"session_name": value}
-    return {"thread_id": value}
+    return {"thread_id" if is_thread_id(value) else "session_name": value}
 
 
 def operation_params(
@@ -721,45 +522,6 @@ def _without_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-class _Interrupted(msgspec.Struct, frozen=True):
-    """The run was stopped by this signal."""
-
-    signal_number: int
-
-
-async def _interruptible(
-    work: Callable[[], Awaitable[RunOutcome]], service: BridgeService
-) -> RunOutcome | _Interrupted:
-    """Run ``work``; Ctrl-C (or SIGTERM/SIGHUP) cancels it, and the SDK kills codex's process
-    group while the cancellation unwinds. The service is closed either way."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    received: list[int] = []
-
-    def stop(signal_number: int) -> None:
-        if not received and task is not None:
-            received.append(signal_number)
-            task.cancel()
-
-    installed = []
-    for signal_number in _INTERRUPT_SIGNALS:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal_number, stop, signal_number)
-            installed.append(signal_number)
-    try:
-        return await work()
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        if task is not None and sys.version_info >= (3, 11):
-            task.uncancel()
-        return _Interrupted(received[0])
-    finally:
-        for signal_number in installed:
-            loop.remove_signal_handler(signal_number)
-        await service.aclose()
-
-
 def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
     service = BridgeService(policy)
     params = operation_params(args, service)
@@ -802,8 +564,8 @@ def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
         )
 
     with view if view is not None else contextlib.nullcontext():
-        result = asyncio.run(_interruptible(work, service))
-    if isinstance(result, _Interrupted):
+        result = asyncio.run(until_signal(work, service.aclose))
+    if isinstance(result, Interrupted):
         if view is not None:
             view.interrupted()
         else:
@@ -918,9 +680,7 @@ class TerminalView:
             )
         elif isinstance(item, FileChangeItem) and isinstance(event, ItemCompleted):
             for change in item.changes:
-                verb = {"add": "added", "delete": "deleted", "update": "edited"}.get(
-                    change.kind, change.kind
-                )
+                verb = change_verb(change.kind)
                 if change.path not in self.files:
                     self.files.append(change.path)
                 self.console.print(
@@ -1143,19 +903,11 @@ def _print_doctor(report: DoctorReport, policy: BridgePolicy) -> None:
 
 
 def _server(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    # Imported only here: the server modules pull in mcp / pygls, which are slow to import.
-    module_name = f"codex_bridge.{args.command}_server"
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        _error(f"the {args.command} server is not available: {exc}")
+        run_server(args.command, args, policy)
+    except ServerUnavailable as exc:
+        _error(str(exc))
         return EXIT_FAILED
-    # stdout carries the protocol: logs go to stderr.
-    level = os.environ.get("CODEX_BRIDGE_LOG_LEVEL", "WARNING").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
-    serve: Callable[..., None] = module.serve
-    options = getattr(module, "options_from_args", None)
-    serve(policy, *([options(args)] if options is not None else []))
     return EXIT_OK
 
 

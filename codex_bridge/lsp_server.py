@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,6 +57,7 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from . import __version__
+from .launch import ServeOptions, server_main
 from .lsp import buffers, editor_review
 from .lsp.approvals import message_request_handler
 from .lsp.arguments import named_arguments, pop_flag, split_target
@@ -68,6 +68,7 @@ from .lsp.settings import EditorSettings, editor_settings, normalise
 from .lsp.status import STATUS_METHOD, codex_version, status_payload
 from .lsp.transcript import Transcript, Transcripts
 from .policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from .rendering import job_summary, short
 from .service import (
     BridgeError,
     BridgeService,
@@ -80,6 +81,7 @@ from .service import (
     parse_params,
     running_in,
 )
+from .signals import until_signal
 from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
 
 __all__ = ["COMMANDS", "CodexLanguageServer", "build_server", "main", "serve"]
@@ -516,7 +518,9 @@ class CodexLanguageServer(LanguageServer):
         while info.state in _UNFINISHED:
             info = await self.service.wait_job(run.job_id, timeout_seconds=3600)
         if run.token is not None:
-            self.work_done_progress.end(run.token, lsp.WorkDoneProgressEnd(message=_summary(info)))
+            self.work_done_progress.end(
+                run.token, lsp.WorkDoneProgressEnd(message=job_summary(info))
+            )
             self.work_done_progress.tokens.pop(run.token, None)
         if info.outcome is not None and info.outcome.thread_id:
             self._last_thread = LastThread(
@@ -552,7 +556,7 @@ class CodexLanguageServer(LanguageServer):
         self.work_done_progress.begin(
             token,
             lsp.WorkDoneProgressBegin(
-                title=f"Codex {run.kind}", message=_short(run.prompt, 80), cancellable=True
+                title=f"Codex {run.kind}", message=short(run.prompt, 80), cancellable=True
             ),
         )
         run.token = token
@@ -573,10 +577,12 @@ class CodexLanguageServer(LanguageServer):
             )
             self.log(lsp.MessageType.Info, f"codex [{run.job_id}] {outcome.to_text()}")
         else:
-            self.show(lsp.MessageType.Warning, f"Codex {run.kind} {info.job_id}: {_summary(info)}")
+            self.show(
+                lsp.MessageType.Warning, f"Codex {run.kind} {info.job_id}: {job_summary(info)}"
+            )
         if run.snapshot is not None:
             if outcome is not None and outcome.status != "cancelled":
-                why = _short(outcome.final_message or "", 300)
+                why = short(outcome.final_message or "", 300)
                 run.review = await editor_review.offer(self, run.job_id, run.snapshot, why)
         else:
             await self._refresh_buffers(run, outcome.files_changed if outcome else [])
@@ -905,22 +911,10 @@ def _job_result(info: JobInfo) -> dict[str, Any]:
     return result
 
 
-def _summary(info: JobInfo) -> str:
-    outcome = info.outcome
-    if outcome is not None:
-        return f"{outcome.status} in {outcome.duration_seconds:.1f}s"
-    return info.error or info.state
-
-
 def _short_answer(text: str) -> str:
     """The answer's first paragraph, on one line and at most ``_MAX_SHOWN`` characters."""
     first = next((p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()), "")
-    return _short(first, _MAX_SHOWN)
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return short(first, _MAX_SHOWN)
 
 
 def _point(position: lsp.Position) -> dict[str, int]:
@@ -1070,23 +1064,19 @@ def _answer(protocol: _Protocol, refused: Refused) -> None:
 
 
 async def _serve_stdio(server: CodexLanguageServer) -> None:
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, main_task.cancel if main_task else lambda: None)
     server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
-    assert isinstance(server.protocol, _Protocol)
-    try:
-        await _read_messages(await _stdin_reader(server), server.protocol)
-    except asyncio.CancelledError:
-        pass  # a signal: clean up below
-    finally:
-        await server.close()
+    protocol = server.protocol
+    assert isinstance(protocol, _Protocol)
+
+    async def read() -> None:
+        await _read_messages(await _stdin_reader(server), protocol)
+
+    await until_signal(read, server.close)
 
 
-def serve(policy: BridgePolicy) -> None:
-    """Serve the language server on stdin/stdout until the editor exits or closes stdin."""
+def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
+    """Serve the language server on stdin/stdout until the editor exits or closes stdin
+    (``options``, the MCP server's, do not apply)."""
     server = build_server(policy)
     assert isinstance(server, CodexLanguageServer)
     asyncio.run(_serve_stdio(server))
@@ -1094,9 +1084,7 @@ def serve(policy: BridgePolicy) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m codex_bridge.lsp_server [policy flags]``: the same as ``codex-bridge lsp``."""
-    from codex_bridge.cli import main as cli_main
-
-    return cli_main(["lsp", *(sys.argv[1:] if argv is None else argv)])
+    return server_main("lsp", argv)
 
 
 if __name__ == "__main__":
