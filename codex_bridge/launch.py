@@ -67,9 +67,7 @@ SERVERS: dict[ServerName, _Server] = {
         "serve the bridge over MCP (stdio, or streamable HTTP with --http)",
         "codex_bridge.mcp_server:serve",
     ),
-    "lsp": _Server(
-        "serve the bridge as a language server (stdio)", "codex_bridge.lsp_server:serve"
-    ),
+    "lsp": _Server("serve the bridge as a language server (stdio)", "codex_bridge.lsp:serve"),
 }
 
 
