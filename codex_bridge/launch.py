@@ -29,8 +29,10 @@ from .policy import APPROVAL_RANK, BridgePolicy, PolicyError
 
 __all__ = [
     "APPROVALS",
+    "PROG",
     "SANDBOXES",
     "SERVERS",
+    "HelpFormatter",
     "ServeOptions",
     "ServerName",
     "ServerUnavailable",
@@ -137,6 +139,13 @@ def config_pair(text: str) -> tuple[str, Any]:
 
 
 # --------------------------------------------------------------------------- options
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` as written (epilogs keep their lines), options in a wider column."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -328,9 +337,7 @@ def server_parser(server: ServerName) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} {server}",
         description=SERVERS[server].help,
-        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(
-            prog, max_help_position=32
-        ),
+        formatter_class=HelpFormatter,
     )
     add_server_options(parser, server)
     add_policy_options(parser)

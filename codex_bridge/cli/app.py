@@ -1,248 +1,39 @@
-"""The ``codex-bridge`` command line: run, resume and fork Codex threads, manage sessions,
-check the installation, and start the MCP or language server.
-
-A thin front end over :class:`~codex_bridge.service.BridgeService`, the same core the
-servers use. On a terminal a run shows a live view (spinner, elapsed time, the command Codex
-is running, files it changed, token usage) and renders the final message as Markdown. When
-stdout is not a terminal, or with ``--json``, it prints the result as one JSON object;
-``--events`` streams every Codex event as JSON Lines instead.
-
-Exit codes:
-
-====  ==============================================================================
-0     success
-1     the turn failed (or ``doctor`` found a problem, or an unexpected error)
-2     usage error: bad arguments, or a request the policy refuses
-3     the run timed out (codex's process group was killed)
-4     codex is not installed, cannot be started, or is too old
-5     no such session (or codex does not know the thread)
-130   interrupted by Ctrl-C (codex's process group was killed); 128+N for signal N
-====  ==============================================================================
-"""
+"""The command line assembled: the parser with every subcommand, and :func:`main`."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import datetime as dt
-import json
-import os
-import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import Any
 
-import msgspec
-
-from codex_local_sdk import (
-    AgentMessageItem,
-    CodexNotInstalledError,
-    CodexUsageError,
-    CodexVersionError,
-    CommandExecutionItem,
-    ErrorEvent,
-    FileChangeItem,
-    ItemCompleted,
-    ItemStarted,
-    ReasoningEffort,
-    ReasoningSummary,
-    SessionExistsError,
-    SessionNotFoundError,
-    ThreadEvent,
-    ThreadStarted,
-    Usage,
-    WebSearchMode,
-    event_to_dict,
-)
-
-from . import __version__
-from .cli_approvals import NOT_A_TERMINAL, terminal_approvals, wants_relay
-from .launch import (
-    APPROVALS,
-    SANDBOXES,
+from .. import __version__
+from ..launch import (
+    PROG,
     SERVERS,
+    HelpFormatter,
     ServerUnavailable,
     add_policy_options,
     add_server_options,
-    config_pair,
-    config_value,
     policy_from_args,
-    positive_seconds,
     run_server,
 )
-from .policy import BridgePolicy, PolicyError
-from .progress import display_command
-from .rendering import change_verb, is_thread_id
-from .service import (
-    BridgeError,
-    BridgeService,
-    DoctorReport,
-    ForkParams,
-    ProgressUpdate,
-    ResumeParams,
-    RunOutcome,
-    RunParams,
-    SessionInfo,
-    parse_params,
+from ..policy import BridgePolicy, PolicyError
+from ..service import BridgeError
+from .doctor import doctor_command
+from .exits import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageProblem,
+    exit_code_for_error,
 )
-from .signals import Interrupted, until_signal
-
-if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
-    from rich.text import Text
-
-__all__ = [
-    "EXIT_CODEX_MISSING",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_NOT_FOUND",
-    "EXIT_OK",
-    "EXIT_TIMEOUT",
-    "EXIT_USAGE",
-    "build_parser",
-    "config_value",
-    "main",
-]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_TIMEOUT = 3
-EXIT_CODEX_MISSING = 4
-EXIT_NOT_FOUND = 5
-EXIT_INTERRUPTED = 128 + signal.SIGINT
-
-PROG = "codex-bridge"
-EXIT_CODES_HELP = """\
-exit codes:
-  0    success
-  1    the turn failed (doctor: a check failed; also unexpected errors)
-  2    usage error: bad arguments, or a request the policy refuses
-  3    the run timed out (codex's process group was killed)
-  4    codex is not installed, cannot be started, or is too old
-  5    no such session (or codex does not know the thread)
-  130  interrupted by Ctrl-C (codex's process group was killed); 128+N for signal N
-"""
-
-OutputMode = Literal["live", "json", "events"]
-Operation = Literal["run", "resume", "fork"]
-
-
-class UsageProblem(Exception):
-    """Bad command-line input found after argument parsing (exit code 2)."""
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32)
-
-
-def _add_operation_options(parser: argparse.ArgumentParser, operation: Operation) -> None:
-    """Request flags; each operation takes the ones its service parameters accept."""
-    parser.set_defaults(operation=operation)
-    if operation != "run":
-        parser.add_argument("target", metavar="NAME|THREAD_ID", help="session name or thread UUID")
-    parser.add_argument("prompt", metavar="PROMPT|-", help="the prompt, or - to read stdin")
-    request = parser.add_argument_group("request")
-    session_help = {
-        "run": "record the new thread as session NAME",
-        "fork": "record the forked thread as session NAME",
-    }
-    if operation in session_help:
-        request.add_argument("--session", metavar="NAME", help=session_help[operation])
-        request.add_argument(
-            "--replace",
-            action="store_true",
-            help="point an existing session NAME at the new thread (else refused)",
-        )
-    if operation != "fork":
-        request.add_argument("-C", "--cd", metavar="DIR", help="working directory")
-    request.add_argument("-m", "--model", help="model name")
-    request.add_argument(
-        "-s", "--sandbox", choices=SANDBOXES, metavar="MODE", help=", ".join(SANDBOXES)
-    )
-    if operation != "fork":
-        request.add_argument(
-            "--approval-policy",
-            choices=APPROVALS,
-            metavar="POLICY",
-            help=", ".join(APPROVALS) + " (default: never)",
-        )
-        request.add_argument(
-            "-c",
-            "--config",
-            metavar="KEY=VALUE",
-            type=config_pair,
-            action="append",
-            default=[],
-            help="codex config override; VALUE is parsed as TOML (repeatable)",
-        )
-        request.add_argument(
-            "-i", "--image", metavar="FILE", action="append", default=[], help="attach an image"
-        )
-        request.add_argument(
-            "--output-schema", metavar="FILE", help="JSON Schema file for the final message"
-        )
-    if operation == "run":
-        request.add_argument("-p", "--profile", help="codex config profile")
-        request.add_argument(
-            "--add-dir", metavar="DIR", action="append", default=[], help="extra writable dir"
-        )
-    options = parser.add_argument_group("codex options")
-    options.add_argument(
-        "--reasoning-effort",
-        choices=[e.value for e in ReasoningEffort],
-        metavar="EFFORT",
-        help=", ".join(e.value for e in ReasoningEffort),
-    )
-    options.add_argument(
-        "--reasoning-summary",
-        choices=[e.value for e in ReasoningSummary],
-        metavar="SUMMARY",
-        help=", ".join(e.value for e in ReasoningSummary),
-    )
-    options.add_argument(
-        "--web-search",
-        choices=[e.value for e in WebSearchMode],
-        metavar="MODE",
-        help="codex's web search tool: " + ", ".join(e.value for e in WebSearchMode),
-    )
-    options.add_argument(
-        "--network",
-        action="store_true",
-        help="let commands use the network in the workspace-write sandbox (needs --allow-network)",
-    )
-    options.add_argument(
-        "--developer-instructions", metavar="TEXT", help="extra instructions for codex"
-    )
-    options.add_argument(
-        "--base-instructions", metavar="TEXT", help="replace codex's built-in instructions"
-    )
-    request.add_argument(
-        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop the run after this long"
-    )
-    request.add_argument(
-        "--idle-timeout",
-        type=positive_seconds,
-        metavar="SECONDS",
-        help="stop the run when codex is silent this long",
-    )
-    output = parser.add_argument_group("output").add_mutually_exclusive_group()
-    output.add_argument(
-        "--json", action="store_true", help="print the result as JSON (default off a terminal)"
-    )
-    output.add_argument(
-        "--events",
-        action="store_true",
-        help="stream every codex event as JSON Lines, then a bridge.result line",
-    )
+from .output import error
+from .run import add_operation_options, operation_command
+from .sessions import sessions_delete, sessions_list, sessions_rename, sessions_show
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drive the local Codex CLI: runs with live progress, named sessions, "
         "and the MCP and language servers.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_policy_options(parser)
@@ -272,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=EXIT_CODES_HELP,
-            formatter_class=_Formatter,
+            formatter_class=HelpFormatter,
             aliases=list(aliases),
         )
         if json_option:
@@ -284,17 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
         created.append(sub)
         return sub
 
-    run = command(commands, "run", "start a new Codex thread with PROMPT", _operation_command)
-    _add_operation_options(run, "run")
+    run = command(commands, "run", "start a new Codex thread with PROMPT", operation_command)
+    add_operation_options(run, "run")
     resume = command(
-        commands, "resume", "continue a session (by name) or a thread (by id)", _operation_command
+        commands, "resume", "continue a session (by name) or a thread (by id)", operation_command
     )
-    _add_operation_options(resume, "resume")
+    add_operation_options(resume, "resume")
 
     def add_fork(parent: Any) -> None:
         help_text = "fork a session or thread and run PROMPT on the copy"
-        fork = command(parent, "fork", help_text, _operation_command)
-        _add_operation_options(fork, "fork")
+        fork = command(parent, "fork", help_text, operation_command)
+        add_operation_options(fork, "fork")
 
     add_fork(commands)
 
@@ -304,22 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
         actions,
         "list",
         "list sessions, most recent first",
-        _sessions_list,
+        sessions_list,
         json_option=True,
         aliases=["ls"],
     )
     show = command(
-        actions, "show", "show a session and its recent turns", _sessions_show, json_option=True
+        actions, "show", "show a session and its recent turns", sessions_show, json_option=True
     )
     show.add_argument("name")
-    rename = command(actions, "rename", "rename a session", _sessions_rename, json_option=True)
+    rename = command(actions, "rename", "rename a session", sessions_rename, json_option=True)
     rename.add_argument("name")
     rename.add_argument("new_name")
     delete = command(
         actions,
         "delete",
         "forget a session (codex keeps the thread)",
-        _sessions_delete,
+        sessions_delete,
         json_option=True,
     )
     delete.add_argument("name")
@@ -329,589 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "doctor",
         "check the codex binary, its version, login and the session store",
-        _doctor,
+        doctor_command,
         json_option=True,
     )
     for name, server in SERVERS.items():
-        add_server_options(command(commands, name, server.help, _server), name)
+        add_server_options(command(commands, name, server.help, server_command), name)
     for sub in created:  # last, so that each command's own options come first in --help
         add_policy_options(sub)
     return parser
 
 
-# --------------------------------------------------------------------------- errors
-
-
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def exit_code_for_error(exc: BridgeError) -> int:
-    cause = exc.__cause__
-    if isinstance(cause, (CodexNotInstalledError, CodexVersionError)):
-        return EXIT_CODEX_MISSING
-    if isinstance(cause, SessionNotFoundError):
-        return EXIT_NOT_FOUND
-    if exc.code in ("invalid_request", "policy") or isinstance(
-        cause, (CodexUsageError, SessionExistsError)
-    ):
-        return EXIT_USAGE
-    return EXIT_FAILED
-
-
-def exit_code_for_outcome(outcome: RunOutcome) -> int:
-    if outcome.ok:
-        return EXIT_OK
-    if outcome.status == "timeout":
-        return EXIT_TIMEOUT
-    if outcome.status == "cancelled":
-        return EXIT_INTERRUPTED
-    if outcome.error is not None and outcome.error.kind == "unknown_thread":
-        return EXIT_NOT_FOUND
-    return EXIT_FAILED
-
-
-# --------------------------------------------------------------------------- output helpers
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    # No markup: names, prompts and paths are shown as they are, brackets included.
-    return Console(stderr=stderr, highlight=False, markup=False)
-
-
-class _Stdout:
-    """Machine output on stdout; a reader that goes away (``| head``) ends it quietly."""
-
-    closed = False
-
-    @classmethod
-    def line(cls, data: Any) -> None:
-        if cls.closed:
-            return
-        try:
-            sys.stdout.write(msgspec.json.encode(data).decode() + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            cls.closed = True
-            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-
-
-def _local_time(iso: str) -> str:
-    try:
-        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
-
-
-def _home_relative(path: str | None) -> str:
-    if not path:
-        return ""
-    home = str(Path.home())
-    return "~" + path[len(home) :] if path == home or path.startswith(home + os.sep) else path
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def describe_usage(usage: Usage) -> str:
-    text = f"{usage.input_tokens:,} in"
-    if usage.cached_input_tokens:
-        text += f" ({usage.cached_input_tokens:,} cached)"
-    text += f", {usage.output_tokens:,} out"
-    if usage.reasoning_output_tokens:
-        text += f" ({usage.reasoning_output_tokens:,} reasoning)"
-    return text
-
-
-# --------------------------------------------------------------------------- run / resume / fork
-
-
-def _read_prompt(argument: str) -> str:
-    if argument != "-":
-        return argument
-    if sys.stdin is None:
-        return ""
-    if _is_terminal(sys.stdin):
-        print("Reading the prompt from stdin (end it with Ctrl-D)…", file=sys.stderr)
-    return sys.stdin.read()
-
-
-def _read_schema(path: str) -> dict[str, Any]:
-    try:
-        schema = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageProblem(f"cannot read the output schema {path!r}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageProblem(f"the output schema {path!r} is not valid JSON: {exc}") from None
-    if not isinstance(schema, dict):
-        raise UsageProblem(f"the output schema {path!r} must be a JSON object")
-    return schema
-
-
-def _target(value: str) -> dict[str, str]:
-    """A thread id when it is a UUID, else a session name."""
-    return {"thread_id" if is_thread_id(value) else "session_name": value}
-
-
-def operation_params(
-    args: argparse.Namespace, service: BridgeService | None = None
-) -> RunParams | ResumeParams | ForkParams:
-    """The service parameters of a run/resume/fork command line; with ``service``, the
-    output schema file is read only when the policy allows it."""
-    operation: Operation = args.operation
-    data: dict[str, Any] = {
-        "prompt": _read_prompt(args.prompt),
-        "model": args.model,
-        "sandbox": args.sandbox,
-        "timeout_seconds": args.timeout,
-        "idle_timeout_seconds": args.idle_timeout,
-        "reasoning_effort": args.reasoning_effort,
-        "reasoning_summary": args.reasoning_summary,
-        "web_search": args.web_search,
-        "network_access": args.network or None,
-        "developer_instructions": args.developer_instructions,
-        "base_instructions": args.base_instructions,
-    }
-    if operation != "fork":
-        data["cwd"] = args.cd
-        data["approval_policy"] = args.approval_policy
-        data["config_overrides"] = dict(args.config)
-        data["images"] = args.image
-        if args.output_schema is not None:
-            path = args.output_schema
-            if service is not None:
-                path = service.checked_file(path, what="output schema")
-            data["output_schema"] = _read_schema(path)
-    if operation == "run":
-        data.update(
-            session_name=args.session,
-            replace_session=args.replace,
-            profile=args.profile,
-            add_dirs=args.add_dir,
-        )
-        return parse_params(RunParams, _without_none(data))
-    data.update(_target(args.target))
-    if operation == "resume":
-        return parse_params(ResumeParams, _without_none(data))
-    data["new_session_name"] = args.session
-    data["replace_session"] = args.replace
-    return parse_params(ForkParams, _without_none(data))
-
-
-def _without_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def _operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    service = BridgeService(policy)
-    params = operation_params(args, service)
-    mode: OutputMode = (
-        "events" if args.events else "json" if args.json or not _is_terminal(sys.stdout) else "live"
-    )
-    interactive = _is_terminal(sys.stdin) and mode == "live"
-    approval_policy = getattr(params, "approval_policy", None)
-    if policy.engine == "auto":  # a one-shot run gains nothing from a warm server
-        relays = wants_relay(str(approval_policy) if approval_policy else None, interactive)
-        policy = msgspec.structs.replace(policy, engine="app-server" if relays else "exec")
-    service = BridgeService(policy)
-    view = TerminalView(_console(), params) if mode == "live" else None
-    on_approval = terminal_approvals(view.pause, view.resume) if view and interactive else None
-
-    def on_event(event: ThreadEvent) -> None:
-        if mode == "events":
-            _Stdout.line(event_to_dict(event))
-        elif view is not None:
-            view.on_event(event)
-
-    def on_progress(update: ProgressUpdate) -> None:
-        if view is not None:
-            view.on_progress(update)
-
-    async def work() -> RunOutcome:
-        operation = (
-            service.run
-            if isinstance(params, RunParams)
-            else service.resume
-            if isinstance(params, ResumeParams)
-            else service.fork
-        )
-        return await operation(
-            params,  # type: ignore[arg-type]
-            on_progress=on_progress,
-            on_event=on_event,
-            on_approval=on_approval,
-            approvals_unavailable=None if on_approval else NOT_A_TERMINAL,
-        )
-
-    with view if view is not None else contextlib.nullcontext():
-        result = asyncio.run(until_signal(work, service.aclose))
-    if isinstance(result, Interrupted):
-        if view is not None:
-            view.interrupted()
-        else:
-            print(f"{PROG}: interrupted; codex was stopped", file=sys.stderr)
-        return 128 + result.signal_number
-    if mode == "events":
-        _Stdout.line({"type": "bridge.result", "result": result})
-    elif mode == "json":
-        _Stdout.line(result)
-    elif view is not None:
-        view.finish(result)
-    if view is None and not result.ok:
-        # The JSON on stdout says it to programs; a person reading the terminal needs it too.
-        _error(_failure_line(result))
-    return exit_code_for_outcome(result)
-
-
-def _failure_line(outcome: RunOutcome) -> str:
-    if outcome.error is None:
-        return f"codex {outcome.status}"
-    return f"codex {outcome.status}: {outcome.error.message} [{outcome.error.kind}]"
-
-
-class TerminalView:
-    """The live view of one run on a terminal (rich): a spinner line with the elapsed time
-    and what Codex is doing, above it a log of commands, file changes and warnings."""
-
-    def __init__(self, console: Console, params: RunParams | ResumeParams | ForkParams) -> None:
-        from rich.live import Live
-        from rich.spinner import Spinner
-
-        self.console = console
-        self.started = time.monotonic()
-        self.activity = "starting codex…"
-        self.command: str | None = None
-        self.files: list[str] = []
-        self.thread_id: str | None = None
-        self._pending_message: str | None = None
-        self._shown_warnings: set[str] = set()
-        cwd = getattr(params, "cwd", None)
-        self._cwd = os.path.abspath(cwd) if cwd else os.getcwd()
-        self._spinner = Spinner("dots", style="cyan")
-        self._live = Live(self, console=console, refresh_per_second=8, transient=True)
-
-    def __enter__(self) -> TerminalView:
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._live.stop()
-
-    def pause(self) -> None:
-        """Stop redrawing (a prompt is shown)."""
-        self._live.stop()
-
-    def resume(self) -> None:
-        self._live.start()
-
-    def __rich__(self) -> RenderableType:
-        from rich.text import Text
-
-        elapsed = time.monotonic() - self.started
-        doing = f"$ {self.command}" if self.command else self.activity
-        line = Text.assemble(
-            (f"{_duration(elapsed)} ", "bold cyan"), (doing, "cyan" if self.command else "")
-        )
-        if self.files:
-            line.append(f"  · {_count(len(self.files), 'file')} changed", style="green")
-        line.truncate(max(20, self.console.width - 4), overflow="ellipsis")
-        self._spinner.update(text=line)
-        return self._spinner
-
-    # ---- callbacks (on the event loop; the Live thread only reads this state)
-    def on_progress(self, update: ProgressUpdate) -> None:
-        self.activity = update.message
-
-    def on_event(self, event: ThreadEvent) -> None:
-        from rich.text import Text
-
-        if isinstance(event, ThreadStarted):
-            if self.thread_id is not None and event.thread_id != self.thread_id:
-                # A new thread within one run: the SDK retries a transient failure.
-                self.console.print(Text("retrying on a new thread…", style="yellow"))
-            self.thread_id = event.thread_id
-            return
-        if isinstance(event, ErrorEvent):
-            self._shown_warnings.add(event.message)
-            self.console.print(Text(f"warning: {event.message}", style="yellow"))
-            return
-        if not isinstance(event, (ItemStarted, ItemCompleted)):
-            return
-        item = event.item
-        if isinstance(item, AgentMessageItem):
-            if isinstance(event, ItemCompleted) and item.text:
-                self._flush_message()
-                # Held back: if it turns out to be the final message it is shown as Markdown.
-                self._pending_message = item.text
-            return
-        self._flush_message()
-        if isinstance(item, CommandExecutionItem):
-            command = display_command(item.command)
-            if isinstance(event, ItemStarted):
-                self.command = command
-                return
-            self.command = None
-            failed = item.exit_code not in (0, None)
-            status = f"exit {item.exit_code}" if item.exit_code is not None else item.status
-            self.console.print(
-                Text.assemble(
-                    ("$ ", "bold"), (command, "bold"), (f"  ({status})", "red" if failed else "dim")
-                )
-            )
-        elif isinstance(item, FileChangeItem) and isinstance(event, ItemCompleted):
-            for change in item.changes:
-                verb = change_verb(change.kind)
-                if change.path not in self.files:
-                    self.files.append(change.path)
-                self.console.print(
-                    Text.assemble((f"{verb} ", "green"), self._shown_path(change.path))
-                )
-
-    def _shown_path(self, path: str) -> str:
-        if path.startswith(self._cwd + os.sep):
-            return os.path.relpath(path, self._cwd)
-        return _home_relative(path)
-
-    def _flush_message(self) -> None:
-        from rich.text import Text
-
-        if self._pending_message is not None:
-            self.console.print(Text(self._pending_message, style="italic"))
-            self._pending_message = None
-
-    # ---- the end
-    def interrupted(self) -> None:
-        self.console.print("interrupted: codex was stopped", style="yellow")
-
-    def finish(self, outcome: RunOutcome) -> None:
-        from rich.markdown import Markdown
-        from rich.text import Text
-
-        console = self.console
-        if self._pending_message is not None and self._pending_message != outcome.final_message:
-            self._flush_message()
-        if outcome.structured_output is not None:
-            console.print_json(data=outcome.structured_output)
-        elif outcome.final_message:
-            console.print(Markdown(outcome.final_message))
-        for warning in outcome.warnings:
-            if warning not in self._shown_warnings:
-                console.print(Text(f"warning: {warning}", style="yellow"))
-        if outcome.error is not None:
-            console.print(
-                Text(
-                    f"✗ codex {outcome.status}: {outcome.error.message} [{outcome.error.kind}]",
-                    style="bold red",
-                )
-            )
-        console.print(Text(self._footer(outcome), style="dim"))
-
-    @staticmethod
-    def _footer(outcome: RunOutcome) -> str:
-        mark = "✓" if outcome.ok else "✗"
-        summary = [f"{mark} {outcome.status} in {_duration(outcome.duration_seconds)}"]
-        if outcome.files_changed:
-            summary.append(_count(len(outcome.files_changed), "file") + " changed")
-        usage = outcome.turn_usage or outcome.usage
-        if usage is not None:
-            summary.append("tokens " + describe_usage(usage))
-        where = []
-        if outcome.session_name:
-            where.append(f"session {outcome.session_name}")
-        if outcome.thread_id:
-            where.append(f"thread {outcome.thread_id}")
-        lines = [" · ".join(summary), " · ".join(where)]
-        target = outcome.session_name or outcome.thread_id
-        if target:
-            lines.append(f"continue with: {PROG} resume {target} PROMPT")
-        return "\n".join(line for line in lines if line)
-
-
-# --------------------------------------------------------------------------- sessions
-
-
-def _wants_json(args: argparse.Namespace) -> bool:
-    return bool(args.json) or not _is_terminal(sys.stdout)
-
-
-def _sessions_list(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    sessions = BridgeService(policy).list_sessions()
-    if _wants_json(args):
-        _Stdout.line(sessions)
-        return EXIT_OK
-    from rich.table import Table
-
-    console = _console()
-    if not sessions:
-        console.print(f"no sessions in {policy.store_path}")
-        return EXIT_OK
-    table = Table(box=None, header_style="bold")
-    table.add_column("name", overflow="fold")
-    table.add_column("thread id", no_wrap=True, min_width=36)  # needed whole to resume
-    table.add_column("updated", no_wrap=True)
-    table.add_column("turns", justify="right")
-    table.add_column("last status")
-    table.add_column("cwd", overflow="fold")
-    for info in sessions:
-        table.add_row(
-            info.name,
-            info.thread_id,
-            _local_time(info.updated_at),
-            str(info.turns),
-            _styled_status(info.last_status),
-            _home_relative(info.cwd),
-        )
-    console.print(table)
-    return EXIT_OK
-
-
-def _styled_status(status: str | None) -> Text:
-    from rich.text import Text
-
-    return Text(status or "", style="green" if status == "completed" else "red")
-
-
-def _print_session(info: SessionInfo) -> None:
-    from rich.table import Table
-
-    console = _console()
-    details = Table.grid(padding=(0, 2))
-    details.add_column(style="bold")
-    details.add_column()
-    rows: list[tuple[str, str | Text]] = [
-        ("name", info.name),
-        ("thread id", info.thread_id),
-        ("created", _local_time(info.created_at)),
-        ("updated", _local_time(info.updated_at)),
-        ("cwd", _home_relative(info.cwd)),
-        ("model", info.model or ""),
-        ("turns", str(info.turns)),
-        ("last status", _styled_status(info.last_status)),
-        ("forked from", info.forked_from or ""),
-        ("tokens", describe_usage(info.usage) if info.usage else ""),
-    ]
-    for label, value in rows:
-        if value:
-            details.add_row(label, value)
-    console.print(details)
-    if info.recent_turns:
-        turns = Table(title="recent turns", box=None, header_style="bold", title_justify="left")
-        for column in ("at", "operation", "status", "prompt", "reply"):
-            turns.add_column(column, overflow="ellipsis", no_wrap=column in ("prompt", "reply"))
-        for turn in info.recent_turns:
-            turns.add_row(
-                _local_time(turn.at),
-                turn.operation,
-                _styled_status(turn.status),
-                " ".join(turn.prompt_preview.split()),
-                " ".join((turn.final_message_preview or "").split()),
-            )
-        console.print(turns)
-
-
-def _sessions_show(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    info = BridgeService(policy).show_session(args.name)
-    if _wants_json(args):
-        _Stdout.line(info)
-    else:
-        _print_session(info)
-    return EXIT_OK
-
-
-def _sessions_rename(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    info = BridgeService(policy).rename_session(args.name, args.new_name)
-    if _wants_json(args):
-        _Stdout.line(info)
-    else:
-        _console().print(f"renamed session {args.name!r} to {info.name!r}")
-    return EXIT_OK
-
-
-def _sessions_delete(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    info = BridgeService(policy).delete_session(args.name)
-    if _wants_json(args):
-        _Stdout.line(info)
-    elif not info.deleted:
-        _console().print(f"no session {info.name!r}: nothing to delete")
-    else:
-        _console().print(
-            f"deleted session {info.name!r} (codex keeps thread {info.thread_id}; "
-            f"`{PROG} resume {info.thread_id} PROMPT` still works)"
-        )
-    return EXIT_OK
-
-
-# --------------------------------------------------------------------------- doctor & servers
-
-
-def _doctor(args: argparse.Namespace, policy: BridgePolicy) -> int:
-    report = BridgeService(policy).doctor()
-    if _wants_json(args):
-        data: dict[str, Any] = msgspec.to_builtins(report)
-        data["policy"] = policy.describe()
-        _Stdout.line(data)
-    else:
-        _print_doctor(report, policy)
-    if report.ok:
-        return EXIT_OK
-    codex_missing = any(c.name == "codex" and not c.ok for c in report.checks)
-    return EXIT_CODEX_MISSING if codex_missing else EXIT_FAILED
-
-
-def _print_doctor(report: DoctorReport, policy: BridgePolicy) -> None:
-    from rich.text import Text
-
-    console = _console()
-    console.print(Text(f"codex-local-bridge {report.bridge_version}", style="bold"))
-    for check in report.checks:
-        mark, style = ("✓", "green") if check.ok else ("✗", "bold red")
-        console.print(Text.assemble((f"{mark} ", style), (f"{check.name}: ", "bold"), check.detail))
-    console.print(
-        Text(
-            f"policy: sandbox {policy.default_sandbox.value} (ceiling "
-            f"{policy.sandbox_ceiling.value}), timeout {policy.default_timeout_seconds:g}s "
-            f"(max {policy.max_timeout_seconds:g}s), {policy.max_concurrency} concurrent run(s)"
-            + (f", roots {', '.join(policy.allowed_roots)}" if policy.allowed_roots else ""),
-            style="dim",
-        )
-    )
-    console.print(
-        Text("all good", style="bold green")
-        if report.ok
-        else Text("something is wrong (see ✗ above)", style="bold red")
-    )
-
-
-def _server(args: argparse.Namespace, policy: BridgePolicy) -> int:
+def server_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
     try:
         run_server(args.command, args, policy)
     except ServerUnavailable as exc:
-        _error(str(exc))
+        error(str(exc))
         return EXIT_FAILED
     return EXIT_OK
-
-
-# --------------------------------------------------------------------------- main
 
 
 def _exit_status(exc: SystemExit) -> int:
@@ -936,18 +161,18 @@ def main(argv: list[str] | None = None) -> int:
         policy = policy_from_args(args)
         return handler(args, policy)
     except PolicyError as exc:
-        _error(str(exc))
+        error(str(exc))
         return EXIT_USAGE
     except UsageProblem as exc:
-        _error(str(exc))
+        error(str(exc))
         return EXIT_USAGE
     except BridgeError as exc:
-        _error(exc.message)
+        error(exc.message)
         return exit_code_for_error(exc)
     except KeyboardInterrupt:  # outside a run (reading stdin, a server): nothing to clean up
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         traceback.print_exc()
-        _error(f"internal error: {exc!r}")
+        error(f"internal error: {exc!r}")
         return EXIT_FAILED
