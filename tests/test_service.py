@@ -108,8 +108,8 @@ async def test_jobs_queue_behind_the_concurrency_cap_and_cancel(
     service = BridgeService(
         BridgePolicy(store_path=str(tmp_path / "s.json"), codex_bin=fake_codex, max_concurrency=1)
     )
-    blocker = service.start_job("run", RunParams(prompt="[[fake:stall]]", cwd=str(tmp_path)))
-    waiting = service.start_job("run", RunParams(prompt="later", cwd=str(tmp_path)))
+    blocker = service.start_job(RunParams(prompt="[[fake:stall]]", cwd=str(tmp_path)))
+    waiting = service.start_job(RunParams(prompt="later", cwd=str(tmp_path)))
     for _ in range(400):
         if service.job_status(blocker.job_id).state == "running" and (
             service.job_status(waiting.job_id).progress
