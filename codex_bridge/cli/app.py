@@ -19,7 +19,7 @@ from ..launch import (
     policy_from_args,
     run_server,
 )
-from ..policy import BridgePolicy, PolicyError
+from ..policy import BridgePolicy
 from ..service import BridgeError
 from .doctor import doctor_command
 from .exits import (
@@ -27,8 +27,6 @@ from .exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
-    UsageProblem,
     exit_code_for_error,
 )
 from .output import error
@@ -160,12 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy = policy_from_args(args)
         return handler(args, policy)
-    except PolicyError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except UsageProblem as exc:
-        error(str(exc))
-        return EXIT_USAGE
     except BridgeError as exc:
         error(exc.message)
         return exit_code_for_error(exc)
