@@ -4,7 +4,8 @@ positional strings, see :mod:`codex_bridge.lsp.arguments`) into a service operat
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
@@ -16,7 +17,7 @@ from .arguments import named_arguments, pop_flag, split_target
 from .context import pop_context
 from .server import CodexLanguageServer, job_result
 
-__all__ = ["COMMANDS", "HANDLERS"]
+__all__ = ["COMMANDS", "HANDLERS", "TABLE", "Command"]
 
 _Handler = Callable[..., Awaitable[Any]]
 
@@ -124,18 +125,96 @@ def _only(
     return named
 
 
-HANDLERS: dict[str, _Handler] = {
-    "codex.run": _run_command("run", ("prompt", "session_name")),
-    "codex.resume": _run_command("resume", ("target", "prompt")),
-    "codex.fork": _run_command("fork", ("target", "prompt", "new_session_name")),
-    "codex.cancel": _cancel,
-    "codex.status": _status,
-    "codex.sessions.list": _sessions_command("sessions.list", ()),
-    "codex.sessions.show": _sessions_command("sessions.show", ("name",)),
-    "codex.sessions.rename": _sessions_command("sessions.rename", ("name", "new_name")),
-    "codex.sessions.delete": _sessions_command("sessions.delete", ("name",)),
-    "codex.steer": _steer,
+_RUN_OPTIONS = {
+    "wait": "true: answer when Codex finishes (default: at once, with the run_id; the result "
+    "follows as progress, messages and the transcript).",
+    "review": "true: Codex works on a private copy of the workspace and its changes come back "
+    "as one workspace edit to accept; false: it writes to disk directly (default: the review "
+    "setting, for runs that may write).",
+    "document": "The focused document (a file URI): the prompt says where you are.",
+    "position": 'The cursor, {"line", "character"}.',
+    "selection": 'The selection, {"start", "end"}: quoted in the prompt from the buffer.',
 }
+_TARGET = "A session name, or a thread id (a UUID): becomes session_name or thread_id."
+_RUN_ID = "The run_id a run answered with."
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``workspace/executeCommand`` command, and what its reference says about it."""
+
+    name: str
+    handler: _Handler
+    operation: str | None
+    """The service operation it runs: its params Struct describes the arguments."""
+    positional: tuple[str, ...] = ()
+    """The arguments that may come as strings, in order (then one object of the rest)."""
+    summary: str = ""
+    """What it does (default: the operation's description)."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Arguments of the language server's own, with what they do."""
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    """Params fields the command names differently (``job_id`` → ``run_id``)."""
+
+
+def _turn(kind: Literal["run", "resume", "fork"], positional: tuple[str, ...]) -> Command:
+    summaries = {
+        "run": "Start a new Codex thread in the background (or, with wait, until it ends).",
+        "resume": "Continue a session or thread with a prompt.",
+        "fork": "Fork a session or thread and run a prompt on the copy.",
+    }
+    options = dict(_RUN_OPTIONS)
+    if "target" in positional:
+        options = {"target": _TARGET, **options}
+    return Command(
+        f"codex.{kind}", _run_command(kind, positional), kind, positional, summaries[kind], options
+    )
+
+
+def _sessions(operation: str, positional: tuple[str, ...]) -> Command:
+    return Command(
+        f"codex.{operation}", _sessions_command(operation, positional), operation, positional
+    )
+
+
+TABLE = (
+    _turn("run", ("prompt", "session_name")),
+    _turn("resume", ("target", "prompt")),
+    _turn("fork", ("target", "prompt", "new_session_name")),
+    Command(
+        "codex.cancel",
+        _cancel,
+        "jobs.cancel",
+        ("run_id",),
+        "Cancel a run (by default every running run of this server).",
+        {"run_id": _RUN_ID},
+        renamed={"job_id": "run_id"},
+    ),
+    Command(
+        "codex.status",
+        _status,
+        "jobs.status",
+        ("run_id",),
+        "A run's state and result; without run_id the server's version, engine, policy and runs.",
+        {"run_id": _RUN_ID, "doctor": "true: also check codex, its login and the session store."},
+        renamed={"job_id": "run_id"},
+    ),
+    _sessions("sessions.list", ()),
+    _sessions("sessions.show", ("name",)),
+    _sessions("sessions.rename", ("name", "new_name")),
+    _sessions("sessions.delete", ("name",)),
+    Command(
+        "codex.steer",
+        _steer,
+        "steer",
+        ("run_id", "prompt"),
+        options={"run_id": "The running run to steer (or name its thread_id)."},
+        renamed={"job_id": "run_id"},
+    ),
+)
+"""Every command, in the order the reference lists them."""
+
+HANDLERS: dict[str, _Handler] = {command.name: command.handler for command in TABLE}
 
 COMMANDS = tuple(HANDLERS)
 """The commands the server offers, by name."""
