@@ -7,7 +7,8 @@ import pathlib
 
 import pytest
 
-from codex_bridge.policy import BridgePolicy, PolicyError
+from codex_bridge.errors import InvalidSetting
+from codex_bridge.policy import BridgePolicy
 from codex_bridge.progress import describe_event, display_command
 from codex_bridge.service import (
     BridgeError,
@@ -135,13 +136,13 @@ def test_unknown_job_and_session_are_clear_errors(service: BridgeService) -> Non
 
 
 def test_policy_validation() -> None:
-    with pytest.raises(PolicyError, match="exceeds the ceiling"):
+    with pytest.raises(InvalidSetting, match="exceeds the ceiling"):
         BridgePolicy(default_sandbox=SandboxMode.WORKSPACE_WRITE, sandbox_ceiling="read-only")  # type: ignore[arg-type]
     env = {"CODEX_BRIDGE_MAX_CONCURRENCY": "4", "CODEX_BRIDGE_IDLE_TIMEOUT_SECONDS": "off"}
     policy = BridgePolicy.from_sources({"max_concurrency": 3}, env=env)
     assert policy.max_concurrency == 3  # explicit beats environment
     assert policy.idle_timeout_seconds is None
-    with pytest.raises(PolicyError, match="invalid policy"):
+    with pytest.raises(InvalidSetting, match="invalid policy"):
         BridgePolicy.from_sources({"max_concurrency": "many"}, env={})
 
 
