@@ -22,13 +22,7 @@ from ..launch import (
 from ..policy import BridgePolicy
 from ..service import BridgeError
 from .doctor import doctor_command
-from .exits import (
-    EXIT_CODES_HELP,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    exit_code_for_error,
-)
+from .exits import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code_for_error
 from .output import error
 from .run import add_operation_options, operation_command
 from .sessions import sessions_delete, sessions_list, sessions_rename, sessions_show

@@ -11,10 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from codex_local_sdk import (
-    ThreadEvent,
-    event_to_dict,
-)
+from codex_local_sdk import ThreadEvent, event_to_dict
 
 from ..launch import PROG
 from ..policy import BridgePolicy

@@ -17,13 +17,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import MsgId
 
-from ..errors import (
-    BridgeError,
-    CodexFailed,
-    CodexUnavailable,
-    InvalidRequest,
-    lookup,
-)
+from ..errors import BridgeError, CodexFailed, CodexUnavailable, InvalidRequest, lookup
 
 if TYPE_CHECKING:
     from .server import CodexLanguageServer
