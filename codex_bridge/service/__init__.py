@@ -64,13 +64,12 @@ from .results import (
     WorktreeList,
     WorktreeRemoved,
 )
-from .turns import Callbacks, running_in
+from .turns import TurnHooks, running_in
 
 __all__ = [
     "OPERATIONS",
     "BridgeError",
     "BridgeService",
-    "Callbacks",
     "CommandSummary",
     "Detail",
     "DoctorCheck",
@@ -107,6 +106,7 @@ __all__ = [
     "ThreadList",
     "ThreadTarget",
     "ThreadsListParams",
+    "TurnHooks",
     "TurnInfo",
     "TurnParams",
     "WorktreeList",

@@ -14,12 +14,11 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import msgspec
 
 from codex_local_sdk import (
-    ApprovalHandler,
     ApprovalPolicy,
     CodexError,
     CodexExecRequest,
@@ -44,9 +43,12 @@ from ..worktrees import WorktreeError, add_worktree, report, repository
 from .doctor import examine
 from .jobs import Job, JobsMixin
 from .params import ForkParams, ResumeParams, RunParams, TurnParams
-from .results import DoctorReport, JobInfo, ProgressCallback, RunOutcome, ThreadTarget
+from .results import DoctorReport, JobInfo, RunOutcome, ThreadTarget
 from .sessions import SessionsMixin
-from .turns import RUN_DIRECTORY, WORKTREE_NAME, Callbacks, Reporter, Slot, checked_schema
+from .turns import RUN_DIRECTORY, WORKTREE_NAME, Reporter, Slot, TurnHooks, checked_schema
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BridgeService"]
 
@@ -185,20 +187,10 @@ class BridgeService(SessionsMixin, JobsMixin):
         return self.policy.checked_path(path, what=what, kind="file")
 
     # ----------------------------------------------------------------- operations
-    async def run(
-        self,
-        params: RunParams,
-        *,
-        on_progress: ProgressCallback | None = None,
-        on_event: EventCallback | None = None,
-        on_approval: ApprovalHandler | None = None,
-        approvals_unavailable: str | None = None,
-    ) -> RunOutcome:
+    async def run(self, params: RunParams, **hooks: Unpack[TurnHooks]) -> RunOutcome:
         """Start a new thread (recorded as a session when ``session_name`` is given).
 
-        ``on_progress`` gets a described update per notable event; ``on_event`` (also on
-        resume and fork) sees every raw event, for callers that relay the stream itself;
-        ``on_approval`` asks the person about codex's approval requests (see ``_operate``).
+        ``hooks`` (also on resume and fork): see :class:`~codex_bridge.service.TurnHooks`.
         """
         name = params.session_name
 
@@ -210,18 +202,9 @@ class BridgeService(SessionsMixin, JobsMixin):
             )
             return result
 
-        callbacks = Callbacks(on_progress, on_event, on_approval, approvals_unavailable)
-        return await self._operate(params, start, callbacks)
+        return await self._operate(params, start, hooks)
 
-    async def resume(
-        self,
-        params: ResumeParams,
-        *,
-        on_progress: ProgressCallback | None = None,
-        on_event: EventCallback | None = None,
-        on_approval: ApprovalHandler | None = None,
-        approvals_unavailable: str | None = None,
-    ) -> RunOutcome:
+    async def resume(self, params: ResumeParams, **hooks: Unpack[TurnHooks]) -> RunOutcome:
         """Continue a thread named by session name or thread id (exactly one)."""
 
         async def start(request: CodexExecRequest, turn: _Turn) -> CodexExecResult:
@@ -232,18 +215,9 @@ class BridgeService(SessionsMixin, JobsMixin):
                 **turn,
             )
 
-        callbacks = Callbacks(on_progress, on_event, on_approval, approvals_unavailable)
-        return await self._operate(params, start, callbacks)
+        return await self._operate(params, start, hooks)
 
-    async def fork(
-        self,
-        params: ForkParams,
-        *,
-        on_progress: ProgressCallback | None = None,
-        on_event: EventCallback | None = None,
-        on_approval: ApprovalHandler | None = None,
-        approvals_unavailable: str | None = None,
-    ) -> RunOutcome:
+    async def fork(self, params: ForkParams, **hooks: Unpack[TurnHooks]) -> RunOutcome:
         """Fork a thread into a new one (optionally recorded as ``new_session_name``)."""
 
         async def start(request: CodexExecRequest, turn: _Turn) -> CodexExecResult:
@@ -256,30 +230,15 @@ class BridgeService(SessionsMixin, JobsMixin):
             )
             return result
 
-        callbacks = Callbacks(on_progress, on_event, on_approval, approvals_unavailable)
-        return await self._operate(params, start, callbacks)
+        return await self._operate(params, start, hooks)
 
-    async def _turn(
-        self,
-        params: TurnParams,
-        *,
-        on_progress: ProgressCallback | None = None,
-        on_event: EventCallback | None = None,
-        on_approval: ApprovalHandler | None = None,
-        approvals_unavailable: str | None = None,
-    ) -> RunOutcome:
+    async def _turn(self, params: TurnParams, **hooks: Unpack[TurnHooks]) -> RunOutcome:
         """Run, resume or fork, by the type of ``params`` (a background job's work)."""
-        callbacks: dict[str, Any] = {
-            "on_progress": on_progress,
-            "on_event": on_event,
-            "on_approval": on_approval,
-            "approvals_unavailable": approvals_unavailable,
-        }
         if isinstance(params, RunParams):
-            return await self.run(params, **callbacks)
+            return await self.run(params, **hooks)
         if isinstance(params, ResumeParams):
-            return await self.resume(params, **callbacks)
-        return await self.fork(params, **callbacks)
+            return await self.resume(params, **hooks)
+        return await self.fork(params, **hooks)
 
     def checked_cwd(self, params: TurnParams) -> str:
         """Where ``params`` would run codex, after every policy check (else BridgeError)."""
@@ -336,16 +295,16 @@ class BridgeService(SessionsMixin, JobsMixin):
             )
 
     async def _operate(
-        self, params: TurnParams, start: _Start, callbacks: Callbacks, worktree: str | None = None
+        self, params: TurnParams, start: _Start, hooks: TurnHooks, worktree: str | None = None
     ) -> RunOutcome:
         """Policy checks, a concurrency slot, then one SDK operation (in ``worktree``, a
         checked directory, when given).
 
-        ``callbacks.on_approval`` asks the person about codex's approval requests (else they
+        ``hooks["on_approval"]`` asks the person about codex's approval requests (else they
         are declined, with ``approvals_unavailable`` as the reason). Approving never lets
         codex leave its sandbox unless this server's ceiling is danger-full-access."""
         if worktree is None and not isinstance(params, ResumeParams) and params.worktree:
-            return await self._in_worktree(params, start, callbacks)
+            return await self._in_worktree(params, start, hooks)
         request = checked = self._checked_request(params)
         if worktree is not None:
             request = msgspec.structs.replace(request, cwd=worktree)
@@ -356,12 +315,12 @@ class BridgeService(SessionsMixin, JobsMixin):
         total, idle, notes = self.policy.timeouts(
             params.timeout_seconds, params.idle_timeout_seconds
         )
-        reporter = Reporter(callbacks.on_progress, callbacks.on_event)
+        reporter = Reporter(hooks.get("on_progress"), hooks.get("on_event"))
         approvals = handling_approvals(
-            callbacks.on_approval,
+            hooks.get("on_approval"),
             timeout_seconds=self.policy.approval_timeout_seconds,
             allow_leaving_sandbox=self.policy.sandbox_ceiling is SandboxMode.DANGER_FULL_ACCESS,
-            unavailable_reason=callbacks.approvals_unavailable,
+            unavailable_reason=hooks.get("approvals_unavailable"),
         )
         turn = _Turn(
             timeout_seconds=total,
@@ -397,7 +356,7 @@ class BridgeService(SessionsMixin, JobsMixin):
         return toplevel, common_dir, head
 
     async def _in_worktree(
-        self, params: RunParams | ForkParams, start: _Start, callbacks: Callbacks
+        self, params: RunParams | ForkParams, start: _Start, hooks: TurnHooks
     ) -> RunOutcome:
         toplevel, common_dir, head = self._worktree_source(params)
         name = WORKTREE_NAME.get()
@@ -412,7 +371,7 @@ class BridgeService(SessionsMixin, JobsMixin):
         except WorktreeError as exc:
             raise InvalidRequest(str(exc), field="worktree") from None
         inside = self._directory(tree.path, what="worktree")
-        outcome = await self._operate(params, start, callbacks, worktree=inside)
+        outcome = await self._operate(params, start, hooks, worktree=inside)
         outcome.worktree = await report(tree)
         return outcome
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
-from codex_local_sdk import ApprovalHandler, EventCallback, ThreadEvent, ThreadStarted
+from codex_local_sdk import ApprovalHandler, ThreadEvent, ThreadStarted
 
 from ..changes import Change, ChangeFeed
 from ..errors import BridgeError, InvalidRequest, JobNotFound, JobNotRunning
@@ -32,9 +32,11 @@ from .results import (
     SteerInfo,
     _iso,
 )
-from .turns import WORKTREE_NAME, consume_exception
+from .turns import WORKTREE_NAME, TurnHooks, consume_exception
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from codex_local_sdk import CodexExecRequest
 
     from ..engine import EngineTransport
@@ -88,15 +90,7 @@ class JobsMixin:
         def _checked_request(self, params: TurnParams) -> CodexExecRequest: ...
         def _worktree_source(self, params: TurnParams) -> tuple[str, ...]: ...
         async def _guard(self, operation: Awaitable[_T]) -> _T: ...
-        async def _turn(
-            self,
-            params: TurnParams,
-            *,
-            on_progress: ProgressCallback | None = None,
-            on_event: EventCallback | None = None,
-            on_approval: ApprovalHandler | None = None,
-            approvals_unavailable: str | None = None,
-        ) -> RunOutcome: ...
+        async def _turn(self, params: TurnParams, **hooks: Unpack[TurnHooks]) -> RunOutcome: ...
 
     def start_job(
         self,

@@ -46,7 +46,7 @@ from .results import (
     WorktreeList,
     WorktreeRemoved,
 )
-from .turns import Callbacks
+from .turns import TurnHooks
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -63,7 +63,7 @@ class Operation(Generic[_P, _R]):
     """The params type: a Struct (or :data:`~codex_bridge.service.JobStartParams`)."""
     result: Any
     """The result type (a Struct, or a union of two)."""
-    invoke: Callable[[BridgeService, _P, Callbacks], Awaitable[_R]]
+    invoke: Callable[[BridgeService, _P, TurnHooks], Awaitable[_R]]
     """Runs the operation with parsed params."""
     description: str
 
@@ -73,107 +73,98 @@ class Operation(Generic[_P, _R]):
         return parsed
 
     async def __call__(
-        self, service: BridgeService, arguments: Any, callbacks: Callbacks | None = None
+        self, service: BridgeService, arguments: Any, hooks: TurnHooks | None = None
     ) -> _R:
-        """Parse ``arguments`` and run the operation."""
-        return await self.invoke(service, self.parse(arguments), callbacks or Callbacks())
+        """Parse ``arguments`` and run the operation (``hooks``: who hears about a turn)."""
+        return await self.invoke(service, self.parse(arguments), hooks or TurnHooks())
 
 
-def _hooks(callbacks: Callbacks) -> dict[str, Any]:
-    return {
-        "on_progress": callbacks.on_progress,
-        "on_event": callbacks.on_event,
-        "on_approval": callbacks.on_approval,
-        "approvals_unavailable": callbacks.approvals_unavailable,
-    }
+async def _run(service: BridgeService, params: RunParams, hooks: TurnHooks) -> RunOutcome:
+    return await service.run(params, **hooks)
 
 
-async def _run(service: BridgeService, params: RunParams, callbacks: Callbacks) -> RunOutcome:
-    return await service.run(params, **_hooks(callbacks))
+async def _resume(service: BridgeService, params: ResumeParams, hooks: TurnHooks) -> RunOutcome:
+    return await service.resume(params, **hooks)
 
 
-async def _resume(service: BridgeService, params: ResumeParams, callbacks: Callbacks) -> RunOutcome:
-    return await service.resume(params, **_hooks(callbacks))
+async def _fork(service: BridgeService, params: ForkParams, hooks: TurnHooks) -> RunOutcome:
+    return await service.fork(params, **hooks)
 
 
-async def _fork(service: BridgeService, params: ForkParams, callbacks: Callbacks) -> RunOutcome:
-    return await service.fork(params, **_hooks(callbacks))
-
-
-async def _steer(service: BridgeService, params: SteerParams, _: Callbacks) -> SteerInfo:
+async def _steer(service: BridgeService, params: SteerParams, _: TurnHooks) -> SteerInfo:
     return await service.steer(params.prompt, job_id=params.job_id, thread_id=params.thread_id)
 
 
-async def _sessions_list(service: BridgeService, _: NoParams, __: Callbacks) -> SessionList:
+async def _sessions_list(service: BridgeService, _: NoParams, __: TurnHooks) -> SessionList:
     return SessionList(sessions=await asyncio.to_thread(service.list_sessions))
 
 
 async def _session_show(
-    service: BridgeService, params: SessionNameParams, _: Callbacks
+    service: BridgeService, params: SessionNameParams, _: TurnHooks
 ) -> SessionInfo:
     return await asyncio.to_thread(service.show_session, params.name)
 
 
 async def _session_rename(
-    service: BridgeService, params: SessionRenameParams, _: Callbacks
+    service: BridgeService, params: SessionRenameParams, _: TurnHooks
 ) -> SessionInfo:
     return await asyncio.to_thread(service.rename_session, params.name, params.new_name)
 
 
 async def _session_delete(
-    service: BridgeService, params: SessionNameParams, _: Callbacks
+    service: BridgeService, params: SessionNameParams, _: TurnHooks
 ) -> SessionDeleted:
     return await asyncio.to_thread(service.delete_session, params.name)
 
 
 async def _job_start(
-    service: BridgeService, params: RunParams | ResumeParams | ForkParams, callbacks: Callbacks
+    service: BridgeService, params: RunParams | ResumeParams | ForkParams, hooks: TurnHooks
 ) -> JobInfo:
     return service.start_job(
         params,
-        on_progress=callbacks.on_progress,
-        on_approval=callbacks.on_approval,
-        approvals_unavailable=callbacks.approvals_unavailable,
+        on_progress=hooks.get("on_progress"),
+        on_approval=hooks.get("on_approval"),
+        approvals_unavailable=hooks.get("approvals_unavailable"),
     )
 
 
-async def _job_status(service: BridgeService, params: JobIdParams, _: Callbacks) -> JobInfo:
+async def _job_status(service: BridgeService, params: JobIdParams, _: TurnHooks) -> JobInfo:
     return service.job_status(params.job_id)
 
 
 async def _job_wait(
-    service: BridgeService, params: JobWaitParams, _: Callbacks
+    service: BridgeService, params: JobWaitParams, _: TurnHooks
 ) -> JobInfo | JobsWaited:
     return await service.wait(params)
 
 
-async def _job_cancel(service: BridgeService, params: JobIdParams, _: Callbacks) -> JobInfo:
+async def _job_cancel(service: BridgeService, params: JobIdParams, _: TurnHooks) -> JobInfo:
     return await service.cancel_job(params.job_id)
 
 
-async def _jobs_list(service: BridgeService, _: NoParams, __: Callbacks) -> JobList:
+async def _jobs_list(service: BridgeService, _: NoParams, __: TurnHooks) -> JobList:
     return JobList(jobs=service.list_jobs())
 
 
 async def _threads_list(
-    service: BridgeService, params: ThreadsListParams, _: Callbacks
+    service: BridgeService, params: ThreadsListParams, _: TurnHooks
 ) -> ThreadList:
     return await asyncio.to_thread(service.list_threads, params)
 
 
 async def _worktrees_list(
-    service: BridgeService, params: WorktreesListParams, _: Callbacks
+    service: BridgeService, params: WorktreesListParams, _: TurnHooks
 ) -> WorktreeList:
     return await asyncio.to_thread(service.list_worktrees, params)
 
 
 async def _worktree_remove(
-    service: BridgeService, params: WorktreeRemoveParams, _: Callbacks
+    service: BridgeService, params: WorktreeRemoveParams, _: TurnHooks
 ) -> WorktreeRemoved:
     return await asyncio.to_thread(service.remove_worktree, params)
 
 
-async def _doctor(service: BridgeService, params: DoctorParams, _: Callbacks) -> DoctorReport:
+async def _doctor(service: BridgeService, params: DoctorParams, _: TurnHooks) -> DoctorReport:
     return await asyncio.to_thread(lambda: service.doctor(login=params.login))
 
 

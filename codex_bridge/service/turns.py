@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import jsonschema
 
@@ -25,20 +24,19 @@ from ..live import LiveText
 from ..progress import describe_event
 from .results import ProgressCallback, ProgressUpdate
 
-__all__ = ["Callbacks", "running_in"]
+__all__ = ["TurnHooks", "running_in"]
 
 
-@dataclass(frozen=True)
-class Callbacks:
-    """Who hears about a turn while it runs."""
+class TurnHooks(TypedDict, total=False):
+    """Who hears about a turn while it runs (keyword arguments of run, resume and fork)."""
 
-    on_progress: ProgressCallback | None = None
+    on_progress: ProgressCallback | None
     """A described update per notable event (and the notice that the turn queues)."""
-    on_event: EventCallback | None = None
+    on_event: EventCallback | None
     """Every raw event, for callers that relay the stream themselves."""
-    on_approval: ApprovalHandler | None = None
+    on_approval: ApprovalHandler | None
     """Asks the person about codex's approval requests."""
-    approvals_unavailable: str | None = None
+    approvals_unavailable: str | None
     """Without ``on_approval``: why requests are declined (told to codex)."""
 
 
