@@ -19,12 +19,12 @@ from ..rendering import is_thread_id
 from ..service import (
     OPERATIONS,
     BridgeService,
-    Callbacks,
     ForkParams,
     ProgressUpdate,
     ResumeParams,
     RunOutcome,
     RunParams,
+    TurnHooks,
 )
 from ..signals import Interrupted, until_signal
 from .approvals import NOT_A_TERMINAL, terminal_approvals, wants_relay
@@ -114,7 +114,7 @@ def operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
         if view is not None:
             view.on_progress(update)
 
-    callbacks = Callbacks(
+    hooks = TurnHooks(
         on_progress=on_progress,
         on_event=on_event,
         on_approval=on_approval,
@@ -122,7 +122,7 @@ def operation_command(args: argparse.Namespace, policy: BridgePolicy) -> int:
     )
 
     async def work() -> RunOutcome:
-        outcome: RunOutcome = await OPERATIONS[args.operation].invoke(service, params, callbacks)
+        outcome: RunOutcome = await OPERATIONS[args.operation].invoke(service, params, hooks)
         return outcome
 
     with view if view is not None else contextlib.nullcontext():
