@@ -1,6 +1,6 @@
 """The language server under a test client.
 
-``start_server`` launches ``python -m codex_bridge.lsp_server`` over stdio under a
+``start_server`` launches ``python -m codex_bridge.lsp`` over stdio under a
 pytest-lsp client that also answers ``workspace/applyEdit``; ``codex_processes`` finds what
 is left of codex runs that used a given CODEX_HOME (codex itself and any child in its process
 group), not the server.
@@ -26,7 +26,7 @@ from tests.support.paths import ROOT
 from tests.support.processes import codex_processes as processes_with_home
 from tests.support.processes import wait_none_left_async
 
-SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp_server"]
+SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp"]
 WAIT_SECONDS = 30.0
 StartServer = Callable[..., Awaitable["CodexTestClient"]]
 """The ``launch`` fixture: starts a server, returns its initialized client."""
@@ -104,7 +104,7 @@ async def stop_server(client: CodexTestClient) -> int | None:
 
 def codex_processes(codex_home: str | os.PathLike[str]) -> list[psutil.Process]:
     """Live processes started by codex runs that used ``codex_home`` (not the server)."""
-    return processes_with_home(codex_home, exclude="codex_bridge.lsp_server")
+    return processes_with_home(codex_home, exclude="codex_bridge.lsp")
 
 
 async def codex_runs_ended(codex_home: str | os.PathLike[str]) -> None:
