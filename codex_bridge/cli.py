@@ -1144,7 +1144,7 @@ def _print_doctor(report: DoctorReport, policy: BridgePolicy) -> None:
 
 def _server(args: argparse.Namespace, policy: BridgePolicy) -> int:
     # Imported only here: the server modules pull in mcp / pygls, which are slow to import.
-    module_name = f"codex_bridge.{args.command}_server"
+    module_name = "codex_bridge.mcp" if args.command == "mcp" else "codex_bridge.lsp_server"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -17,7 +17,7 @@ TAG_ENV = "MCP_SERVER_TEST_TAG"
 """Set to a unique value per test: every process the test starts (server, codex, codex's
 children) inherits it, which is how leftovers are found."""
 
-_SERVER_MARKERS = ("codex_bridge.mcp_server", "codex-bridge")
+_SERVER_MARKERS = ("codex_bridge.mcp", "codex-bridge")
 
 
 def tagged_processes(tag: str) -> list[psutil.Process]:
@@ -100,9 +100,9 @@ def server_env(
 
 
 def module_server(env: Mapping[str, str], cwd: Path) -> StdioServerParameters:
-    """``python -m codex_bridge.mcp_server`` (independent of the console script)."""
+    """``python -m codex_bridge.mcp`` (independent of the console script)."""
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "codex_bridge.mcp_server"], env=dict(env), cwd=cwd
+        command=sys.executable, args=["-m", "codex_bridge.mcp"], env=dict(env), cwd=cwd
     )
 
 

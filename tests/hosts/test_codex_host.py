@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.mcp_server import _tool_specs
+from codex_bridge.mcp.server import _tool_specs
 from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home

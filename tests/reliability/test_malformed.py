@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.mcp_server import _tool_specs
+from codex_bridge.mcp.server import _tool_specs
 from codex_bridge.policy import BridgePolicy
 from tests.conftest import FAKE_CODEX
 from tests.mcp_support import server_env

@@ -24,9 +24,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
-from .changes import Change
-from .job_store import LOST_MESSAGE
-from .service import BridgeError, BridgeService, JobInfo, parse_params
+from ..changes import Change
+from ..job_store import LOST_MESSAGE
+from ..service import BridgeError, BridgeService, JobInfo, parse_params
 
 __all__ = ["RELATED_TASK_KEY", "TASK_CAPABILITY", "TASK_TOOLS", "Tasks"]
 
@@ -111,7 +111,7 @@ class Tasks:
     async def _create(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> dict[str, Any]:
-        from .mcp_server import _JOB_PARAMS
+        from .server import _JOB_PARAMS
 
         kind = TASK_TOOLS.get(params.name)
         if kind is None:

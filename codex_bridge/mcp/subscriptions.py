@@ -28,8 +28,8 @@ from mcp.server.subscriptions import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .changes import Change
-from .service import BridgeService
+from ..changes import Change
+from ..service import BridgeService
 
 __all__ = ["JOB_URI_PREFIX", "JOB_URI_TEMPLATE", "BridgeServer", "Subscriptions", "job_uri"]
 
@@ -123,7 +123,7 @@ class Subscriptions:
 
 class BridgeServer(Server[BridgeService]):
     """The SDK's server, declaring what the bridge adds: resource list changes (2025-11-25)
-    and, with :mod:`codex_bridge.mcp_tasks`, the ``tasks`` capability."""
+    and, with :mod:`codex_bridge.mcp.tasks`, the ``tasks`` capability."""
 
     tasks_capability: types.ServerTasksCapability | None = None
 

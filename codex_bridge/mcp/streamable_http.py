@@ -36,9 +36,9 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .mcp_server import ServeOptions, _startup_check, build_server
-from .policy import BridgePolicy, PolicyError
-from .service import BridgeService
+from ..policy import BridgePolicy, PolicyError
+from ..service import BridgeService
+from .server import ServeOptions, _startup_check, build_server
 
 __all__ = ["BearerToken", "load_token", "parse_bind", "security_settings", "serve_http"]
 

@@ -14,16 +14,7 @@ from typing import Any, Literal
 import mcp_types as types
 import msgspec
 
-from .mcp_server import (
-    _annotations,
-    _builtins,
-    _input_schema,
-    _isolated,
-    _output_schema,
-    _text_result,
-    _ToolSpec,
-)
-from .service import (
+from ..service import (
     BridgeError,
     BridgeService,
     ProgressCallback,
@@ -31,6 +22,15 @@ from .service import (
     RunOutcome,
     RunParams,
     parse_params,
+)
+from .server import (
+    _annotations,
+    _builtins,
+    _input_schema,
+    _isolated,
+    _output_schema,
+    _text_result,
+    _ToolSpec,
 )
 
 __all__ = ["compat_tool_specs"]

@@ -12,23 +12,23 @@ import anyio.to_thread
 import mcp_types as types
 import msgspec
 
-from .mcp_server import (
-    _annotations,
-    _builtins,
-    _input_schema,
-    _output_schema,
-    _text_result,
-    _ToolSpec,
-)
-from .service import BridgeError, BridgeService, ProgressCallback, parse_params
-from .threads import ThreadInfo, codex_home, recent_threads
-from .worktrees import (
+from ..service import BridgeError, BridgeService, ProgressCallback, parse_params
+from ..threads import ThreadInfo, codex_home, recent_threads
+from ..worktrees import (
     BRANCH_PREFIX,
     WorktreeError,
     WorktreeListing,
     list_worktrees,
     remove_worktree,
     repository,
+)
+from .server import (
+    _annotations,
+    _builtins,
+    _input_schema,
+    _output_schema,
+    _text_result,
+    _ToolSpec,
 )
 
 __all__ = ["extra_tool_specs"]

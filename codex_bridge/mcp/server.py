@@ -8,7 +8,7 @@ It is built on the SDK's low-level ``Server`` rather than ``MCPServer`` so that 
 output schemas come from the service's msgspec Structs (one source of truth, validated by
 ``parse_params``) instead of being restated as Python signatures.
 
-Run it with ``codex-bridge mcp`` or ``python -m codex_bridge.mcp_server`` (stdio).
+Run it with ``codex-bridge mcp`` or ``python -m codex_bridge.mcp`` (stdio).
 """
 
 from __future__ import annotations
@@ -40,10 +40,9 @@ from pydantic import ValidationError
 
 from codex_local_sdk.otel import instrument
 
-from . import __version__
-from .mcp_approvals import approval_relay
-from .policy import SAFE_CONFIG_KEYS, BridgePolicy
-from .service import (
+from .. import __version__
+from ..policy import SAFE_CONFIG_KEYS, BridgePolicy
+from ..service import (
     BridgeError,
     BridgeService,
     ForkParams,
@@ -60,7 +59,8 @@ from .service import (
     SteerInfo,
     parse_params,
 )
-from .wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
+from ..wire import INVALID_PARAMS, INVALID_REQUEST, Refused, check_arguments, inspect_message
+from .approvals import approval_relay
 
 __all__ = [
     "SERVER_NAME",
@@ -695,7 +695,7 @@ def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
 
 
 def _tool_specs(policy: BridgePolicy, *, compat_tools: bool = False) -> list[_ToolSpec]:
-    from .mcp_tools_extra import extra_tool_specs
+    from .extra_tools import extra_tool_specs
 
     specs = _base_tool_specs() + extra_tool_specs()
     if compat_tools:
@@ -981,7 +981,7 @@ def build_server(
     specs = {
         spec.name: spec for spec in _tool_specs(service.policy, compat_tools=options.compat_tools)
     }
-    from .mcp_tasks import TASK_TOOLS, Tasks
+    from .tasks import TASK_TOOLS, Tasks
 
     tools = [spec.definition() for spec in specs.values()]
     for tool in tools:  # task-augmented calls run as background jobs (MCP Tasks)
@@ -990,7 +990,7 @@ def build_server(
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
     # codex runs become child spans of the tool call that started them.
     instrument(service.client)
-    from .mcp_subscriptions import JOB_URI_PREFIX, JOB_URI_TEMPLATE, BridgeServer, Subscriptions
+    from .subscriptions import JOB_URI_PREFIX, JOB_URI_TEMPLATE, BridgeServer, Subscriptions
 
     subscriptions = Subscriptions(service)
 
@@ -1265,7 +1265,7 @@ def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     if options.http is not None:
-        from .mcp_http import serve_http
+        from .streamable_http import serve_http
 
         serve_http(policy, options)
         return
@@ -1279,11 +1279,7 @@ def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m codex_bridge.mcp_server [policy flags]``: the same as ``codex-bridge mcp``."""
+    """``python -m codex_bridge.mcp [policy flags]``: the same as ``codex-bridge mcp``."""
     from codex_bridge.cli import main as cli_main
 
     return cli_main(["mcp", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

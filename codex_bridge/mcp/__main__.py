@@ -1,0 +1,3 @@
+from codex_bridge.mcp.server import main
+
+raise SystemExit(main())
