@@ -6,6 +6,20 @@ with ``--http``). Only this package imports ``mcp`` (slow to import).
 
 from __future__ import annotations
 
-from .server import SERVER_NAME, ServeOptions, build_server, host_tool_timeout, serve
+from .server import (
+    SERVER_NAME,
+    ServeOptions,
+    build_server,
+    host_tool_timeout,
+    options_from_args,
+    serve,
+)
 
-__all__ = ["SERVER_NAME", "ServeOptions", "build_server", "host_tool_timeout", "serve"]
+__all__ = [
+    "SERVER_NAME",
+    "ServeOptions",
+    "build_server",
+    "host_tool_timeout",
+    "options_from_args",
+    "serve",
+]
