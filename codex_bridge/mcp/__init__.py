@@ -13,6 +13,7 @@ from .server import (
     host_tool_timeout,
     options_from_args,
     serve,
+    tool_specs,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "host_tool_timeout",
     "options_from_args",
     "serve",
+    "tool_specs",
 ]

@@ -9,29 +9,16 @@ carry ``threadId`` and ``content`` as the old server's did, plus the usual outco
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
 import mcp_types as types
 import msgspec
 
-from ..service import (
-    BridgeError,
-    BridgeService,
-    ProgressCallback,
-    ResumeParams,
-    RunOutcome,
-    RunParams,
-    parse_params,
-)
-from .server import (
-    _annotations,
-    _builtins,
-    _input_schema,
-    _isolated,
-    _output_schema,
-    _text_result,
-    _ToolSpec,
-)
+from ..service import BridgeError, ResumeParams, RunOutcome, RunParams, parse_params
+from .results import builtins, text_result
+from .tooling import BridgeTool, ToolCall, input_schema, isolated, struct_schema
 
 __all__ = ["compat_tool_specs"]
 
@@ -47,51 +34,48 @@ _RENAMED = {
 _BACK = {ours: theirs for theirs, ours in _RENAMED.items() if theirs != "conversationId"}
 
 
+def _doc(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
 class _CodexArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename=_BACK):
-    prompt: str
-    cwd: str | None = None
-    model: str | None = None
-    profile: str | None = None
-    sandbox: Literal["read-only", "workspace-write", "danger-full-access"] | None = None
-    approval_policy: Literal["untrusted", "on-failure", "on-request", "never"] | None = None
-    config_overrides: dict[str, Any] | None = None
-    base_instructions: str | None = None
-    developer_instructions: str | None = None
+    prompt: Annotated[str, _doc("The task for Codex (it does not see your conversation).")]
+    cwd: Annotated[str | None, _doc("Working directory for Codex.")] = None
+    model: Annotated[
+        str | None, _doc("Model to use instead of the Codex configuration's default.")
+    ] = None
+    profile: Annotated[
+        str | None,
+        _doc("A profile from config.toml (refused unless the operator allowed profiles)."),
+    ] = None
+    sandbox: Annotated[
+        Literal["read-only", "workspace-write", "danger-full-access"] | None,
+        _doc("read-only, workspace-write or danger-full-access (up to the server's ceiling)."),
+    ] = None
+    approval_policy: Annotated[
+        Literal["untrusted", "on-failure", "on-request", "never"] | None,
+        _doc(
+            "never, on-failure or on-request (up to the server's ceiling; untrusted is "
+            "refused: codex exec no longer supports it)."
+        ),
+    ] = None
+    config_overrides: Annotated[
+        dict[str, Any] | None,
+        _doc(
+            "Codex config values {key: value} (like codex -c); model and reasoning settings only."
+        ),
+    ] = None
+    base_instructions: Annotated[str | None, _doc("Replace Codex's built-in instructions.")] = None
+    developer_instructions: Annotated[str | None, _doc("Extra instructions Codex follows.")] = None
 
 
 class _ReplyArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    prompt: str
+    prompt: Annotated[str, _doc("The task for Codex (it does not see your conversation).")]
     # The old server's names.
-    threadId: str | None = None
-    conversationId: str | None = None
-
-
-_DOCS = {
-    "prompt": "The task for Codex (it does not see your conversation).",
-    "cwd": "Working directory for Codex.",
-    "model": "Model to use instead of the Codex configuration's default.",
-    "profile": "A profile from config.toml (refused unless the operator allowed profiles).",
-    "sandbox": "read-only, workspace-write or danger-full-access (up to the server's ceiling).",
-    "approval-policy": (
-        "never, on-failure or on-request (up to the server's ceiling; untrusted is refused: "
-        "codex exec no longer supports it)."
-    ),
-    "config": (
-        "Codex config values {key: value} (like codex -c); model and reasoning settings only."
-    ),
-    "base-instructions": "Replace Codex's built-in instructions.",
-    "developer-instructions": "Extra instructions Codex follows.",
-    "threadId": "The thread to continue (threadId from an earlier codex result).",
-    "conversationId": "Older name for threadId.",
-}
-
-
-def _schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
-    schema = _input_schema("compat", [kind])
-    for name, prop in schema["properties"].items():
-        if name in _DOCS:
-            prop["description"] = _DOCS[name]
-    return schema
+    threadId: Annotated[
+        str | None, _doc("The thread to continue (threadId from an earlier codex result).")
+    ] = None
+    conversationId: Annotated[str | None, _doc("Older name for threadId.")] = None
 
 
 def _translated(arguments: dict[str, Any], kind: type[msgspec.Struct]) -> dict[str, Any]:
@@ -103,22 +87,18 @@ def _translated(arguments: dict[str, Any], kind: type[msgspec.Struct]) -> dict[s
     return translated
 
 
-def _old_name(exc: BridgeError) -> BridgeError:
+@contextlib.contextmanager
+def _old_names() -> Iterator[None]:
     """Name the caller's argument in a refusal, not ours."""
-    if exc.field in _BACK:
-        exc.field = _BACK[exc.field]
-    return exc
+    try:
+        yield
+    except BridgeError as exc:
+        if exc.field in _BACK:
+            exc.field = _BACK[exc.field]
+        raise exc from None
 
 
-def _compat_result(outcome: RunOutcome) -> types.CallToolResult:
-    structured = {**_builtins(outcome), "threadId": outcome.thread_id, "content": ""}
-    structured["content"] = outcome.final_message or ""
-    return _text_result(outcome.to_text(), structured, is_error=not outcome.ok)
-
-
-async def _codex(
-    service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
-) -> types.CallToolResult:
+def _run_params(arguments: dict[str, Any]) -> RunParams:
     if arguments.get("approval-policy") == "untrusted":
         raise BridgeError(
             "approval-policy 'untrusted' is not available: codex exec no longer supports it; "
@@ -126,39 +106,46 @@ async def _codex(
             code="policy",
             field="approval-policy",
         )
-    try:
-        params = parse_params(RunParams, _translated(arguments, _CodexArguments))
-        outcome = await _isolated(service.run(params, on_progress=progress))
-    except BridgeError as exc:
-        raise _old_name(exc) from None
-    return _compat_result(outcome)
+    with _old_names():
+        return parse_params(RunParams, _translated(arguments, _CodexArguments))
 
 
-async def _codex_reply(
-    service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
-) -> types.CallToolResult:
+def _resume_params(arguments: dict[str, Any]) -> ResumeParams:
     translated = _translated(arguments, _ReplyArguments)
     both = "threadId" in arguments and "conversationId" in arguments
     if both and arguments["threadId"] != arguments["conversationId"]:
         raise BridgeError("pass threadId or conversationId, not both", field="threadId")
     if "thread_id" not in translated:
         raise BridgeError("threadId is required (from an earlier codex result)", field="threadId")
-    try:
-        params = parse_params(ResumeParams, translated)
-        outcome = await _isolated(service.resume(params, on_progress=progress))
-    except BridgeError as exc:
-        raise _old_name(exc) from None
+    with _old_names():
+        return parse_params(ResumeParams, translated)
+
+
+def _compat_result(outcome: RunOutcome) -> types.CallToolResult:
+    structured = {**builtins(outcome), "threadId": outcome.thread_id, "content": ""}
+    structured["content"] = outcome.final_message or ""
+    return text_result(outcome.to_text(), structured, is_error=not outcome.ok)
+
+
+async def _codex(call: ToolCall, params: RunParams) -> types.CallToolResult:
+    with _old_names():
+        outcome = await isolated(call.service.run(params, on_progress=call.progress))
     return _compat_result(outcome)
 
 
-def compat_tool_specs() -> list[_ToolSpec]:
+async def _codex_reply(call: ToolCall, params: ResumeParams) -> types.CallToolResult:
+    with _old_names():
+        outcome = await isolated(call.service.resume(params, on_progress=call.progress))
+    return _compat_result(outcome)
+
+
+def compat_tool_specs() -> list[BridgeTool[Any]]:
     """``codex`` and ``codex-reply``, as the removed ``codex mcp-server`` offered them."""
-    output = _output_schema(RunOutcome)
+    output = struct_schema(RunOutcome)
     output["properties"]["threadId"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
     output["properties"]["content"] = {"type": "string"}
-    hints: dict[str, bool] = {"destructive": True, "open_world": True}
     return [
-        _ToolSpec(
+        BridgeTool(
             name="codex",
             title="Codex",
             description=(
@@ -166,21 +153,27 @@ def compat_tool_specs() -> list[_ToolSpec]:
                 "Codex works on the prompt in cwd and this call returns its answer. The "
                 "result names the thread id (threadId) to continue with codex-reply."
             ),
-            input_schema=_schema(_CodexArguments),
+            params=RunParams,
+            parser=_run_params,
+            input_schema=input_schema([_CodexArguments]),
             output_schema=output,
-            annotations=_annotations("Codex", **hints),
             handler=_codex,
+            destructive=True,
+            open_world=True,
         ),
-        _ToolSpec(
+        BridgeTool(
             name="codex-reply",
             title="Codex reply",
             description=(
                 "Continue a Codex thread with another prompt (compatible with the former "
                 "`codex mcp-server` tool). Name the thread by threadId."
             ),
-            input_schema=_schema(_ReplyArguments),
+            params=ResumeParams,
+            parser=_resume_params,
+            input_schema=input_schema([_ReplyArguments]),
             output_schema=output,
-            annotations=_annotations("Codex reply", **hints),
             handler=_codex_reply,
+            destructive=True,
+            open_world=True,
         ),
     ]

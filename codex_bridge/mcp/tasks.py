@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -26,14 +26,20 @@ from pydantic import BaseModel
 
 from ..changes import Change
 from ..job_store import LOST_MESSAGE
-from ..service import BridgeError, BridgeService, JobInfo, parse_params
+from ..service import BridgeError, BridgeService, JobInfo
+from .results import outcome_result
+from .tooling import BridgeTool
 
 __all__ = ["RELATED_TASK_KEY", "TASK_CAPABILITY", "TASK_TOOLS", "Tasks"]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
-TASK_TOOLS = {"codex_run": "run", "codex_resume": "resume", "codex_fork": "fork"}
+TASK_TOOLS: dict[str, Literal["run", "resume", "fork"]] = {
+    "codex_run": "run",
+    "codex_resume": "resume",
+    "codex_fork": "fork",
+}
 """The tools that accept task-augmented calls, and the job kind each starts."""
 TASK_CAPABILITY = types.ServerTasksCapability(
     list=types.TasksListCapability(),
@@ -62,10 +68,9 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 class Tasks:
     """Tasks over one service's jobs, for every connection of one MCP server."""
 
-    def __init__(self, service: BridgeService, render: Any, normalise: Any) -> None:
+    def __init__(self, service: BridgeService, tools: Mapping[str, BridgeTool[Any]]) -> None:
         self._service = service
-        self._render = render  # RunOutcome → CallToolResult (the tools' own rendering)
-        self._normalise = normalise  # (tool name, arguments) → arguments
+        self._tools = tools  # a task's arguments are parsed as its tool's
         self._ttl: dict[str, int | None] = {}
         self._owners: dict[str, ServerSession] = {}
         self._last_status: dict[str, str] = {}
@@ -111,8 +116,6 @@ class Tasks:
     async def _create(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> dict[str, Any]:
-        from .server import _JOB_PARAMS
-
         kind = TASK_TOOLS.get(params.name)
         if kind is None:
             raise MCPError(
@@ -121,9 +124,8 @@ class Tasks:
                 + ", ".join(TASK_TOOLS),
             )
         try:
-            arguments = self._normalise(params.name, params.arguments)
-            job = parse_params(_JOB_PARAMS[kind], arguments)
-            info = self._service.start_job(kind, job)  # type: ignore[arg-type]
+            job = self._tools[params.name].parse(params.arguments)
+            info = self._service.start_job(kind, job)
         except BridgeError as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS,
@@ -149,7 +151,7 @@ class Tasks:
         while _STATUS[info.state] == "working":  # tasks/result blocks until the task ends
             info = await self._service.wait_job(params.task_id, _WAIT_SLICE)
         if info.outcome is not None:
-            result: types.CallToolResult = self._render(info.outcome)
+            result = outcome_result(info.outcome)
         else:
             text = info.error or (LOST_MESSAGE if info.state == "lost" else f"task {info.state}")
             result = types.CallToolResult(

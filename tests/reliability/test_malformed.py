@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.mcp.server import _tool_specs
+from codex_bridge.mcp import tool_specs
 from codex_bridge.policy import BridgePolicy
 from tests.conftest import FAKE_CODEX
 from tests.mcp_support import server_env
@@ -190,7 +190,7 @@ async def test_a_thousand_malformed_mcp_calls_are_all_answered(
         big = await peer.tool("codex_run", {"prompt": "p" * 10_000_000})
         assert not big["isError"] and len(big["structuredContent"]["final_message"]) > 10_000_000
         tools = await peer.call("tools/list")
-        assert len(tools["result"]["tools"]) == len(_tool_specs(BridgePolicy()))
+        assert len(tools["result"]["tools"]) == len(tool_specs(BridgePolicy()))
         alive = peer.alive
     record(
         "malformed MCP",
