@@ -1,6 +1,6 @@
 """Helpers for the language-server tests.
 
-``start_server`` launches ``python -m codex_bridge.lsp_server`` over stdio under a
+``start_server`` launches ``python -m codex_bridge.lsp`` over stdio under a
 pytest-lsp client that also answers ``workspace/applyEdit``; ``until`` waits for a
 condition; ``codex_processes`` finds what is left of codex runs that used a given
 CODEX_HOME (codex itself and any child in its process group).
@@ -25,7 +25,7 @@ from pytest_lsp.client import register_lsp_features
 from tests.support.processes import codex_processes as processes_with_home
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp_server"]
+SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp"]
 WAIT_SECONDS = 30.0
 MessageRequestHandler = Callable[
     [LanguageClient, lsp.ShowMessageRequestParams], Awaitable[lsp.MessageActionItem | None]
@@ -121,7 +121,7 @@ async def until(
 
 def codex_processes(codex_home: str | os.PathLike[str]) -> list[psutil.Process]:
     """Live processes started by codex runs that used ``codex_home`` (not the server)."""
-    return processes_with_home(codex_home, exclude="codex_bridge.lsp_server")
+    return processes_with_home(codex_home, exclude="codex_bridge.lsp")
 
 
 async def no_codex_left(codex_home: str | os.PathLike[str]) -> None:

@@ -1,6 +1,6 @@
 """Review mode, editor context, live transcripts and status in the language server.
 
-A real LSP client (pytest-lsp) drives ``python -m codex_bridge.lsp_server`` with the fake
+A real LSP client (pytest-lsp) drives ``python -m codex_bridge.lsp`` with the fake
 codex, whose ``[[fake:fs=...]]`` directive really changes files where it runs: in review mode
 that is the server's isolated copy, so the workspace must stay as it was until the client
 applies the edit the server proposes.

@@ -1,4 +1,4 @@
-"""End-to-end tests of the language server (``python -m codex_bridge.lsp_server``).
+"""End-to-end tests of the language server (``python -m codex_bridge.lsp``).
 
 Each test launches the server over stdio under a pytest-lsp client with VS Code's
 capabilities, drives it with the fake codex (or, once, the real CLI against the mock

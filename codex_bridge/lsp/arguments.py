@@ -11,16 +11,14 @@ arguments positionally, optionally followed by one object of named options::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..rendering import is_thread_id
 from ..service import BridgeError
 from ..wire import check_arguments
 
 __all__ = ["named_arguments", "pop_flag", "split_target"]
-
-_THREAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def named_arguments(
@@ -54,7 +52,7 @@ def split_target(command: str, named: dict[str, Any]) -> None:
     target = named.pop("target", None)
     if target is None:
         return
-    key = "thread_id" if _THREAD_ID.match(target) else "session_name"
+    key = "thread_id" if is_thread_id(target) else "session_name"
     if key in named:
         raise BridgeError(f"{command}: {key} given both positionally and by name")
     named[key] = target

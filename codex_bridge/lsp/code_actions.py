@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 from lsprotocol import types as lsp
 
+from ..rendering import short
+
 __all__ = [
     "KINDS",
     "LastThread",
@@ -32,6 +34,7 @@ KINDS = (FIX, COMMENT, EXPLAIN, TESTS, CONTINUE)
 _MAX_SELECTION = 6000
 _MAX_DIAGNOSTICS = 5
 _MAX_COMMENTS = 3
+_SHOWN = 60  # characters of a diagnostic or instruction in an action's title
 _CODEX_COMMENT = re.compile(
     r"(?:#|//|--|;|%|/\*+|\*|<!--|\")\s*codex:\s*(?P<text>.+?)\s*(?:\*/|-->)?\s*$", re.I
 )
@@ -119,7 +122,7 @@ def code_actions(
         )
         actions.append(
             _action(
-                f"Codex: fix “{_short(diagnostic.message)}”",
+                f"Codex: fix “{short(diagnostic.message, _SHOWN)}”",
                 FIX,
                 "codex.run",
                 {"prompt": prompt, "sandbox": write_sandbox},
@@ -138,7 +141,7 @@ def code_actions(
         )
         actions.append(
             _action(
-                f"Codex: do “{_short(instruction)}”",
+                f"Codex: do “{short(instruction, _SHOWN)}”",
                 COMMENT,
                 "codex.run",
                 {"prompt": prompt, "sandbox": write_sandbox},
@@ -213,8 +216,3 @@ def _wanted(kind: str | None, only: Sequence[str] | None) -> bool:
         return True
     kind = kind or ""
     return any(not wanted or kind == wanted or kind.startswith(wanted + ".") for wanted in only)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

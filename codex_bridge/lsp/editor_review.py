@@ -31,7 +31,7 @@ from .isolation import IsolationError, Snapshot, changes_in, make_snapshot
 from .review import ClientEditSupport, Proposal, apply_on_disk, propose
 
 if TYPE_CHECKING:
-    from ..lsp_server import CodexLanguageServer
+    from .server import CodexLanguageServer
 
 __all__ = ["edit_support", "isolate", "offer", "review_root"]
 

@@ -11,7 +11,6 @@ from .server import (
     ServeOptions,
     build_server,
     host_tool_timeout,
-    options_from_args,
     serve,
     tool_specs,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "ServeOptions",
     "build_server",
     "host_tool_timeout",
-    "options_from_args",
     "serve",
     "tool_specs",
 ]

@@ -1,3 +1,6 @@
-from codex_bridge.mcp.server import main
+"""``python -m codex_bridge.mcp [flags]``: the same as ``codex-bridge mcp``."""
 
-raise SystemExit(main())
+from ..launch import server_main
+
+if __name__ == "__main__":
+    raise SystemExit(server_main("mcp"))

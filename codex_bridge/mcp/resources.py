@@ -10,8 +10,9 @@ from urllib.parse import quote, unquote
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
+from ..rendering import session_line
 from ..service import BridgeError, BridgeService
-from .results import builtins, session_line
+from .results import builtins
 from .tooling import Context, in_thread
 
 if TYPE_CHECKING:

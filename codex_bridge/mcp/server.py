@@ -18,9 +18,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
 
 import anyio
 import mcp_types as types
@@ -32,6 +30,7 @@ from mcp.shared.exceptions import MCPError
 from codex_local_sdk.otel import instrument
 
 from .. import __version__
+from ..launch import ServeOptions
 from ..policy import BridgePolicy
 from ..service import (
     BridgeError,
@@ -57,8 +56,6 @@ __all__ = [
     "ServeOptions",
     "build_server",
     "host_tool_timeout",
-    "main",
-    "options_from_args",
     "serve",
     "tool_specs",
 ]
@@ -69,33 +66,6 @@ SERVER_NAME = "codex-bridge"
 HOST_TOOL_TIMEOUT_ENV = "MCP_TOOL_TIMEOUT"
 """Claude Code's tool timeout (milliseconds), which it passes on to the servers it starts."""
 _HOST_TIMEOUT_MARGIN_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """How ``codex-bridge mcp`` serves (beyond the policy)."""
-
-    compat_tools: bool = False
-    """Also offer ``codex`` / ``codex-reply``, the removed ``codex mcp-server``'s tools."""
-    http: str | None = None
-    """Serve streamable HTTP on ``[HOST:]PORT`` instead of stdio."""
-    token_file: str | None = None
-    """The HTTP bearer token's file (default: a new token in a new 0600 file)."""
-    allow_remote: bool = False
-    """Allow a non-loopback HTTP bind."""
-    allowed_hosts: tuple[str, ...] = ()
-    """Extra Host header values HTTP clients may use (``host`` or ``host:port``)."""
-
-
-def options_from_args(args: Any) -> ServeOptions:
-    """The serve options from ``codex-bridge mcp``'s parsed arguments."""
-    return ServeOptions(
-        compat_tools=bool(getattr(args, "compat_tools", False)),
-        http=getattr(args, "http", None),
-        token_file=getattr(args, "token_file", None),
-        allow_remote=bool(getattr(args, "allow_remote", False)),
-        allowed_hosts=tuple(getattr(args, "allowed_host", None) or ()),
-    )
 
 
 INSTRUCTIONS = """\
@@ -264,10 +234,3 @@ def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
     _startup_check(service)
     server = build_server(service, options, host_timeout_seconds=host_tool_timeout(os.environ))
     anyio.run(serve_stdio, server)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m codex_bridge.mcp [policy flags]``: the same as ``codex-bridge mcp``."""
-    from codex_bridge.cli import main as cli_main
-
-    return cli_main(["mcp", *(sys.argv[1:] if argv is None else argv)])

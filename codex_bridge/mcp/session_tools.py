@@ -7,9 +7,10 @@ from typing import Annotated, Any
 import mcp_types as types
 import msgspec
 
+from ..rendering import session_line, session_text
 from ..service import SessionDeleted, SessionInfo, SessionRenameParams
 from .field_docs import docs_for
-from .results import builtins, session_line, session_text, text_result
+from .results import builtins, text_result
 from .tooling import BridgeTool, NoArguments, ToolCall, in_thread
 
 __all__ = ["session_tool_specs"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 from ..service import BridgeService
+from ..signals import Interrupted, until_signal
 from ..wire import INVALID_PARAMS, INVALID_REQUEST, Refused, inspect_message
 
 __all__ = ["serve_stdio"]
@@ -98,37 +98,26 @@ def _inspect(line: bytes) -> Refused | None:
     return None
 
 
+async def _closed_by_the_lifespan() -> None:
+    """Nothing left to clean up: the server's lifespan has closed the service (killing every
+    codex) however the connection ended."""
+
+
 async def serve_stdio(server: Server[BridgeService]) -> None:
-    connection = anyio.CancelScope()
-    closed = anyio.Event()
+    """Serve one connection on stdin/stdout until EOF or a signal."""
     stdin = _CheckedStdin()
-
-    async def serve_connection() -> None:
-        with connection:
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-        closed.set()  # the lifespan has closed the service: no codex is left
-        group.cancel_scope.cancel()
-
-    async def stop_on_signal() -> None:
-        # A host's SIGTERM does not reach codex (its own process group): turn the signal into
-        # a cancellation, so that the lifespan kills codex before the process ends.
-        wanted = [signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", signal.SIGTERM)]
-        with anyio.open_signal_receiver(*wanted) as received:
-            async for signum in received:
-                logger.info("codex-bridge: signal %s, shutting down", signum)
-                break
-        connection.cancel()
-        with anyio.CancelScope(shield=True):
-            await closed.wait()
-        # The stdin reader blocks in a thread that only EOF ends, and a host that signals
-        # may keep stdin open: leave now that the cleanup is done.
-        logging.shutdown()
-        os._exit(0)
-
-    async with (
-        stdio_server(stdin=stdin) as (read_stream, write_stream),  # type: ignore[arg-type]
-        anyio.create_task_group() as group,
-    ):
+    async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
         stdin.write_stream = write_stream
-        group.start_soon(stop_on_signal)
-        group.start_soon(serve_connection)
+
+        async def connection() -> None:
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+        # A host's SIGTERM does not reach codex (its own process group): the signal becomes a
+        # cancellation, so that the lifespan kills codex before the process ends.
+        stopped = await until_signal(connection, _closed_by_the_lifespan)
+        if isinstance(stopped, Interrupted):
+            logger.info("codex-bridge: signal %s, shutting down", stopped.signal_number)
+            # The stdin reader blocks in a thread that only EOF ends, and a host that signals
+            # may keep stdin open: leave now that the cleanup is done.
+            logging.shutdown()
+            os._exit(0)

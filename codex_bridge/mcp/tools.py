@@ -15,6 +15,7 @@ import mcp_types as types
 import msgspec
 
 from ..policy import SAFE_CONFIG_KEYS, BridgePolicy
+from ..rendering import job_text
 from ..service import (
     BridgeError,
     ForkParams,
@@ -28,7 +29,7 @@ from ..service import (
 )
 from .approvals import approval_relay
 from .field_docs import FIELD_DOCS, docs_for
-from .results import builtins, job_result, job_text, outcome_result, text_result
+from .results import builtins, job_result, outcome_result, text_result
 from .tooling import BridgeTool, NoArguments, ToolCall, input_schema, isolated, struct_schema
 
 __all__ = ["JOB_PARAMS", "JobStart", "tool_specs"]
