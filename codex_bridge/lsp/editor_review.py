@@ -24,6 +24,7 @@ from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException
 
+from ..errors import PolicyRefused
 from ..service import BridgeError
 from .buffers import OpenBuffer
 from .context import inside, unsaved
@@ -63,7 +64,7 @@ async def isolate(
     try:
         return await asyncio.to_thread(make_snapshot, root, overlay=overlay)
     except IsolationError as exc:
-        raise BridgeError(str(exc), code="policy") from None
+        raise PolicyRefused(str(exc)) from None
     except OSError as exc:
         raise BridgeError(f"could not copy the workspace for review: {exc}") from None
 

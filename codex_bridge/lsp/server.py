@@ -23,7 +23,8 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from .. import __version__
-from ..policy import SANDBOX_RANK, BridgePolicy, PolicyError
+from ..errors import PolicyRefused
+from ..policy import BridgePolicy, PolicyError
 from ..rendering import job_summary
 from ..service import (
     BridgeError,
@@ -33,6 +34,7 @@ from ..service import (
     ProgressUpdate,
     ResumeParams,
     RunParams,
+    prune_finished,
     running_in,
 )
 from . import buffers, editor_review
@@ -141,9 +143,7 @@ class CodexLanguageServer(LanguageServer):
 
     def write_sandbox(self) -> str:
         """workspace-write, or the ceiling when that is lower."""
-        ceiling = self.service.policy.sandbox_ceiling
-        writable = SandboxMode.WORKSPACE_WRITE
-        return writable.value if SANDBOX_RANK[ceiling] >= SANDBOX_RANK[writable] else ceiling.value
+        return self.service.policy.clamp_sandbox(SandboxMode.WORKSPACE_WRITE).value
 
     def last_thread(self) -> LastThread | None:
         """The thread "continue here" resumes: this server's last, else the newest session."""
@@ -229,7 +229,6 @@ class CodexLanguageServer(LanguageServer):
             with running_in(snapshot.inside(cwd)) if snapshot else contextlib.nullcontext():
                 asks = self.supports("window.show_message")
                 info = self.service.start_job(
-                    kind,
                     params,
                     on_progress=lambda u: self._on_update(run, u),
                     on_approval=message_request_handler(self._ask, lambda: run.job_id)
@@ -276,10 +275,9 @@ class CodexLanguageServer(LanguageServer):
                 f"{command}: document must be a file URI, got {focus.document[:200]!r}"
             )
         if not inside(path, places):
-            raise BridgeError(
+            raise PolicyRefused(
                 f"{command}: document {focus.document[:200]!r} is outside the allowed roots "
-                "(or the workspace); its text is not sent to codex",
-                code="policy",
+                "(or the workspace); its text is not sent to codex"
             )
         return self.workspace.get_text_document(focus.document)
 
@@ -287,8 +285,7 @@ class CodexLanguageServer(LanguageServer):
         """Review mode applies: asked for (or the setting), and codex may write."""
         if not (self.settings.review if review is None else review):
             return False
-        sandbox = params.sandbox or self.service.policy.default_sandbox
-        if SANDBOX_RANK[SandboxMode(sandbox)] <= SANDBOX_RANK[SandboxMode.READ_ONLY]:
+        if not self.service.policy.may_write(params.sandbox):
             return False
         if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
             raise BridgeError(
@@ -393,9 +390,11 @@ class CodexLanguageServer(LanguageServer):
         return info
 
     def _prune_runs(self) -> None:
-        finished = [key for key, run in self.runs.items() if run.task and run.task.done()]
-        for key in finished[: max(0, len(finished) - self.service.policy.max_finished_jobs)]:
-            del self.runs[key]
+        prune_finished(
+            self.runs,
+            lambda run: bool(run.task and run.task.done()),
+            self.service.policy.max_finished_jobs,
+        )
 
     def transcript_of(self, params: Any) -> dict[str, Any]:
         """The ``codex/transcript`` answer for ``{"run_id"}`` or ``{"uri"}``."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import mcp_types as types
 import msgspec
 
+from ..errors import PolicyRefused
 from ..service import BridgeError, ResumeParams, RunOutcome, RunParams, parse_params
 from .results import builtins, text_result
 from .tooling import BridgeTool, ToolCall, input_schema, isolated, struct_schema
@@ -100,10 +101,9 @@ def _old_names() -> Iterator[None]:
 
 def _run_params(arguments: dict[str, Any]) -> RunParams:
     if arguments.get("approval-policy") == "untrusted":
-        raise BridgeError(
+        raise PolicyRefused(
             "approval-policy 'untrusted' is not available: codex exec no longer supports it; "
             "use never, on-failure or on-request (within the server's ceiling)",
-            code="policy",
             field="approval-policy",
         )
     with _old_names():

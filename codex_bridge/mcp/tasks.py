@@ -125,7 +125,7 @@ class Tasks:
             )
         try:
             job = self._tools[params.name].parse(params.arguments)
-            info = self._service.start_job(kind, job)
+            info = self._service.start_job(job)
         except BridgeError as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS,

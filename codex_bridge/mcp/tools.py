@@ -201,7 +201,6 @@ async def _job_begin(call: ToolCall, params: JobStart) -> types.CallToolResult:
     # The job asks the client that started it.
     relay = approval_relay(call.context, background=True) if call.context is not None else None
     info = call.service.start_job(
-        params.kind,
         params.params,
         on_approval=relay.handler if relay else None,
         approvals_unavailable=relay.unavailable if relay else None,

@@ -246,7 +246,7 @@ async def through_service(service: BridgeService, attempt: Attempt) -> BridgeErr
     try:
         if attempt.tool == "codex_job_start":
             kind = arguments.pop("kind")
-            service.start_job(kind, parse_params(_KINDS[kind], arguments))
+            service.start_job(parse_params(_KINDS[kind], arguments))
         elif attempt.tool == "codex_run":
             await service.run(parse_params(RunParams, arguments))
         elif attempt.tool == "codex_resume":

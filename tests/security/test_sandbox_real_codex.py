@@ -131,7 +131,6 @@ async def test_a_command_writing_outside_the_workspace_never_creates_the_file(
         assert not (outside / f"{name}.txt").exists(), name
 
     job = service.start_job(
-        "run",
         RunParams(
             prompt=writes(outside / "job.txt", "job.txt"), sandbox=SandboxMode.WORKSPACE_WRITE
         ),
