@@ -10,18 +10,32 @@ carry ``threadId`` and ``content`` as the old server's did, plus the usual outco
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import mcp_types as types
 import msgspec
 
-from ..errors import PolicyRefused
-from ..service import BridgeError, ResumeParams, RunOutcome, RunParams, parse_params
+from ..errors import InvalidRequest, PolicyRefused
+from ..service import (
+    OPERATIONS,
+    BridgeError,
+    BridgeService,
+    Callbacks,
+    Operation,
+    ResumeParams,
+    RunOutcome,
+    RunParams,
+    parse_params,
+)
 from .results import builtins, text_result
-from .tooling import BridgeTool, ToolCall, input_schema, isolated, struct_schema
+from .tooling import BridgeTool, input_schema, struct_schema
 
 __all__ = ["compat_tool_specs"]
+
+_P = TypeVar("_P")
+_R = TypeVar("_R")
 
 _RENAMED = {
     "approval-policy": "approval_policy",
@@ -114,32 +128,32 @@ def _resume_params(arguments: dict[str, Any]) -> ResumeParams:
     translated = _translated(arguments, _ReplyArguments)
     both = "threadId" in arguments and "conversationId" in arguments
     if both and arguments["threadId"] != arguments["conversationId"]:
-        raise BridgeError("pass threadId or conversationId, not both", field="threadId")
+        raise InvalidRequest("pass threadId or conversationId, not both", field="threadId")
     if "thread_id" not in translated:
-        raise BridgeError("threadId is required (from an earlier codex result)", field="threadId")
+        raise InvalidRequest(
+            "threadId is required (from an earlier codex result)", field="threadId"
+        )
     with _old_names():
         return parse_params(ResumeParams, translated)
 
 
-def _compat_result(outcome: RunOutcome) -> types.CallToolResult:
+def _compat_result(_: object, outcome: RunOutcome) -> types.CallToolResult:
     structured = {**builtins(outcome), "threadId": outcome.thread_id, "content": ""}
     structured["content"] = outcome.final_message or ""
     return text_result(outcome.to_text(), structured, is_error=not outcome.ok)
 
 
-async def _codex(call: ToolCall, params: RunParams) -> types.CallToolResult:
-    with _old_names():
-        outcome = await isolated(call.service.run(params, on_progress=call.progress))
-    return _compat_result(outcome)
+def _with_old_names(operation: Operation[_P, _R]) -> Operation[_P, _R]:
+    """``operation``, its refusals naming the caller's arguments."""
+
+    async def invoke(service: BridgeService, params: _P, callbacks: Callbacks) -> _R:
+        with _old_names():
+            return await operation.invoke(service, params, callbacks)
+
+    return dataclasses.replace(operation, invoke=invoke)
 
 
-async def _codex_reply(call: ToolCall, params: ResumeParams) -> types.CallToolResult:
-    with _old_names():
-        outcome = await isolated(call.service.resume(params, on_progress=call.progress))
-    return _compat_result(outcome)
-
-
-def compat_tool_specs() -> list[BridgeTool[Any]]:
+def compat_tool_specs() -> list[BridgeTool[Any, Any]]:
     """``codex`` and ``codex-reply``, as the removed ``codex mcp-server`` offered them."""
     output = struct_schema(RunOutcome)
     output["properties"]["threadId"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
@@ -153,11 +167,12 @@ def compat_tool_specs() -> list[BridgeTool[Any]]:
                 "Codex works on the prompt in cwd and this call returns its answer. The "
                 "result names the thread id (threadId) to continue with codex-reply."
             ),
-            params=RunParams,
+            operation=_with_old_names(OPERATIONS["run"]),
             parser=_run_params,
             input_schema=input_schema([_CodexArguments]),
             output_schema=output,
-            handler=_codex,
+            render=_compat_result,
+            waits_for_codex=True,
             destructive=True,
             open_world=True,
         ),
@@ -168,11 +183,12 @@ def compat_tool_specs() -> list[BridgeTool[Any]]:
                 "Continue a Codex thread with another prompt (compatible with the former "
                 "`codex mcp-server` tool). Name the thread by threadId."
             ),
-            params=ResumeParams,
+            operation=_with_old_names(OPERATIONS["resume"]),
             parser=_resume_params,
             input_schema=input_schema([_ReplyArguments]),
             output_schema=output,
-            handler=_codex_reply,
+            render=_compat_result,
+            waits_for_codex=True,
             destructive=True,
             open_world=True,
         ),

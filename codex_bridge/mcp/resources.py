@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -12,8 +13,9 @@ from mcp.shared.exceptions import MCPError
 
 from ..rendering import session_line
 from ..service import BridgeError, BridgeService
+from .refusals import request_error
 from .results import builtins
-from .tooling import Context, in_thread
+from .tooling import Context
 
 if TYPE_CHECKING:
     from .subscriptions import Subscriptions
@@ -64,7 +66,7 @@ class Resources:
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         self._subscriptions.remember(ctx)
-        sessions = await in_thread(self._service.list_sessions)
+        sessions = await asyncio.to_thread(self._service.list_sessions)
         resources = [
             types.Resource(
                 uri=SESSIONS_URI,
@@ -115,19 +117,17 @@ class Resources:
         service = self._service
         try:
             if uri == SESSIONS_URI:
-                sessions = await in_thread(service.list_sessions)
+                sessions = await asyncio.to_thread(service.list_sessions)
                 return _json_contents(uri, [builtins(s) for s in sessions])
             if uri.startswith(_SESSION_URI_PREFIX) and len(uri) > len(_SESSION_URI_PREFIX):
                 name = unquote(uri.removeprefix(_SESSION_URI_PREFIX))
-                info = await in_thread(lambda: service.show_session(name))
+                info = await asyncio.to_thread(service.show_session, name)
                 return _json_contents(uri, builtins(info))
             if uri.startswith(JOB_URI_PREFIX) and len(uri) > len(JOB_URI_PREFIX):
                 job = service.job_status(unquote(uri.removeprefix(JOB_URI_PREFIX)))
                 return _json_contents(uri, builtins(job))
         except BridgeError as exc:
-            raise MCPError(
-                code=types.INVALID_PARAMS, message=exc.message, data={"uri": uri}
-            ) from exc
+            raise request_error(exc, data={"uri": uri}) from exc
         raise MCPError(
             code=types.INVALID_PARAMS,
             message=f"Unknown resource {uri!r}; try {SESSIONS_URI} or {SESSION_URI_TEMPLATE}",

@@ -1,5 +1,5 @@
 """Tool results: the text a model reads first, plus the structured content of the tool's
-output schema; refusals as structured tool errors."""
+output schema."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import mcp_types as types
 import msgspec
 
 from ..rendering import job_text
-from ..service import BridgeError, JobInfo, RunOutcome
+from ..service import JobInfo, RunOutcome
 
 __all__ = [
-    "bridge_error_result",
     "builtins",
     "error_result",
     "job_result",
@@ -33,12 +32,6 @@ def text_result(
 
 def error_result(message: str) -> types.CallToolResult:
     return text_result(message, is_error=True)
-
-
-def bridge_error_result(exc: BridgeError) -> types.CallToolResult:
-    """A refusal or bad argument, structured so that a model can act on it."""
-    error = {"code": exc.code, "message": exc.message, "field": exc.field}
-    return text_result(exc.message, error, is_error=True)
 
 
 def builtins(value: msgspec.Struct) -> dict[str, Any]:

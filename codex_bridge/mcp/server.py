@@ -41,13 +41,14 @@ from ..service import (
     ResumeParams,
     RunParams,
 )
+from .refusals import tool_error
 from .resources import SESSION_URI_TEMPLATE, SESSIONS_URI, Resources
-from .results import bridge_error_result, error_result
+from .results import error_result
 from .stdio import serve_stdio
 from .subscriptions import BridgeServer, Subscriptions
-from .tasks import TASK_TOOLS, Tasks
-from .tooling import CLEANUP_SECONDS, Context, ToolCall
-from .tools import tool_specs
+from .tasks import Tasks
+from .tooling import CLEANUP_SECONDS, Context
+from .tools import TURN_TOOLS, tool_specs
 
 __all__ = [
     "SERVER_NAME",
@@ -138,7 +139,7 @@ def build_server(
     }
     tools = [spec.definition() for spec in specs.values()]
     for tool in tools:  # task-augmented calls run as background jobs (MCP Tasks)
-        if tool.name in TASK_TOOLS:
+        if tool.name in TURN_TOOLS:
             tool.execution = types.ToolExecution(task_support="optional")
     # The mcp SDK traces every request (OpenTelemetry, a no-op until a provider is set up);
     # codex runs become child spans of the tool call that started them.
@@ -170,13 +171,12 @@ def build_server(
             )
         try:
             arguments = spec.parse(params.arguments)
-            if host_timeout_seconds is not None and spec.waits_for_codex:
+            if host_timeout_seconds is not None and spec.ends_before_host_timeout:
                 arguments = _within_host_timeout(arguments, service.policy, host_timeout_seconds)
-            call = ToolCall(service, _progress_relay(ctx), ctx)
-            return await spec.handler(call, arguments)
+            return await spec.call(service, arguments, ctx, _progress_relay(ctx))
         except BridgeError as exc:
             logger.info("%s refused: %s", spec.name, exc.message)
-            return bridge_error_result(exc)
+            return tool_error(exc)
         except Exception as exc:  # the server must answer, never die on a request
             logger.exception("%s failed unexpectedly", spec.name)
             return error_result(f"internal error in {spec.name}: {exc!r}")

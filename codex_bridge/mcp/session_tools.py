@@ -2,46 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import mcp_types as types
-import msgspec
 
 from ..rendering import session_line, session_text
-from ..service import SessionDeleted, SessionInfo, SessionRenameParams
-from .field_docs import docs_for
+from ..service import (
+    OPERATIONS,
+    SessionDeleted,
+    SessionInfo,
+    SessionList,
+    SessionRenameParams,
+)
 from .results import builtins, text_result
-from .tooling import BridgeTool, NoArguments, ToolCall, in_thread
+from .tooling import BridgeTool
 
 __all__ = ["session_tool_specs"]
 
 
-class _SessionName(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(description="The session name.")]
-
-
-class _SessionsListed(msgspec.Struct, kw_only=True):
-    sessions: list[SessionInfo]
-
-
-async def _sessions_list(call: ToolCall, params: NoArguments) -> types.CallToolResult:
-    sessions = await in_thread(call.service.list_sessions)
+def _listed(_: object, listed: SessionList) -> types.CallToolResult:
+    sessions = listed.sessions
     text = "\n".join(session_line(s) for s in sessions) if sessions else "no sessions"
-    return text_result(text, builtins(_SessionsListed(sessions=sessions)))
+    return text_result(text, builtins(listed))
 
 
-async def _session_show(call: ToolCall, params: _SessionName) -> types.CallToolResult:
-    info = await in_thread(lambda: call.service.show_session(params.name))
+def _shown(_: object, info: SessionInfo) -> types.CallToolResult:
     return text_result(session_text(info), builtins(info))
 
 
-async def _session_rename(call: ToolCall, params: SessionRenameParams) -> types.CallToolResult:
-    info = await in_thread(lambda: call.service.rename_session(params.name, params.new_name))
+def _renamed(params: SessionRenameParams, info: SessionInfo) -> types.CallToolResult:
     return text_result(f"renamed {params.name!r} to {info.name!r}", builtins(info))
 
 
-async def _session_delete(call: ToolCall, params: _SessionName) -> types.CallToolResult:
-    info = await in_thread(lambda: call.service.delete_session(params.name))
+def _deleted(_: object, info: SessionDeleted) -> types.CallToolResult:
     text = (
         f"deleted session {info.name!r}; codex keeps thread {info.thread_id}, "
         "which codex_resume can still continue by thread_id"
@@ -51,7 +44,7 @@ async def _session_delete(call: ToolCall, params: _SessionName) -> types.CallToo
     return text_result(text, builtins(info))
 
 
-def session_tool_specs() -> list[BridgeTool[Any]]:
+def session_tool_specs() -> list[BridgeTool[Any, Any]]:
     return [
         BridgeTool(
             name="codex_sessions_list",
@@ -60,9 +53,8 @@ def session_tool_specs() -> list[BridgeTool[Any]]:
                 "List the named Codex sessions, most recently used first: name, thread id, "
                 "working directory, number of turns, last status."
             ),
-            params=NoArguments,
-            result=_SessionsListed,
-            handler=_sessions_list,
+            operation=OPERATIONS["sessions.list"],
+            render=_listed,
             read_only=True,
             idempotent=True,
         ),
@@ -73,9 +65,8 @@ def session_tool_specs() -> list[BridgeTool[Any]]:
                 "Show one named session: its metadata, token usage and recent turns (prompt "
                 "and answer previews)."
             ),
-            params=_SessionName,
-            result=SessionInfo,
-            handler=_session_show,
+            operation=OPERATIONS["sessions.show"],
+            render=_shown,
             read_only=True,
             idempotent=True,
         ),
@@ -83,10 +74,8 @@ def session_tool_specs() -> list[BridgeTool[Any]]:
             name="codex_session_rename",
             title="Rename a Codex session",
             description="Give a named session a new name (the new name must be free).",
-            params=SessionRenameParams,
-            docs=docs_for("codex_session_rename"),
-            result=SessionInfo,
-            handler=_session_rename,
+            operation=OPERATIONS["sessions.rename"],
+            render=_renamed,
         ),
         BridgeTool(
             name="codex_session_delete",
@@ -96,9 +85,8 @@ def session_tool_specs() -> list[BridgeTool[Any]]:
                 "continued by thread_id. Deleting a name that does not exist succeeds "
                 "(deleted: false)."
             ),
-            params=_SessionName,
-            result=SessionDeleted,
-            handler=_session_delete,
+            operation=OPERATIONS["sessions.delete"],
+            render=_deleted,
             destructive=True,
             idempotent=True,
         ),

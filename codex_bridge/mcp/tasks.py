@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -27,19 +27,17 @@ from pydantic import BaseModel
 from ..changes import Change
 from ..job_store import LOST_MESSAGE
 from ..service import BridgeError, BridgeService, JobInfo
+from .refusals import request_error
 from .results import outcome_result
 from .tooling import BridgeTool
+from .tools import TURN_TOOLS
 
 __all__ = ["RELATED_TASK_KEY", "TASK_CAPABILITY", "TASK_TOOLS", "Tasks"]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
-TASK_TOOLS: dict[str, Literal["run", "resume", "fork"]] = {
-    "codex_run": "run",
-    "codex_resume": "resume",
-    "codex_fork": "fork",
-}
+TASK_TOOLS = tuple(TURN_TOOLS)
 """The tools that accept task-augmented calls, and the job kind each starts."""
 TASK_CAPABILITY = types.ServerTasksCapability(
     list=types.TasksListCapability(),
@@ -68,7 +66,7 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 class Tasks:
     """Tasks over one service's jobs, for every connection of one MCP server."""
 
-    def __init__(self, service: BridgeService, tools: Mapping[str, BridgeTool[Any]]) -> None:
+    def __init__(self, service: BridgeService, tools: Mapping[str, BridgeTool[Any, Any]]) -> None:
         self._service = service
         self._tools = tools  # a task's arguments are parsed as its tool's
         self._ttl: dict[str, int | None] = {}
@@ -96,8 +94,8 @@ class Tasks:
     def _job(self, task_id: str) -> JobInfo:
         try:
             return self._service.job_status(task_id)
-        except BridgeError:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"no task {task_id!r}") from None
+        except BridgeError as exc:
+            raise request_error(exc, message=f"no task {task_id!r}") from None
 
     # ----------------------------------------------------------------- tools/call + task
     async def middleware(
@@ -116,8 +114,7 @@ class Tasks:
     async def _create(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> dict[str, Any]:
-        kind = TASK_TOOLS.get(params.name)
-        if kind is None:
+        if params.name not in TASK_TOOLS:
             raise MCPError(
                 code=types.INVALID_PARAMS,
                 message=f"tool {params.name!r} does not run as a task; these do: "
@@ -127,11 +124,7 @@ class Tasks:
             job = self._tools[params.name].parse(params.arguments)
             info = self._service.start_job(job)
         except BridgeError as exc:
-            raise MCPError(
-                code=types.INVALID_PARAMS,
-                message=exc.message,
-                data={"code": exc.code, "field": exc.field},
-            ) from None
+            raise request_error(exc, data={"code": exc.code, "field": exc.field}) from None
         assert params.task is not None
         self._ttl[info.job_id] = params.task.ttl
         self._owners[info.job_id] = ctx.session

@@ -1,10 +1,10 @@
-"""One way to declare an MCP tool, like the ``mcp`` SDK's typed tools: a name, a params Struct,
-a handler that receives the PARSED params, annotations, and an output schema from the result
-Struct.
+"""One way to declare an MCP tool, like the ``mcp`` SDK's typed tools: a name, the service
+operation it runs (its params Struct and result type, from ``OPERATIONS``), how its result reads,
+and annotations.
 
-The input and output schemas come from msgspec Structs (the service's, or the adapter's own
-small ones), so the schema a host sees and the validation a call meets are one source of truth.
-Arguments are normalised, checked and parsed here, once, for every tool (:meth:`BridgeTool.parse`).
+The input and output schemas come from the operation's msgspec Structs, descriptions included,
+so the schema a host sees and the validation a call meets are one source of truth. Arguments are
+normalised, checked and parsed here, once, for every tool and task (:meth:`BridgeTool.parse`).
 """
 
 from __future__ import annotations
@@ -12,32 +12,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
-import anyio.to_thread
 import mcp_types as types
 import msgspec
 from mcp.server.context import ServerRequestContext
 
-from ..service import BridgeService, ProgressCallback, parse_params
+from ..service import BridgeService, Callbacks, Operation, ProgressCallback
 from ..wire import check_arguments
+from .approvals import approval_relay
 
 __all__ = [
     "CLEANUP_SECONDS",
+    "Approvals",
     "BridgeTool",
     "Context",
-    "NoArguments",
-    "ToolCall",
-    "in_thread",
+    "field_description",
     "input_schema",
     "isolated",
     "struct_schema",
 ]
 
-P = TypeVar("P", bound=msgspec.Struct)
+P = TypeVar("P")
+R = TypeVar("R")
 _T = TypeVar("_T")
 
 Context = ServerRequestContext[BridgeService, Any]
@@ -132,63 +132,84 @@ def _normalised(schema: Mapping[str, Any], arguments: Mapping[str, Any] | None) 
 # --------------------------------------------------------------------------- tools
 
 
-@dataclass(frozen=True)
-class ToolCall:
-    """What a handler gets besides its params: the service, this call's progress relay and
-    its request (whose session can ask the person about codex's approvals)."""
-
-    service: BridgeService
-    progress: ProgressCallback
-    context: Context | None = None
+def field_description(kind: type[msgspec.Struct], name: str) -> str:
+    """The description a Struct's field carries (``msgspec.Meta``)."""
+    description: str = struct_schema(kind)["properties"][name]["description"]
+    return description
 
 
-Handler = Callable[[ToolCall, P], Awaitable[types.CallToolResult]]
-
-
-class NoArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The params of a tool that takes none."""
+Approvals = Literal["call", "background"]
+"""How codex's approval requests reach the person: within the tool call, or (for a job that
+outlives the call) on the session of the client that started it."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class BridgeTool(Generic[P]):
-    """One MCP tool. Its input schema comes from ``params`` (with ``docs``), its output schema
-    from ``result``; either may be given outright when a tool's shape is unusual."""
+class BridgeTool(Generic[P, R]):
+    """One MCP tool over one service operation.
+
+    Its input schema comes from the operation's params Struct (the fields' own descriptions,
+    ``docs`` overriding some), its output schema from the result Struct; either may be given
+    outright when a tool's shape is unusual. A call's arguments are parsed once, by
+    :meth:`parse`; :meth:`call` runs the operation with them and ``render`` makes the result.
+    """
 
     name: str
     title: str
     description: str
-    params: type[P]
-    handler: Handler[P]
-    result: type[msgspec.Struct] | None = None
+    operation: Operation[P, R]
+    render: Callable[[P, R], types.CallToolResult]
     docs: Mapping[str, str] = field(default_factory=dict)
-    """Argument descriptions."""
+    """Argument descriptions that differ from the Struct's."""
     parser: Callable[[dict[str, Any]], P] | None = None
-    """Turns the checked arguments into ``P`` (default: validate them as ``params``)."""
+    """Turns the checked arguments into ``P`` (default: the operation's own parsing)."""
+    waits_for_codex: bool = False
+    """The call waits for a codex turn: its progress is relayed, and a cancelled call still
+    waits until codex is killed and reaped."""
+    ends_before_host_timeout: bool = False
+    """The turn is ended before the host gives up on the call (see ``build_server``)."""
+    approvals: Approvals | None = None
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False
-    waits_for_codex: bool = False
-    """The call waits for a codex turn (so it must end before the host gives up)."""
     input_schema: dict[str, Any] = field(default_factory=dict)
     output_schema: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.input_schema:
-            schema = input_schema([self.params], self.docs)
+            schema = input_schema([self.operation.params], self.docs)
             object.__setattr__(self, "input_schema", schema)
         if not self.output_schema:
-            assert self.result is not None, f"{self.name}: a result Struct or an output schema"
-            object.__setattr__(self, "output_schema", struct_schema(self.result))
+            object.__setattr__(self, "output_schema", struct_schema(self.operation.result))
 
     def parse(self, arguments: Mapping[str, Any] | None) -> P:
-        """The call's arguments as ``P``, or a :class:`~codex_bridge.service.BridgeError`
-        that names the argument at fault."""
+        """The call's arguments as the operation's params, or a
+        :class:`~codex_bridge.errors.BridgeError` that names the argument at fault."""
         checked = _normalised(self.input_schema, arguments)
         check_arguments(self.name, checked)
         if self.parser is not None:
             return self.parser(checked)
-        return parse_params(self.params, checked)
+        return self.operation.parse(checked)
+
+    async def call(
+        self,
+        service: BridgeService,
+        params: P,
+        context: Context | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> types.CallToolResult:
+        """Run the operation with parsed ``params`` for the request ``context``."""
+        relay = None
+        if self.approvals is not None and context is not None:
+            relay = approval_relay(context, background=self.approvals == "background")
+        callbacks = Callbacks(
+            on_progress=progress if self.waits_for_codex else None,
+            on_approval=relay.handler if relay else None,
+            approvals_unavailable=relay.unavailable if relay else None,
+        )
+        work = self.operation.invoke(service, params, callbacks)
+        result = await (isolated(work) if self.waits_for_codex else work)
+        return self.render(params, result)
 
     def definition(self) -> types.Tool:
         return types.Tool(
@@ -207,7 +228,7 @@ class BridgeTool(Generic[P]):
         )
 
 
-async def isolated(operation: Coroutine[Any, Any, _T]) -> _T:
+async def isolated(operation: Awaitable[_T]) -> _T:
     """Run ``operation`` as its own task and, when this request is cancelled, cancel it once
     and wait (shielded, bounded) until codex is killed and reaped.
 
@@ -225,8 +246,3 @@ async def isolated(operation: Coroutine[Any, Any, _T]) -> _T:
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: the caller is already raising
         raise
-
-
-async def in_thread(call: Callable[[], _T]) -> _T:
-    """Session-store calls take a cross-process file lock; keep them off the event loop."""
-    return await anyio.to_thread.run_sync(call)

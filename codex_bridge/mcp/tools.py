@@ -1,148 +1,66 @@
 """The bridge's own MCP tools: run, resume and fork a thread, steer a running turn, and the
-background jobs. Each is a :class:`~codex_bridge.mcp.tooling.BridgeTool` over one service
-method; the session tools live in :mod:`codex_bridge.mcp.session_tools`, codex's threads and
-the worktrees in :mod:`codex_bridge.mcp.extra_tools`, the old ``codex mcp-server``'s tools in
-:mod:`codex_bridge.mcp.compat_tools`.
+background jobs. Each is a :class:`~codex_bridge.mcp.tooling.BridgeTool` over one operation of
+``OPERATIONS``; the session tools live in :mod:`codex_bridge.mcp.session_tools`, codex's threads
+and the worktrees in :mod:`codex_bridge.mcp.extra_tools`, the old ``codex mcp-server``'s tools
+in :mod:`codex_bridge.mcp.compat_tools`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import mcp_types as types
 import msgspec
 
-from ..policy import SAFE_CONFIG_KEYS, BridgePolicy
+from ..config_keys import SAFE_CONFIG_KEYS
+from ..policy import MAX_WAIT_SECONDS, BridgePolicy
 from ..rendering import job_text
 from ..service import (
-    BridgeError,
+    OPERATIONS,
     ForkParams,
     JobInfo,
+    JobKind,
+    JobList,
     JobsWaited,
     ResumeParams,
     RunOutcome,
     RunParams,
     SteerInfo,
-    parse_params,
 )
-from .approvals import approval_relay
-from .field_docs import FIELD_DOCS, docs_for
 from .results import builtins, job_result, outcome_result, text_result
-from .tooling import BridgeTool, NoArguments, ToolCall, input_schema, isolated, struct_schema
+from .tooling import BridgeTool, field_description, input_schema, struct_schema
 
-__all__ = ["JOB_PARAMS", "JobStart", "tool_specs"]
+__all__ = ["TURN_TOOLS", "tool_specs"]
 
-MAX_WAIT_SECONDS = 3600.0
-
-_JOB_ID = "A job id returned by codex_job_start (see codex_jobs_list)."
-
-
-class _JobId(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    job_id: Annotated[str, msgspec.Meta(description=_JOB_ID)]
+TURN_TOOLS = {"codex_run": "run", "codex_resume": "resume", "codex_fork": "fork"}
+"""The tools that run a codex turn, and their operations."""
 
 
-class _JobWait(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    job_id: Annotated[str | None, msgspec.Meta(description=_JOB_ID)] = None
-    job_ids: Annotated[
-        list[str] | None,
-        msgspec.Meta(description="Several job ids to wait for (instead of job_id)."),
-    ] = None
-    mode: Annotated[
-        Literal["any", "all"],
-        msgspec.Meta(
-            description="With job_ids: 'any' returns when one job ends, 'all' when every job has."
-        ),
-    ] = "any"
-    wait_seconds: Annotated[
-        float,
-        msgspec.Meta(
-            description=(
-                "Return after at most this many seconds even if the job is still running "
-                "(it keeps running)."
-            )
-        ),
-    ] = 60.0
-
-
-class _JobKind(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    kind: Annotated[
-        Literal["run", "resume", "fork"],
-        msgspec.Meta(
-            description=(
-                "What the job does: run (new thread, codex_run arguments), resume (continue a "
-                "thread, codex_resume arguments) or fork (codex_fork arguments)."
-            )
-        ),
-    ] = "run"
-
-
-class _SteerArguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    prompt: Annotated[
-        str,
-        msgspec.Meta(
-            description="What to add to the running turn (a correction, a detail, a new priority)."
-        ),
-    ]
-    job_id: Annotated[
-        str | None,
-        msgspec.Meta(description="The running job to steer (exactly one of job_id or thread_id)."),
-    ] = None
-    thread_id: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="The thread whose running turn to steer (exactly one of the two)."
-        ),
-    ] = None
-
-
-class _JobsListed(msgspec.Struct, kw_only=True):
-    jobs: list[JobInfo]
-
-
-JOB_PARAMS: dict[str, type[RunParams] | type[ResumeParams] | type[ForkParams]] = {
-    "run": RunParams,
-    "resume": ResumeParams,
-    "fork": ForkParams,
-}
-
-
-class JobStart(msgspec.Struct, frozen=True):
-    """codex_job_start's arguments: the operation and its params."""
-
-    kind: Literal["run", "resume", "fork"]
-    params: RunParams | ResumeParams | ForkParams
-
-
-def _job_start(arguments: dict[str, Any]) -> JobStart:
-    rest = dict(arguments)
-    kind = parse_params(_JobKind, {"kind": rest.pop("kind", "run")}).kind
-    return JobStart(kind, parse_params(JOB_PARAMS[kind], rest))
-
-
-_JOB_START_DOCS = {
-    "session_name": (
-        "run: record the new thread under this name; resume/fork: the session to "
-        "continue or fork (exactly one of session_name or thread_id)."
-    ),
-    "thread_id": "resume/fork only: the thread to continue or fork.",
-    "new_session_name": "fork only: name to record the forked thread under.",
-    "profile": "run only: " + FIELD_DOCS["profile"],
-    "add_dirs": "run only: " + FIELD_DOCS["add_dirs"],
-    "cwd": "run/resume only: " + FIELD_DOCS["cwd"],
-}
+class _JobKindField(msgspec.Struct, kw_only=True):
+    kind: JobKind = "run"
 
 
 def _job_start_schema() -> dict[str, Any]:
-    docs = {**FIELD_DOCS, **_JOB_START_DOCS}
-    schema = input_schema([_JobKind, RunParams, ResumeParams, ForkParams], docs)
+    """The arguments of a run, a resume or a fork, chosen by ``kind``."""
+    docs = {
+        "session_name": (
+            "run: record the new thread under this name; resume/fork: the session to "
+            "continue or fork (exactly one of session_name or thread_id)."
+        ),
+        "thread_id": "resume/fork only: the thread to continue or fork.",
+        "new_session_name": "fork only: name to record the forked thread under.",
+        "profile": "run only: " + field_description(RunParams, "profile"),
+        "add_dirs": "run only: " + field_description(RunParams, "add_dirs"),
+        "cwd": "run/resume only: " + field_description(RunParams, "cwd"),
+    }
+    schema = input_schema([_JobKindField, RunParams, ResumeParams, ForkParams], docs)
     schema["required"] = ["prompt"]
     return schema
 
 
 def _wait_schema() -> dict[str, Any]:
-    schema = input_schema([_JobWait])
+    schema = input_schema([OPERATIONS["jobs.wait"].params])
     schema["properties"]["wait_seconds"].update(minimum=0, maximum=MAX_WAIT_SECONDS)
     return schema
 
@@ -158,68 +76,20 @@ def _wait_output_schema() -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- handlers
+# --------------------------------------------------------------------------- rendering
 
 
-async def _operation(
-    call: ToolCall,
-    operation: Callable[..., Coroutine[Any, Any, RunOutcome]],
-    params: RunParams | ResumeParams | ForkParams,
-) -> types.CallToolResult:
-    relay = approval_relay(call.context) if call.context is not None else None
-    outcome = await isolated(
-        operation(
-            params,
-            on_progress=call.progress,
-            on_approval=relay.handler if relay else None,
-            approvals_unavailable=relay.unavailable if relay else None,
-        )
-    )
+def _outcome(_: object, outcome: RunOutcome) -> types.CallToolResult:
     return outcome_result(outcome)
 
 
-async def _run(call: ToolCall, params: RunParams) -> types.CallToolResult:
-    return await _operation(call, call.service.run, params)
-
-
-async def _resume(call: ToolCall, params: ResumeParams) -> types.CallToolResult:
-    return await _operation(call, call.service.resume, params)
-
-
-async def _fork(call: ToolCall, params: ForkParams) -> types.CallToolResult:
-    return await _operation(call, call.service.fork, params)
-
-
-async def _steer(call: ToolCall, params: _SteerArguments) -> types.CallToolResult:
-    info = await call.service.steer(params.prompt, job_id=params.job_id, thread_id=params.thread_id)
-    return text_result(
-        f"added to the running turn {info.turn_id} of thread {info.thread_id}", builtins(info)
-    )
-
-
-async def _job_begin(call: ToolCall, params: JobStart) -> types.CallToolResult:
-    # The job asks the client that started it.
-    relay = approval_relay(call.context, background=True) if call.context is not None else None
-    info = call.service.start_job(
-        params.params,
-        on_approval=relay.handler if relay else None,
-        approvals_unavailable=relay.unavailable if relay else None,
-    )
+def _job(_: object, info: JobInfo) -> types.CallToolResult:
     return job_result(info)
 
 
-async def _job_status(call: ToolCall, params: _JobId) -> types.CallToolResult:
-    return job_result(call.service.job_status(params.job_id))
-
-
-async def _job_wait(call: ToolCall, params: _JobWait) -> types.CallToolResult:
-    bounded = min(max(params.wait_seconds, 0.0), MAX_WAIT_SECONDS)
-    if (params.job_id is None) == (params.job_ids is None):
-        raise BridgeError("name exactly one of job_id or job_ids", field="job_id")
-    if params.job_id is not None:
-        return job_result(await call.service.wait_job(params.job_id, bounded))
-    assert params.job_ids is not None
-    waited = await call.service.wait_jobs(params.job_ids, params.mode, bounded)
+def _waited(_: object, waited: JobInfo | JobsWaited) -> types.CallToolResult:
+    if isinstance(waited, JobInfo):
+        return job_result(waited)
     head = (
         f"{len(waited.finished)} of {len(waited.jobs)} job(s) ended"
         f" (waited for {'all' if waited.mode == 'all' else 'any'})"
@@ -228,14 +98,16 @@ async def _job_wait(call: ToolCall, params: _JobWait) -> types.CallToolResult:
     return text_result(text, builtins(waited))
 
 
-async def _job_cancel(call: ToolCall, params: _JobId) -> types.CallToolResult:
-    return job_result(await call.service.cancel_job(params.job_id))
+def _steered(_: object, info: SteerInfo) -> types.CallToolResult:
+    return text_result(
+        f"added to the running turn {info.turn_id} of thread {info.thread_id}", builtins(info)
+    )
 
 
-async def _jobs_list(call: ToolCall, params: NoArguments) -> types.CallToolResult:
-    jobs = call.service.list_jobs()
+def _jobs(_: object, listed: JobList) -> types.CallToolResult:
+    jobs = listed.jobs
     text = "\n".join(job_text(job).splitlines()[0] for job in jobs) if jobs else "no jobs"
-    return text_result(text, builtins(_JobsListed(jobs=jobs)))
+    return text_result(text, builtins(listed))
 
 
 # --------------------------------------------------------------------------- the tools
@@ -249,65 +121,51 @@ _RUN_RESULT = (
 )
 
 
-def _run_tools() -> list[BridgeTool[Any]]:
+def _turn_tool(name: str, title: str, description: str) -> BridgeTool[Any, RunOutcome]:
     # Codex edits files and runs commands (destructive unless the sandbox is read-only) and
     # talks to a model API (open world); running the same prompt twice is not a no-op.
+    return BridgeTool(
+        name=name,
+        title=title,
+        description=description + " " + _RUN_RESULT,
+        operation=OPERATIONS[TURN_TOOLS[name]],
+        render=_outcome,
+        waits_for_codex=True,
+        ends_before_host_timeout=True,
+        approvals="call",
+        destructive=True,
+        open_world=True,
+    )
+
+
+def _turn_tools() -> list[BridgeTool[Any, Any]]:
     return [
-        BridgeTool(
-            name="codex_run",
-            title="Run Codex",
-            description=(
-                "Start a new Codex task: the Codex coding agent works in `cwd` (reading and "
-                "editing files, running commands inside the sandbox) and this call waits for "
-                "its answer. Pass session_name to continue the thread later with codex_resume. "
-                + _RUN_RESULT
-            ),
-            params=RunParams,
-            docs=docs_for("codex_run"),
-            result=RunOutcome,
-            handler=_run,
-            waits_for_codex=True,
-            destructive=True,
-            open_world=True,
+        _turn_tool(
+            "codex_run",
+            "Run Codex",
+            "Start a new Codex task: the Codex coding agent works in `cwd` (reading and "
+            "editing files, running commands inside the sandbox) and this call waits for "
+            "its answer. Pass session_name to continue the thread later with codex_resume.",
         ),
-        BridgeTool(
-            name="codex_resume",
-            title="Continue a Codex thread",
-            description=(
-                "Send a follow-up prompt to an existing Codex thread, which keeps its earlier "
-                "conversation and context. Name the thread by session_name (see "
-                "codex_sessions_list) or by thread_id from an earlier result: exactly one. "
-                + _RUN_RESULT
-            ),
-            params=ResumeParams,
-            docs=docs_for("codex_resume"),
-            result=RunOutcome,
-            handler=_resume,
-            waits_for_codex=True,
-            destructive=True,
-            open_world=True,
+        _turn_tool(
+            "codex_resume",
+            "Continue a Codex thread",
+            "Send a follow-up prompt to an existing Codex thread, which keeps its earlier "
+            "conversation and context. Name the thread by session_name (see "
+            "codex_sessions_list) or by thread_id from an earlier result: exactly one.",
         ),
-        BridgeTool(
-            name="codex_fork",
-            title="Fork a Codex thread",
-            description=(
-                "Copy an existing Codex thread into a new, independent thread and run a prompt "
-                "on the copy; the original is unchanged. Use it to try an alternative. Name "
-                "the source by session_name or thread_id (exactly one); new_session_name "
-                "records the copy. " + _RUN_RESULT
-            ),
-            params=ForkParams,
-            docs=docs_for("codex_fork"),
-            result=RunOutcome,
-            handler=_fork,
-            waits_for_codex=True,
-            destructive=True,
-            open_world=True,
+        _turn_tool(
+            "codex_fork",
+            "Fork a Codex thread",
+            "Copy an existing Codex thread into a new, independent thread and run a prompt "
+            "on the copy; the original is unchanged. Use it to try an alternative. Name "
+            "the source by session_name or thread_id (exactly one); new_session_name "
+            "records the copy.",
         ),
     ]
 
 
-def _job_tools() -> list[BridgeTool[Any]]:
+def _job_tools() -> list[BridgeTool[Any, Any]]:
     return [
         BridgeTool(
             name="codex_job_start",
@@ -318,11 +176,11 @@ def _job_tools() -> list[BridgeTool[Any]]:
                 "codex_run, codex_resume or codex_fork. Follow it with codex_job_wait or "
                 "codex_job_status; codex_job_cancel stops it. Jobs live as long as this server."
             ),
-            params=JobStart,
-            parser=_job_start,
+            operation=OPERATIONS["jobs.start"],
             input_schema=_job_start_schema(),
-            result=JobInfo,
-            handler=_job_begin,
+            output_schema=struct_schema(JobInfo),
+            render=_job,
+            approvals="background",  # the job asks the client that started it
             destructive=True,
             open_world=True,
         ),
@@ -334,9 +192,8 @@ def _job_tools() -> list[BridgeTool[Any]]:
                 "latest progress lines and, once it has ended, its outcome (same shape as "
                 "codex_run's result)."
             ),
-            params=_JobId,
-            result=JobInfo,
-            handler=_job_status,
+            operation=OPERATIONS["jobs.status"],
+            render=_job,
             read_only=True,
         ),
         BridgeTool(
@@ -350,10 +207,10 @@ def _job_tools() -> list[BridgeTool[Any]]:
                 "(return when one ends) or 'all'; the result lists every job's status and "
                 "which are finished or pending."
             ),
-            params=_JobWait,
+            operation=OPERATIONS["jobs.wait"],
             input_schema=_wait_schema(),
             output_schema=_wait_output_schema(),
-            handler=_job_wait,
+            render=_waited,
             read_only=True,
         ),
         BridgeTool(
@@ -363,9 +220,8 @@ def _job_tools() -> list[BridgeTool[Any]]:
                 "Stop a queued or running job; its Codex process is killed. Cancelling an "
                 "ended job changes nothing. Returns the job's final status."
             ),
-            params=_JobId,
-            result=JobInfo,
-            handler=_job_cancel,
+            operation=OPERATIONS["jobs.cancel"],
+            render=_job,
             destructive=True,
             idempotent=True,
         ),
@@ -377,18 +233,16 @@ def _job_tools() -> list[BridgeTool[Any]]:
                 "codex_job_start, or thread_id from a run's progress): Codex takes them into "
                 "account without starting over. Needs the warm app-server engine."
             ),
-            params=_SteerArguments,
-            result=SteerInfo,
-            handler=_steer,
+            operation=OPERATIONS["steer"],
+            render=_steered,
             open_world=True,
         ),
         BridgeTool(
             name="codex_jobs_list",
             title="List Codex jobs",
             description="List this server's background jobs (recent finished ones included).",
-            params=NoArguments,
-            result=_JobsListed,
-            handler=_jobs_list,
+            operation=OPERATIONS["jobs.list"],
+            render=_jobs,
             read_only=True,
         ),
     ]
@@ -418,14 +272,13 @@ def _policy_notes(policy: BridgePolicy) -> dict[str, str]:
     return notes
 
 
-def tool_specs(policy: BridgePolicy, *, compat_tools: bool = False) -> list[BridgeTool[Any]]:
+def tool_specs(policy: BridgePolicy, *, compat_tools: bool = False) -> list[BridgeTool[Any, Any]]:
     """Every tool this server offers under ``policy``, in the order ``tools/list`` shows them."""
     from .compat_tools import compat_tool_specs
     from .extra_tools import extra_tool_specs
     from .session_tools import session_tool_specs
 
-    run, jobs = _run_tools(), _job_tools()
-    specs = run + session_tool_specs() + jobs + extra_tool_specs()
+    specs = _turn_tools() + session_tool_specs() + _job_tools() + extra_tool_specs()
     if compat_tools:
         specs += compat_tool_specs()
     notes = _policy_notes(policy)
