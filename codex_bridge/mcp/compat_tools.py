@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
 
 import mcp_types as types
 import msgspec
@@ -23,7 +23,6 @@ from ..service import (
     BridgeError,
     BridgeService,
     Callbacks,
-    Operation,
     ResumeParams,
     RunOutcome,
     RunParams,
@@ -33,9 +32,6 @@ from .results import builtins, text_result
 from .tooling import BridgeTool, input_schema, struct_schema
 
 __all__ = ["compat_tool_specs"]
-
-_P = TypeVar("_P")
-_R = TypeVar("_R")
 
 _RENAMED = {
     "approval-policy": "approval_policy",
@@ -143,53 +139,62 @@ def _compat_result(_: object, outcome: RunOutcome) -> types.CallToolResult:
     return text_result(outcome.to_text(), structured, is_error=not outcome.ok)
 
 
-def _with_old_names(operation: Operation[_P, _R]) -> Operation[_P, _R]:
-    """``operation``, its refusals naming the caller's arguments."""
+def _compat_tool(
+    name: str,
+    title: str,
+    description: str,
+    operation: str,
+    arguments: type[msgspec.Struct],
+    parser: Callable[[dict[str, Any]], Any],
+) -> BridgeTool[Any, RunOutcome]:
+    """A tool of the old server over the ``operation``, taking its ``arguments`` (old names,
+    also in refusals) and answering as it did (``threadId`` and ``content`` beside the
+    outcome)."""
+    output = struct_schema(RunOutcome)
+    output["properties"]["threadId"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    output["properties"]["content"] = {"type": "string"}
+    original = OPERATIONS[operation]
 
-    async def invoke(service: BridgeService, params: _P, callbacks: Callbacks) -> _R:
+    async def invoke(service: BridgeService, params: Any, callbacks: Callbacks) -> RunOutcome:
         with _old_names():
-            return await operation.invoke(service, params, callbacks)
+            outcome: RunOutcome = await original.invoke(service, params, callbacks)
+        return outcome
 
-    return dataclasses.replace(operation, invoke=invoke)
+    return BridgeTool(
+        name=name,
+        title=title,
+        description=description,
+        operation=dataclasses.replace(original, invoke=invoke),
+        parser=parser,
+        input_schema=input_schema([arguments]),
+        output_schema=output,
+        render=_compat_result,
+        waits_for_codex=True,
+        destructive=True,
+        open_world=True,
+    )
 
 
 def compat_tool_specs() -> list[BridgeTool[Any, Any]]:
     """``codex`` and ``codex-reply``, as the removed ``codex mcp-server`` offered them."""
-    output = struct_schema(RunOutcome)
-    output["properties"]["threadId"] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    output["properties"]["content"] = {"type": "string"}
     return [
-        BridgeTool(
-            name="codex",
-            title="Codex",
-            description=(
-                "Run a Codex session (compatible with the former `codex mcp-server` tool): "
-                "Codex works on the prompt in cwd and this call returns its answer. The "
-                "result names the thread id (threadId) to continue with codex-reply."
-            ),
-            operation=_with_old_names(OPERATIONS["run"]),
-            parser=_run_params,
-            input_schema=input_schema([_CodexArguments]),
-            output_schema=output,
-            render=_compat_result,
-            waits_for_codex=True,
-            destructive=True,
-            open_world=True,
+        _compat_tool(
+            "codex",
+            "Codex",
+            "Run a Codex session (compatible with the former `codex mcp-server` tool): "
+            "Codex works on the prompt in cwd and this call returns its answer. The "
+            "result names the thread id (threadId) to continue with codex-reply.",
+            "run",
+            _CodexArguments,
+            _run_params,
         ),
-        BridgeTool(
-            name="codex-reply",
-            title="Codex reply",
-            description=(
-                "Continue a Codex thread with another prompt (compatible with the former "
-                "`codex mcp-server` tool). Name the thread by threadId."
-            ),
-            operation=_with_old_names(OPERATIONS["resume"]),
-            parser=_resume_params,
-            input_schema=input_schema([_ReplyArguments]),
-            output_schema=output,
-            render=_compat_result,
-            waits_for_codex=True,
-            destructive=True,
-            open_world=True,
+        _compat_tool(
+            "codex-reply",
+            "Codex reply",
+            "Continue a Codex thread with another prompt (compatible with the former "
+            "`codex mcp-server` tool). Name the thread by threadId.",
+            "resume",
+            _ReplyArguments,
+            _resume_params,
         ),
     ]

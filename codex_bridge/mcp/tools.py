@@ -178,7 +178,6 @@ def _job_tools() -> list[BridgeTool[Any, Any]]:
             ),
             operation=OPERATIONS["jobs.start"],
             input_schema=_job_start_schema(),
-            output_schema=struct_schema(JobInfo),
             render=_job,
             approvals="background",  # the job asks the client that started it
             destructive=True,
