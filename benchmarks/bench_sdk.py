@@ -26,8 +26,12 @@ from collections.abc import Callable
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sdk")]
 
-from codex_local_sdk import CodexExecRequest, CodexLocalClient, RetryPolicy  # noqa: E402
-from codex_local_sdk.events import decode_event  # noqa: E402
+from codex_local_sdk import (  # noqa: E402
+    CodexExecRequest,
+    CodexLocalClient,
+    RetryPolicy,
+    decode_event,
+)
 
 
 def best_of(runs: int, action: Callable[[], object]) -> float:

@@ -36,7 +36,7 @@ from mcp import Client, StdioServerParameters  # noqa: E402
 from codex_bridge.mcp import build_server  # noqa: E402
 from codex_bridge.policy import BridgePolicy  # noqa: E402
 from codex_bridge.service import BridgeService  # noqa: E402
-from codex_local_sdk import app_server_protocol  # noqa: E402
+from codex_local_sdk._app_server import protocol as app_server_protocol  # noqa: E402
 from codex_local_sdk.events import AgentMessageDelta  # noqa: E402
 from codex_local_sdk.testing.mock_responses import STREAM_TEXT, MockResponsesServer  # noqa: E402
 from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home  # noqa: E402

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal
 
@@ -31,8 +30,7 @@ from codex_local_sdk import (
     ExecTransport,
     SessionStore,
 )
-from codex_local_sdk.cli_args import app_server_probe_argv
-from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum
+from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, probe_app_server
 from codex_local_sdk.transport import TurnLimits, TurnOutput, TurnSpec
 
 __all__ = ["EngineName", "EngineStatus", "EngineTransport", "describe_engine", "make_client"]
@@ -157,8 +155,8 @@ def describe_engine(preference: str, binary: str) -> EngineStatus:
     --help`` unless exec was asked for)."""
     if preference == "exec":
         return EngineStatus(requested="exec", engine="exec", reason="exec engine requested")
-    supported, detail = _serves_app_server(binary)
-    if supported:
+    probe = probe_app_server(binary, timeout=_PROBE_SECONDS)
+    if probe.ok:
         return EngineStatus(
             requested=preference,
             engine="app-server",
@@ -167,25 +165,8 @@ def describe_engine(preference: str, binary: str) -> EngineStatus:
     return EngineStatus(
         requested=preference,
         engine="exec",
-        reason=f"codex at {binary} cannot serve app-server ({detail}); fell back to exec",
+        reason=f"codex at {binary} cannot serve app-server ({probe.detail}); fell back to exec",
     )
-
-
-def _serves_app_server(binary: str) -> tuple[bool, str]:
-    """Whether ``codex app-server`` exists in this build (its ``--help`` succeeds)."""
-    try:
-        done = subprocess.run(
-            app_server_probe_argv(binary),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=_PROBE_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"could not run it: {exc}"
-    if done.returncode != 0:
-        return False, f"`codex app-server --help` exited {done.returncode}"
-    return True, "supported"
 
 
 def make_client(

@@ -21,11 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import msgspec
-
 from codex_local_sdk import ReasoningEffort, SandboxMode
 
-from .policy import APPROVAL_RANK, BridgePolicy, PolicyError
+from .policy import APPROVAL_RANK, OFF, BridgePolicy, PolicyError
 
 __all__ = [
     "APPROVALS",
@@ -102,10 +100,10 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def _idle_seconds(text: str) -> float | None:
-    """Seconds, or ``off`` to disable the idle timeout."""
+def _idle_seconds(text: str) -> object:
+    """Seconds, or ``off`` (:data:`~codex_bridge.policy.OFF`) to disable the idle timeout."""
     if text.lower() in ("off", "none"):
-        return None
+        return OFF
     return positive_seconds(text)
 
 
@@ -285,6 +283,7 @@ _POLICY_FIELDS = {
     "engine": "engine",
     "default_timeout": "default_timeout_seconds",
     "max_timeout": "max_timeout_seconds",
+    "default_idle_timeout": "idle_timeout_seconds",
 }
 
 
@@ -293,11 +292,7 @@ def policy_from_args(args: argparse.Namespace) -> BridgePolicy:
     overrides = {field: getattr(args, flag, None) for flag, field in _POLICY_FIELDS.items()}
     if getattr(args, "default_config", None):
         overrides["default_config"] = dict(args.default_config)
-    policy = BridgePolicy.from_sources(overrides)
-    if hasattr(args, "default_idle_timeout"):
-        # from_sources ignores None overrides, and None ("off") is a meaningful value here.
-        policy = msgspec.structs.replace(policy, idle_timeout_seconds=args.default_idle_timeout)
-    return policy
+    return BridgePolicy.from_sources(overrides)
 
 
 def serve_options_from_args(args: argparse.Namespace) -> ServeOptions:

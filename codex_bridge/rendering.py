@@ -8,13 +8,16 @@ and facts they show come from here.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 if TYPE_CHECKING:  # the service renders its progress with these helpers
     from .service import JobInfo, SessionInfo
 
 __all__ = [
     "change_verb",
+    "field_description",
     "is_thread_id",
     "job_summary",
     "job_text",
@@ -88,3 +91,14 @@ def job_summary(info: JobInfo) -> str:
     if outcome is not None:
         return f"{outcome.status} in {outcome.duration_seconds:.1f}s"
     return info.error or info.state
+
+
+def field_description(struct: Any, name: str) -> str | None:
+    """The description a params Struct gives its field ``name``
+    (``Annotated[T, msgspec.Meta(description=...)]``), if any."""
+    for info in msgspec.inspect.type_info(struct).fields:  # type: ignore[attr-defined]
+        if info.name == name:
+            extra = getattr(info.type, "extra_json_schema", None) or {}
+            description = extra.get("description")
+            return description if isinstance(description, str) else None
+    return None

@@ -30,8 +30,12 @@ from codex_bridge.cli import (
     EXIT_OK,
     EXIT_TIMEOUT,
     EXIT_USAGE,
+    build_parser,
     config_value,
 )
+from codex_bridge.cli.run import operation_params
+from codex_bridge.rendering import field_description
+from codex_bridge.service import ForkParams, RunParams
 from tests.conftest import RealCodex
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
@@ -511,6 +515,32 @@ def test_config_values_are_parsed_like_codex_does() -> None:
     assert config_value("[1, 2]") == [1, 2]
     assert config_value("high") == "high"  # not TOML: the literal string
     assert config_value("{ a = 1 }") == {"a": 1}
+
+
+def test_flags_follow_the_params_structs(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    fork = operation_params(
+        parser.parse_args(["fork", "source", "try it", "--session", "alt", "--network"])
+    )
+    assert isinstance(fork, ForkParams)
+    # fork's own session_name is its source; --session names the new thread
+    assert (fork.session_name, fork.new_session_name) == ("source", "alt")
+    assert fork.network_access is True
+    run = operation_params(parser.parse_args(["run", "x", "-c", "model_verbosity=low", "-i", "a"]))
+    assert isinstance(run, RunParams)
+    assert (run.config_overrides, run.images, run.network_access) == (
+        {"model_verbosity": "low"},
+        ["a"],
+        None,
+    )
+    with pytest.raises(SystemExit):  # resume takes no --session: its target is one
+        parser.parse_args(["resume", "t", "x", "--session", "s"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--help"])
+    run_help = " ".join(capsys.readouterr().out.split())
+    description = field_description(RunParams, "idle_timeout_seconds")
+    assert description is not None
+    assert description[1:].rstrip(".") in run_help  # help comes from the Struct
 
 
 # --------------------------------------------------------------------------- terminal

@@ -22,6 +22,7 @@ from pytest_lsp.client import register_lsp_features
 
 from codex_bridge.lsp.arguments import named_arguments, split_target
 from codex_bridge.lsp.buffers import OpenBuffer, plan_refresh, snapshot
+from codex_bridge.lsp.reference import command_reference
 from codex_bridge.lsp.settings import editor_settings, normalise
 from codex_bridge.policy import BridgePolicy, PolicyError
 from codex_bridge.service import BridgeError
@@ -734,6 +735,17 @@ def test_argument_forms() -> None:
     named = {"target": "my-session"}
     split_target("codex.resume", named)
     assert named == {"session_name": "my-session"}
+
+
+def test_the_command_reference_is_current_and_describes_every_argument() -> None:
+    reference = command_reference()
+    written = pathlib.Path(__file__).parents[1] / "docs" / "lsp-commands.md"
+    assert written.read_text(encoding="utf-8") == reference, (
+        "docs/lsp-commands.md is stale: python -m codex_bridge.lsp.reference > docs/lsp-commands.md"
+    )
+    assert {f"## `{name}`" for name in ALL_COMMANDS} <= set(reference.splitlines())
+    undescribed = [line for line in reference.splitlines() if line.endswith("|  |")]
+    assert not undescribed, undescribed  # every argument says what it does
 
 
 def test_refresh_plan(tmp_path: pathlib.Path) -> None:

@@ -19,18 +19,10 @@ from ..launch import (
     policy_from_args,
     run_server,
 )
-from ..policy import BridgePolicy, PolicyError
+from ..policy import BridgePolicy
 from ..service import BridgeError
 from .doctor import doctor_command
-from .exits import (
-    EXIT_CODES_HELP,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    UsageProblem,
-    exit_code_for_error,
-)
+from .exits import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code_for_error
 from .output import error
 from .run import add_operation_options, operation_command
 from .sessions import sessions_delete, sessions_list, sessions_rename, sessions_show
@@ -160,12 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy = policy_from_args(args)
         return handler(args, policy)
-    except PolicyError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except UsageProblem as exc:
-        error(str(exc))
-        return EXIT_USAGE
     except BridgeError as exc:
         error(exc.message)
         return exit_code_for_error(exc)

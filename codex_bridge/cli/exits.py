@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 
-from codex_local_sdk import (
-    CodexNotInstalledError,
-    CodexUsageError,
-    CodexVersionError,
-    SessionExistsError,
-    SessionNotFoundError,
+from ..errors import (
+    BridgeError,
+    CodexFailed,
+    CodexUnavailable,
+    InvalidRequest,
+    JobNotFound,
+    JobNotRunning,
+    PolicyRefused,
+    SessionExists,
+    SessionNotFound,
+    SessionStoreFailed,
+    lookup,
 )
-
-from ..service import BridgeError, RunOutcome
+from ..service import RunOutcome
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -22,7 +28,6 @@ EXIT_CODEX_MISSING = 4
 EXIT_NOT_FOUND = 5
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 
-PROG = "codex-bridge"
 EXIT_CODES_HELP = """\
 exit codes:
   0    success
@@ -35,21 +40,23 @@ exit codes:
 """
 
 
-class UsageProblem(Exception):
-    """Bad command-line input found after argument parsing (exit code 2)."""
+EXIT_CODES: Mapping[type[BridgeError], int] = {
+    BridgeError: EXIT_USAGE,  # its code says: an invalid request
+    InvalidRequest: EXIT_USAGE,  # InvalidSetting too: a bad flag or CODEX_BRIDGE_* value
+    PolicyRefused: EXIT_USAGE,
+    SessionExists: EXIT_USAGE,
+    SessionNotFound: EXIT_NOT_FOUND,
+    SessionStoreFailed: EXIT_FAILED,
+    JobNotFound: EXIT_FAILED,
+    JobNotRunning: EXIT_FAILED,
+    CodexUnavailable: EXIT_CODEX_MISSING,
+    CodexFailed: EXIT_FAILED,
+}
+"""The exit code of each bridge error (the nearest class counts)."""
 
 
 def exit_code_for_error(exc: BridgeError) -> int:
-    cause = exc.__cause__
-    if isinstance(cause, (CodexNotInstalledError, CodexVersionError)):
-        return EXIT_CODEX_MISSING
-    if isinstance(cause, SessionNotFoundError):
-        return EXIT_NOT_FOUND
-    if exc.code in ("invalid_request", "policy") or isinstance(
-        cause, (CodexUsageError, SessionExistsError)
-    ):
-        return EXIT_USAGE
-    return EXIT_FAILED
+    return lookup(EXIT_CODES, exc)
 
 
 def exit_code_for_outcome(outcome: RunOutcome) -> int:

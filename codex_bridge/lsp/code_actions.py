@@ -16,10 +16,10 @@ import msgspec
 from lsprotocol import types as lsp
 
 from ..rendering import short
+from ..service import ThreadTarget
 
 __all__ = [
     "KINDS",
-    "LastThread",
     "Selection",
     "code_actions",
 ]
@@ -79,20 +79,14 @@ class Selection(msgspec.Struct, kw_only=True, frozen=True):
         return f"\n\n```\n{text}\n```{note}"
 
 
-class LastThread(msgspec.Struct, kw_only=True, frozen=True):
-    """The thread that "continue here" resumes."""
+def _label(last: ThreadTarget) -> str:
+    return repr(last.session_name) if last.session_name else f"thread {last.thread_id}"
 
-    session_name: str | None = None
-    thread_id: str | None = None
 
-    @property
-    def label(self) -> str:
-        return repr(self.session_name) if self.session_name else f"thread {self.thread_id}"
-
-    def target(self) -> dict[str, str]:
-        if self.session_name:
-            return {"session_name": self.session_name}
-        return {"thread_id": self.thread_id or ""}
+def _target(last: ThreadTarget) -> dict[str, str]:
+    if last.session_name:
+        return {"session_name": last.session_name}
+    return {"thread_id": last.thread_id or ""}
 
 
 def code_actions(
@@ -100,7 +94,7 @@ def code_actions(
     diagnostics: Sequence[lsp.Diagnostic],
     *,
     write_sandbox: str,
-    last: LastThread | None = None,
+    last: ThreadTarget | None = None,
     only: Sequence[str] | None = None,
     focus: dict[str, Any] | None = None,
 ) -> list[lsp.CodeAction]:
@@ -178,10 +172,10 @@ def code_actions(
             prompt += selection.quoted()
         actions.append(
             _action(
-                f"Codex: continue session {last.label} here",
+                f"Codex: continue session {_label(last)} here",
                 CONTINUE,
                 "codex.resume",
-                {**last.target(), "prompt": prompt, "sandbox": write_sandbox},
+                {**_target(last), "prompt": prompt, "sandbox": write_sandbox},
                 selection.cwd,
             )
         )

@@ -24,8 +24,7 @@ from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException
 
-from ..errors import PolicyRefused
-from ..service import BridgeError
+from ..errors import InvalidRequest, PolicyRefused
 from .buffers import OpenBuffer
 from .context import inside, unsaved
 from .isolation import IsolationError, Snapshot, changes_in, make_snapshot
@@ -66,7 +65,7 @@ async def isolate(
     except IsolationError as exc:
         raise PolicyRefused(str(exc)) from None
     except OSError as exc:
-        raise BridgeError(f"could not copy the workspace for review: {exc}") from None
+        raise InvalidRequest(f"could not copy the workspace for review: {exc}") from None
 
 
 def edit_support(ls: CodexLanguageServer) -> ClientEditSupport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
@@ -16,12 +17,20 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import MsgId
 
-from ..service import BridgeError
+from ..errors import BridgeError, CodexFailed, CodexUnavailable, InvalidRequest, lookup
 
 if TYPE_CHECKING:
     from .server import CodexLanguageServer
 
-__all__ = ["CodexProtocol", "Refusal", "work_done_token"]
+__all__ = ["ERROR_CODES", "CodexProtocol", "Refusal", "work_done_token"]
+
+ERROR_CODES: Mapping[type[BridgeError], int] = {
+    BridgeError: JsonRpcInvalidParams.CODE,  # the caller can fix the request
+    CodexUnavailable: int(lsp.LSPErrorCodes.RequestFailed),
+    CodexFailed: int(lsp.LSPErrorCodes.RequestFailed),
+}
+"""The JSON-RPC error code of each bridge error (the nearest class counts); the error's
+``data.code`` carries the bridge's own word."""
 
 logger = logging.getLogger("codex_bridge.lsp")
 
@@ -55,18 +64,15 @@ class CodexProtocol(LanguageServerProtocol):
         # pygls runs commands as a sub-task of a generator, which $/cancelRequest and
         # shutdown cannot reach. As one coroutine the command is the request's own task:
         # cancelling the request cancels the command, and pygls answers it.
-        handler = self.fm.commands.get(params.command)
-        if handler is None:
-            raise Refusal(
-                message=f"unknown command {params.command!r}; known: {', '.join(self.fm.commands)}",
-                data={"code": "invalid_request"},
-            )
         reset = work_done_token.set(params.work_done_token)
         try:
+            handler = self.fm.commands.get(params.command)
+            if handler is None:
+                known = ", ".join(self.fm.commands)
+                raise InvalidRequest(f"unknown command {params.command!r}; known: {known}")
             return await handler(*(params.arguments or ()))
         except BridgeError as exc:
-            failed = exc.code in ("codex", "codex_unavailable")
-            code = int(lsp.LSPErrorCodes.RequestFailed) if failed else None
+            code = lookup(ERROR_CODES, exc)
             raise Refusal(message=exc.message, code=code, data={"code": exc.code}) from None
         except (JsonRpcException, asyncio.CancelledError):
             raise

@@ -23,11 +23,10 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from .. import __version__
-from ..errors import PolicyRefused
+from ..errors import InvalidRequest, PolicyRefused
 from ..policy import BridgePolicy, PolicyError
 from ..rendering import job_summary
 from ..service import (
-    BridgeError,
     BridgeService,
     ForkParams,
     JobInfo,
@@ -39,7 +38,7 @@ from ..service import (
 )
 from . import buffers, editor_review
 from .approvals import message_request_handler
-from .code_actions import LastThread, Selection, code_actions
+from .code_actions import Selection, code_actions
 from .context import Focus, inside, prompt_with_context, resolve, unsaved
 from .protocol import CodexProtocol, Refusal, work_done_token
 from .runs import CLIENT_WAIT_SECONDS, Run, begin_progress, open_transcript, report
@@ -66,8 +65,6 @@ class CodexLanguageServer(LanguageServer):
         self.init_options: dict[str, Any] = {}
         self.config_options: dict[str, Any] = {}
         self.runs: dict[str, Run] = {}
-        self._last_thread: LastThread | None = None
-        self._last_thread_known = False
         self._transcripts: str | None = None
         self.transcripts: Transcripts | None = None
         self.codex_version: str | None = None
@@ -145,17 +142,6 @@ class CodexLanguageServer(LanguageServer):
         """workspace-write, or the ceiling when that is lower."""
         return self.service.policy.clamp_sandbox(SandboxMode.WORKSPACE_WRITE).value
 
-    def last_thread(self) -> LastThread | None:
-        """The thread "continue here" resumes: this server's last, else the newest session."""
-        if not self._last_thread_known:
-            self._last_thread_known = True
-            with contextlib.suppress(BridgeError):
-                sessions = self.service.list_sessions()
-                if sessions:
-                    newest = max(sessions, key=lambda s: s.updated_at)
-                    self._last_thread = LastThread(session_name=newest.name)
-        return self._last_thread
-
     def actions_for(self, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         """Code actions at a selection: string work only, codex starts when one is run."""
         document = self.workspace.get_text_document(params.text_document.uri)
@@ -179,14 +165,10 @@ class CodexLanguageServer(LanguageServer):
             selection,
             params.context.diagnostics,
             write_sandbox=self.write_sandbox(),
-            last=self.last_thread(),
+            last=self.service.continue_target(),
             only=[str(getattr(kind, "value", kind)) for kind in only] if only else None,
             focus=focus,
         )
-
-    def forget_last_thread(self) -> None:
-        """Sessions were renamed or deleted: look the newest one up again when needed."""
-        self._last_thread, self._last_thread_known = None, False
 
     # ------------------------------------------------------------------ runs
     async def start_run(
@@ -271,7 +253,7 @@ class CodexLanguageServer(LanguageServer):
             return None
         path = local_path(focus.document)
         if path is None:
-            raise BridgeError(
+            raise InvalidRequest(
                 f"{command}: document must be a file URI, got {focus.document[:200]!r}"
             )
         if not inside(path, places):
@@ -288,7 +270,7 @@ class CodexLanguageServer(LanguageServer):
         if not self.service.policy.may_write(params.sandbox):
             return False
         if getattr(params, "add_dirs", None):  # codex could write there, outside the copy
-            raise BridgeError(
+            raise InvalidRequest(
                 "add_dirs cannot be used in review mode: codex would write to them directly. "
                 'Pass "review": false to run directly, or leave add_dirs out'
             )
@@ -376,11 +358,6 @@ class CodexLanguageServer(LanguageServer):
                 run.token, lsp.WorkDoneProgressEnd(message=job_summary(info))
             )
             self.work_done_progress.tokens.pop(run.token, None)
-        if info.outcome is not None and info.outcome.thread_id:
-            self._last_thread = LastThread(
-                session_name=info.outcome.session_name, thread_id=info.outcome.thread_id
-            )
-            self._last_thread_known = True
         if self._closing is None:
             try:
                 await report(self, run, info)

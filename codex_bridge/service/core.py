@@ -175,6 +175,15 @@ class BridgeService(SessionsMixin, JobsMixin):
     def _directory(self, path: str | None, *, what: str = "cwd") -> str:
         return self.policy.checked_path(path, what=what)
 
+    def checked_directory(self, path: str | None, *, what: str = "cwd") -> str:
+        """``path`` resolved, when it is a directory inside the allowed roots (else
+        BridgeError); None is the default cwd."""
+        return self.policy.checked_path(path, what=what)
+
+    def checked_file(self, path: str, *, what: str = "image") -> str:
+        """``path`` resolved, when it is a file inside the allowed roots (else BridgeError)."""
+        return self.policy.checked_path(path, what=what, kind="file")
+
     # ----------------------------------------------------------------- operations
     async def run(
         self,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 from codex_local_sdk import CodexError
-from codex_local_sdk.cli_args import login_status_argv
-from codex_local_sdk.discovery import MINIMUM_CODEX_VERSION, check_minimum, parse_version
+from codex_local_sdk.discovery import (
+    MINIMUM_CODEX_VERSION,
+    check_minimum,
+    login_status,
+    parse_version,
+)
 
 from ..engine import describe_engine
 from .results import DoctorCheck, DoctorReport
@@ -49,7 +52,8 @@ def examine(service: BridgeService, *, login: bool = True) -> DoctorReport:
             detail = f"{report.engine.engine}: {report.engine.reason}"
             checks.append(DoctorCheck(name="engine", ok=True, detail=detail))
         if login:
-            report.logged_in, detail = _login_status(binary.path)
+            login_check = login_status(binary.path)
+            report.logged_in, detail = login_check.ok, login_check.detail
             # Not fatal: an API key per call or a custom model provider also works.
             checks.append(DoctorCheck(name="login", ok=True, detail=detail))
     except CodexError as exc:
@@ -67,22 +71,3 @@ def examine(service: BridgeService, *, login: bool = True) -> DoctorReport:
         checks.append(DoctorCheck(name="session store", ok=False, detail=str(exc)))
     report.ok = all(check.ok for check in checks)
     return report
-
-
-def _login_status(binary: str) -> tuple[bool | None, str]:
-    try:
-        completed = subprocess.run(
-            login_status_argv(binary),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"could not ask codex: {exc}"
-    text = (completed.stdout + completed.stderr).strip().splitlines()
-    summary = text[-1] if text else ""
-    if completed.returncode == 0:
-        return True, summary or "logged in"
-    return False, (summary or "not logged in") + " (an API key per call also works)"

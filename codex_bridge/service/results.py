@@ -15,9 +15,9 @@ from codex_local_sdk import (
     SessionRecord,
     ThreadEvent,
     Usage,
+    event_to_dict,
     scrub_secrets,
 )
-from codex_local_sdk.events import event_to_dict
 
 from .. import __version__
 from ..engine import EngineStatus

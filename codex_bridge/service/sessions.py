@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from codex_local_sdk import (
     CodexError,
@@ -43,6 +43,10 @@ class SessionsMixin:
     changes: ChangeFeed
     _last_thread: ThreadTarget | None
     _last_thread_known: bool
+
+    if TYPE_CHECKING:
+
+        def checked_directory(self, path: str | None, *, what: str = "cwd") -> str: ...
 
     def _record(self, name: str) -> SessionRecord:
         try:
@@ -107,15 +111,6 @@ class SessionsMixin:
         self._last_thread_known = True
 
     # ----------------------------------------------------------------- codex's threads
-    def checked_directory(self, path: str | None, *, what: str = "cwd") -> str:
-        """``path`` resolved, when it is a directory inside the allowed roots (else
-        BridgeError); None is the default cwd."""
-        return self.policy.checked_path(path, what=what)
-
-    def checked_file(self, path: str, *, what: str = "image") -> str:
-        """``path`` resolved, when it is a file inside the allowed roots (else BridgeError)."""
-        return self.policy.checked_path(path, what=what, kind="file")
-
     def list_threads(self, params: ThreadsListParams) -> ThreadList:
         """Codex's own recent threads (from any client) in the allowed directories."""
         if not 1 <= params.limit <= MAX_THREADS:

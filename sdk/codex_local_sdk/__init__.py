@@ -6,8 +6,11 @@ hook and typed errors. Imports only the standard library and msgspec.
 
 from __future__ import annotations
 
+from ._app_server import AppServerTransport
+from ._decoding import decode_event
+from ._exec_transport import ExecTransport
+from ._redaction import redact, scrub_secrets
 from ._version import __version__
-from .app_server import AppServerTransport
 from .approvals import (
     ApprovalDecision,
     ApprovalHandler,
@@ -17,7 +20,6 @@ from .approvals import (
     ApprovalUnavailable,
     handling_approvals,
 )
-from .cli_args import CodexInvocation, build_invocation
 from .client import CodexLocalClient, EventCallback, EventHook, EventStream, SyncEventStream
 from .discovery import MINIMUM_CODEX_VERSION, CodexBinary, find_codex
 from .events import (
@@ -48,7 +50,6 @@ from .events import (
     UnknownItem,
     Usage,
     WebSearchItem,
-    decode_event,
     event_to_dict,
 )
 from .exceptions import (
@@ -81,15 +82,15 @@ from .models import (
     TurnRecord,
     WebSearchMode,
 )
-from .redaction import redact, scrub_secrets
 from .session_store import (
     MAX_SESSION_NAME_LENGTH,
     InMemorySessionStore,
     JsonFileSessionStore,
+    SessionLock,
     SessionStore,
 )
 from .thread import Thread
-from .transport import CodexTransport, ExecTransport, TurnLimits, TurnSpec
+from .transport import CodexTransport, StdoutText, TurnExit, TurnLimits, TurnOutput, TurnSpec
 
 __all__ = [
     "MAX_SESSION_NAME_LENGTH",
@@ -111,7 +112,6 @@ __all__ = [
     "CodexExecFailedError",
     "CodexExecRequest",
     "CodexExecResult",
-    "CodexInvocation",
     "CodexLocalClient",
     "CodexNotInstalledError",
     "CodexThreadMismatchError",
@@ -146,11 +146,13 @@ __all__ = [
     "SandboxMode",
     "SessionError",
     "SessionExistsError",
+    "SessionLock",
     "SessionNotFoundError",
     "SessionRecord",
     "SessionStore",
     "SessionStoreCorruptError",
     "SessionStoreError",
+    "StdoutText",
     "SyncEventStream",
     "Thread",
     "ThreadEvent",
@@ -159,8 +161,10 @@ __all__ = [
     "TodoEntry",
     "TodoListItem",
     "TurnCompleted",
+    "TurnExit",
     "TurnFailed",
     "TurnLimits",
+    "TurnOutput",
     "TurnRecord",
     "TurnSpec",
     "TurnStarted",
@@ -170,7 +174,6 @@ __all__ = [
     "WebSearchItem",
     "WebSearchMode",
     "__version__",
-    "build_invocation",
     "decode_event",
     "event_to_dict",
     "find_codex",

@@ -25,8 +25,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Literal, TypeVar
 
+from ._invocation import CodexInvocation
 from ._watchdog import watchdog
-from .cli_args import CodexInvocation
 from .exceptions import CodexError, CodexNotInstalledError, CodexUsageError
 
 __all__ = ["CodexProcess", "Deadlines", "ReadTimeout", "finish"]

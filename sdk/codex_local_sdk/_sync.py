@@ -13,11 +13,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-__all__ = ["INTERRUPTED", "LoopThread"]
+from .exceptions import CodexUsageError
+
+__all__ = ["INTERRUPTED", "LoopThread", "blocking"]
 
 INTERRUPTED = "interrupted"
 """The cancel message of a task whose sync caller was interrupted (Ctrl-C)."""
@@ -58,7 +61,10 @@ class LoopThread:
         loop = self._ensure_loop()
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("a sync codex_local_sdk call cannot run inside its own loop")
+            raise CodexUsageError(
+                "a sync codex_local_sdk call cannot run inside its own loop (from a hook or "
+                "on_event callback): use the async API there"
+            )
         # Not run_coroutine_threadsafe: cancelling its future resolves it at once, before the
         # task's cleanup has run. Here the outcome is set only once the task has finished.
         outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
@@ -141,7 +147,7 @@ def _wait_for(outcome: concurrent.futures.Future[_T], loop_thread: threading.Thr
             if outcome.done():
                 raise  # the operation itself raised TimeoutError
             if loop_thread is None or not loop_thread.is_alive():
-                raise RuntimeError("the client was closed while a call was waiting") from None
+                raise CodexUsageError("the client was closed while a call was waiting") from None
 
 
 def _copy_outcome(task: asyncio.Task[_T], outcome: concurrent.futures.Future[_T]) -> None:
@@ -159,3 +165,30 @@ async def _anext(agen: AsyncIterator[_T]) -> _T:
 
 async def _await(awaitable: Awaitable[Any]) -> None:
     await awaitable
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class _WithPortal(Protocol):
+    @property
+    def _portal(self) -> LoopThread: ...
+
+
+_S = TypeVar("_S", bound=_WithPortal)
+
+
+def blocking(
+    operation: Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[_S, _P], _R]:
+    """The blocking twin of an async method: it runs the coroutine on the client's loop."""
+
+    @functools.wraps(operation)
+    def method(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return self._portal.run(operation(self, *args, **kwargs))
+
+    name = operation.__name__.removesuffix("_async")
+    method.__name__, method.__qualname__ = name, operation.__qualname__.removesuffix("_async")
+    method.__doc__ = f"Blocking :meth:`{operation.__name__}` (same arguments and behaviour)."
+    return method

@@ -6,6 +6,8 @@ import collections
 import json
 from typing import Any
 
+from ._decoding import bound_texts
+from ._failures import classify_failure
 from .events import (
     AgentMessageDelta,
     AgentMessageItem,
@@ -18,9 +20,7 @@ from .events import (
     TurnFailed,
     UnknownEvent,
     Usage,
-    truncate_command_output,
 )
-from .failures import classify_failure
 from .models import CodexExecResult, Failure, FailureKind, Operation
 from .transport import StdoutText, TurnExit, TurnOutput
 
@@ -46,6 +46,7 @@ class TurnAccumulator:
         session_name: str | None = None,
         max_events: int | None = None,
         max_command_output_bytes: int | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._json_output = json_output
         self._expected_thread_id = expected_thread_id
@@ -55,6 +56,8 @@ class TurnAccumulator:
         # Trimming in batches keeps appends O(1); finish() trims to the exact bound.
         self._trim_slack = 0 if max_events is None else max(64, max_events // 4)
         self._max_output = max_command_output_bytes
+        self._max_message = max_message_bytes
+        self._message_cut = 0  # bytes the final message lost to max_message_bytes
         self._stdout: list[str] = []
         self._error_messages: collections.deque[str] = collections.deque(
             maxlen=_KEPT_ERROR_MESSAGES
@@ -81,8 +84,9 @@ class TurnAccumulator:
             return
         if isinstance(output, (AgentMessageDelta, CommandOutputDelta)):
             return  # live text: the completed item carries all of it
-        if self._max_output is not None:
-            output = truncate_command_output(output, self._max_output)
+        # Transports may bound texts already (exec does, while decoding); bounding is
+        # idempotent, and holds for any transport.
+        output = bound_texts(output, self._max_output, self._max_message)
         result.events.append(output)
         self._trim(self._trim_slack)
         if isinstance(output, ThreadStarted):
@@ -91,6 +95,7 @@ class TurnAccumulator:
             result.items.append(output.item)
             if isinstance(output.item, AgentMessageItem):
                 result.final_message = output.item.text
+                self._message_cut = output.item.text_truncated_bytes
         elif isinstance(output, TurnCompleted):
             result.turn_status = "completed"
             result.usage = output.usage
@@ -140,7 +145,13 @@ class TurnAccumulator:
             previous = self._previous_usage
             result.turn_usage = result.usage - previous if previous else result.usage
         if self._wants_structured and result.final_message is not None:
-            result.structured_output = _parse_json(result.final_message, result.warnings)
+            if self._message_cut:
+                result.warnings.append(
+                    f"the final message lost its last {self._message_cut} bytes to "
+                    "max_message_bytes; not parsed as the JSON the output schema asked for"
+                )
+            else:
+                result.structured_output = _parse_json(result.final_message, result.warnings)
         result.failure = self._failure()
         if result.failure is None and not self._json_output and result.return_code == 0:
             result.turn_status = "completed"

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import msgspec
 
 from .events import ApprovalDecided
+from .exceptions import CodexUsageError
 
 __all__ = [
     "ApprovalDecided",
@@ -131,7 +132,7 @@ def handling_approvals(
     """Turns started inside the block send their approval requests to ``handler``
     (overriding the transport's own handler). ``handler=None`` declines them all."""
     if timeout_seconds <= 0:
-        raise ValueError("timeout_seconds must be positive")
+        raise CodexUsageError(f"timeout_seconds must be positive; got {timeout_seconds!r}")
     scope = ApprovalScope(
         handler=handler,
         timeout_seconds=timeout_seconds,

@@ -1,4 +1,6 @@
-"""Finding the codex executable and checking its version."""
+"""Finding the codex executable and checking what it can do: its version, its login, whether
+it serves ``codex app-server``. Every check runs codex briefly, with stdin closed and a
+timeout."""
 
 from __future__ import annotations
 
@@ -11,14 +13,18 @@ from pathlib import Path
 
 import msgspec
 
-from .cli_args import version_argv
+from ._invocation import app_server_probe_argv, login_status_argv, version_argv
 from .exceptions import CodexNotInstalledError, CodexVersionError
 
 __all__ = [
     "MINIMUM_CODEX_VERSION",
     "CodexBinary",
+    "CodexCheck",
+    "check_minimum",
     "find_codex",
+    "login_status",
     "parse_version",
+    "probe_app_server",
     "probe_version",
 ]
 
@@ -103,6 +109,58 @@ def probe_version(path: str, *, timeout: float = 30.0) -> str:
 def check_minimum(
     version_text: str, binary: str, minimum: tuple[int, int, int] = MINIMUM_CODEX_VERSION
 ) -> None:
+    """Raise :class:`CodexVersionError` when ``version_text`` names a codex older than
+    ``minimum`` (a version that cannot be parsed passes)."""
     found = parse_version(version_text)
     if found is not None and found < minimum:
         raise CodexVersionError(".".join(map(str, found)), ".".join(map(str, minimum)), binary)
+
+
+class CodexCheck(msgspec.Struct, kw_only=True, frozen=True):
+    """The answer to one question asked of codex."""
+
+    ok: bool | None
+    """True / False: codex answered; None: codex could not be asked (not runnable, timeout)."""
+    detail: str
+    """A one-line summary, fit to show a person."""
+
+
+def login_status(binary: str, *, timeout: float = 20.0) -> CodexCheck:
+    """Whether codex has stored credentials (``codex login status``). Not logged in is no
+    dead end: an API key per call (``api_key=``) also works."""
+    try:
+        completed = subprocess.run(
+            login_status_argv(binary),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CodexCheck(ok=None, detail=f"could not ask codex: {exc}")
+    text = (completed.stdout + completed.stderr).strip().splitlines()
+    summary = text[-1] if text else ""
+    if completed.returncode == 0:
+        return CodexCheck(ok=True, detail=summary or "logged in")
+    return CodexCheck(
+        ok=False, detail=(summary or "not logged in") + " (an API key per call also works)"
+    )
+
+
+def probe_app_server(binary: str, *, timeout: float = 20.0) -> CodexCheck:
+    """Whether this codex build has the ``app-server`` command that
+    :class:`~codex_local_sdk.AppServerTransport` needs (its ``--help`` succeeds)."""
+    try:
+        done = subprocess.run(
+            app_server_probe_argv(binary),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CodexCheck(ok=False, detail=f"could not run it: {exc}")
+    if done.returncode != 0:
+        return CodexCheck(ok=False, detail=f"`codex app-server --help` exited {done.returncode}")
+    return CodexCheck(ok=True, detail="supported")

@@ -3,18 +3,19 @@
 Every line codex prints on stdout in JSON mode is one :data:`ThreadEvent`. Known event and item
 types decode to their own Struct; types that a newer codex adds decode to
 :class:`UnknownEvent` / :class:`UnknownItem`, which keep the raw JSON object, so nothing is lost
-and nothing crashes. A line that is not a JSON object becomes :class:`MalformedLine`.
+and nothing crashes. A line that is not a JSON object becomes :class:`MalformedLine`. The
+decoding itself is :func:`codex_local_sdk.decode_event` (module ``_decoding``).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import msgspec
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_OUTPUT_BYTES",
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "AgentMessageDelta",
     "AgentMessageItem",
     "ApprovalDecided",
@@ -43,13 +44,14 @@ __all__ = [
     "UnknownItem",
     "Usage",
     "WebSearchItem",
-    "decode_event",
     "event_to_dict",
-    "truncate_command_output",
 ]
 
 DEFAULT_MAX_COMMAND_OUTPUT_BYTES = 16 * 1024
 """How much of a command's ``aggregated_output`` a run keeps by default (its tail)."""
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""How much of an agent message's ``text`` a run keeps by default (its head)."""
 
 # A counter beyond int64 is not a count codex sent: decoding falls back and drops it.
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -92,6 +94,15 @@ class _Item(msgspec.Struct, kw_only=True, frozen=True, tag_field="type"):
 
 class AgentMessageItem(_Item, tag="agent_message", frozen=True, kw_only=True):
     text: str = ""
+    """The message; only its beginning when ``text_truncated_bytes`` is not 0."""
+    text_truncated_bytes: int = 0
+    """How many bytes (UTF-8) of the message's end were dropped to bound memory (see
+    ``max_message_bytes``); the whole message was ``text_bytes`` long."""
+
+    @property
+    def text_bytes(self) -> int:
+        """The size in bytes (UTF-8) of the whole message codex reported."""
+        return _utf8_size(self.text) + self.text_truncated_bytes
 
 
 class ReasoningItem(_Item, tag="reasoning", frozen=True, kw_only=True):
@@ -288,99 +299,6 @@ _KnownEvent = (
 ThreadEvent = _KnownEvent | LiveEvent | ApprovalDecided | UnknownEvent | MalformedLine
 """Every event a run can yield, in the order codex printed it."""
 
-_ITEM_EVENTS: dict[str, type[ItemStarted | ItemUpdated | ItemCompleted]] = {
-    "item.started": ItemStarted,
-    "item.updated": ItemUpdated,
-    "item.completed": ItemCompleted,
-}
-
-_event_decoder = msgspec.json.Decoder(_KnownEvent)
-_raw_decoder = msgspec.json.Decoder()
-_MAX_ECHO = 500  # how much of a malformed line to keep in MalformedLine.line
-
-Line = bytes | bytearray | memoryview | str
-
-
-def decode_event(line: Line, *, max_command_output_bytes: int | None = None) -> ThreadEvent:
-    """Decode one JSONL line from ``codex exec --json``. Never raises.
-
-    The fast path decodes straight into the tagged union. Anything it rejects (a new event type,
-    a new item type, a changed field) is decoded generically and mapped to the ``Unknown*``
-    fallbacks, keeping the raw object. Any other input (not JSON, invalid UTF-8, lone
-    surrogates, nesting too deep, truncated) becomes a :class:`MalformedLine`.
-
-    With ``max_command_output_bytes``, a command's output keeps only its last that many bytes
-    (``CommandExecutionItem.output_truncated_bytes`` tells how much was dropped); a huge
-    output line is then cut before its text is ever built in full.
-    """
-    try:
-        event = _decode(line, max_command_output_bytes)
-    except RecursionError:
-        return _malformed(line, "JSON nested too deeply")
-    except Exception as exc:  # anything codex prints must not break the run
-        return _malformed(line, f"cannot decode: {type(exc).__name__}")
-    if max_command_output_bytes is not None:
-        event = truncate_command_output(event, max_command_output_bytes)
-    return event
-
-
-def _decode(text: Line, max_output: int | None) -> ThreadEvent:
-    # msgspec would raise on lone surrogates in a str; as UTF-8 they are plainly malformed.
-    line = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if max_output is not None and len(line) > 2 * max_output + _LEAN_SLACK:
-        event = _decode_huge_command(line, max_output)
-        if event is not None:
-            return event
-    try:
-        return cast(ThreadEvent, _event_decoder.decode(line))
-    except msgspec.DecodeError:
-        pass
-    try:
-        raw = _raw_decoder.decode(line)
-    except msgspec.DecodeError as exc:
-        return _malformed(text, f"not JSON: {exc}")
-    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        return _malformed(text, "not a JSON object with a string 'type'")
-    usage = raw.get("usage")
-    if raw["type"] == "turn.completed" and isinstance(usage, dict):
-        # A counter that is null or missing must not turn a completed turn into an unknown
-        # event: keep the counters that are whole numbers.
-        counts = {
-            k: v
-            for k, v in usage.items()
-            if type(v) is int and k in Usage.__struct_fields__ and 0 <= v < 2**63
-        }
-        return TurnCompleted(usage=Usage(**counts))
-    event_cls = _ITEM_EVENTS.get(raw["type"])
-    item = raw.get("item")
-    if event_cls is not None and isinstance(item, dict):
-        return event_cls(item=_convert_item(item))
-    return UnknownEvent(raw=raw)
-
-
-def truncate_command_output(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
-    """``event`` with its command output cut to its last ``max_bytes`` bytes (if longer)."""
-    item = getattr(event, "item", None)
-    if not isinstance(item, CommandExecutionItem):
-        return event
-    output = item.aggregated_output
-    if len(output) <= max_bytes // 4:
-        return event
-    size = _utf8_size(output)
-    if size <= max_bytes:
-        return event
-    # The last max_bytes characters hold at least max_bytes bytes: only they are encoded.
-    tail = output[-max_bytes:].encode("utf-8", "surrogatepass") if max_bytes else b""
-    cut = len(tail) - max_bytes
-    while cut < len(tail) and 0x80 <= tail[cut] <= 0xBF:  # not inside a UTF-8 character
-        cut += 1
-    kept = tail[cut:].decode("utf-8", "replace")
-    dropped = size - (len(tail) - cut)
-    new_item = msgspec.structs.replace(
-        item, aggregated_output=kept, output_truncated_bytes=item.output_truncated_bytes + dropped
-    )
-    return msgspec.structs.replace(event, item=new_item)
-
 
 def event_to_dict(event: ThreadEvent) -> dict[str, Any]:
     """The event as a JSON-ready dict, as codex sent it (unknown types keep their raw form)."""
@@ -392,27 +310,9 @@ def event_to_dict(event: ThreadEvent) -> dict[str, Any]:
         data["item"] = dict(item.raw)
     elif isinstance(item, CommandExecutionItem) and not item.output_truncated_bytes:
         del data["item"]["output_truncated_bytes"]  # not one of codex's fields
+    elif isinstance(item, AgentMessageItem) and not item.text_truncated_bytes:
+        del data["item"]["text_truncated_bytes"]  # not one of codex's fields
     return data
-
-
-def _convert_item(item: dict[str, Any]) -> ThreadItem:
-    try:
-        return cast(ThreadItem, msgspec.convert(item, KnownItem))
-    except msgspec.ValidationError:
-        return UnknownItem(id=str(item.get("id", "")), raw=item)
-
-
-def _malformed(line: Line, error: str) -> MalformedLine:
-    if isinstance(line, str):
-        text = line[: _MAX_ECHO + 1].encode("utf-8", "replace").decode("utf-8")
-        size = len(line)
-    else:
-        # Only the start is decoded: a huge line must not be copied whole to echo 500 chars.
-        text = bytes(line[: 4 * (_MAX_ECHO + 1)]).decode("utf-8", "replace")
-        size = len(line)
-    if size > _MAX_ECHO:
-        text = text[:_MAX_ECHO] + f"... ({size} {'chars' if isinstance(line, str) else 'bytes'})"
-    return MalformedLine(line=text, error=error)
 
 
 def _utf8_size(text: str) -> int:
@@ -421,90 +321,3 @@ def _utf8_size(text: str) -> int:
     step = 1 << 20  # in slices: a huge text is never encoded whole
     slices = (text[at : at + step] for at in range(0, len(text), step))
     return sum(len(piece.encode("utf-8", "surrogatepass")) for piece in slices)
-
-
-# --- huge command outputs ------------------------------------------------------------------
-# A 50 MB output line would be decoded into a 50 MB string only to keep its tail. Instead the
-# output stays undecoded (msgspec.Raw points into the line, no copy) and only its tail is
-# decoded; the size of the part dropped is counted on the JSON text.
-
-_LEAN_SLACK = 64 * 1024
-_SAFE_CUT_SEARCH = 64 * 1024
-# A byte after which a JSON string body can be cut: ASCII, not a backslash, not part of
-# "\uXXXX" (u or a hex digit). After it starts a new character, never an escape's middle.
-_UNSAFE_BEFORE_CUT = frozenset(b"\\u0123456789abcdefABCDEF")
-_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
-
-
-class _LeanCommandItem(msgspec.Struct, kw_only=True):
-    type: str
-    id: str = ""
-    command: str = ""
-    aggregated_output: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b'""'))
-    exit_code: int | None = None
-    status: str = ""
-
-
-class _LeanItemEvent(msgspec.Struct, kw_only=True):
-    type: str
-    item: _LeanCommandItem
-
-
-_lean_decoder = msgspec.json.Decoder(_LeanItemEvent)
-
-
-def _decode_huge_command(
-    line: bytes | bytearray | memoryview, max_bytes: int
-) -> ThreadEvent | None:
-    """A command item whose output is decoded from its tail only; None: not such an event."""
-    try:
-        lean = _lean_decoder.decode(line)
-    except msgspec.DecodeError:
-        return None
-    event_cls = _ITEM_EVENTS.get(lean.type)
-    raw = memoryview(lean.item.aggregated_output)
-    if event_cls is None or lean.item.type != "command_execution" or len(raw) < 2:
-        return None
-    if raw[0] != ord('"') or len(raw) <= max_bytes + 2:
-        return None
-    body = raw[1:-1]
-    cut = len(body) - max_bytes
-    limit = min(len(body), cut + _SAFE_CUT_SEARCH)
-    while cut < limit and (body[cut - 1] in _UNSAFE_BEFORE_CUT or body[cut - 1] >= 0x80):
-        cut += 1
-    if cut >= limit:
-        return None  # no safe place to cut (all hex and backslashes): decode it whole
-    try:
-        kept = msgspec.json.decode(b'"' + bytes(body[cut:]) + b'"', type=str)
-    except msgspec.DecodeError:
-        return None
-    item = CommandExecutionItem(
-        id=lean.item.id,
-        command=lean.item.command,
-        aggregated_output=kept,
-        exit_code=lean.item.exit_code,
-        status=lean.item.status,
-        output_truncated_bytes=_json_body_utf8_size(body[:cut]),
-    )
-    return event_cls(item=item)
-
-
-def _utf8_size_of_escape(point: int) -> int:
-    if point < 0x80:
-        return 1
-    if point < 0x800 or 0xD800 <= point < 0xE000:
-        return 2  # each half of a surrogate pair stands for 2 of the pair's 4 bytes
-    return 3
-
-
-def _json_body_utf8_size(body: memoryview) -> int:
-    """The size in UTF-8 of the text a JSON string body (between its quotes) stands for."""
-    size = len(body)
-    for match in _ESCAPE.finditer(body):
-        code = match.group(1)
-        if code is None:
-            size -= 1  # "\n" is two bytes of JSON, one of text
-        else:
-            point = int(code, 16)
-            size -= 6 - _utf8_size_of_escape(point)
-    return size

@@ -1,11 +1,16 @@
 """The exception tree: everything the SDK raises on purpose derives from :class:`CodexError`.
 
+(Bugs aside, anything else comes from the caller's own code: a hook, a custom transport or
+session store.)
+
 ::
 
     CodexError
     ├── CodexNotInstalledError        no usable ``codex`` binary
     ├── CodexVersionError             codex is older than the SDK supports
-    ├── CodexUsageError (ValueError)  a request codex would refuse; caught before spawning
+    ├── CodexUsageError (ValueError)  a bad call, caught before codex runs: a request codex
+    │                                 would refuse, a bad setting (RetryPolicy, limits, a
+    │                                 prompt that is not a string), a sync call from a hook
     ├── CodexExecFailedError          the turn failed (exit code, turn.failed, ...)
     │   ├── CodexTimeoutError         total or idle timeout; the process group was killed
     │   ├── CodexThreadMismatchError  codex answered on another thread than the one asked for
@@ -57,7 +62,9 @@ class CodexVersionError(CodexError):
 
 
 class CodexUsageError(CodexError, ValueError):
-    """The request cannot be expressed as a valid codex invocation."""
+    """The call cannot be made as asked: a request that is no valid codex invocation, a bad
+    setting (``RetryPolicy``, a limit, an approval timeout), a prompt that is not a string, a
+    blocking call from inside the client's own loop. A ``ValueError`` too."""
 
 
 class CodexExecFailedError(CodexError):

@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from ._redaction import SECRET_KEY as SECRET_KEY  # re-exported: older imports
+from ._redaction import redact
 from .events import (
     AgentMessageItem,
     CommandExecutionItem,
@@ -19,8 +21,6 @@ from .events import (
     Usage,
 )
 from .exceptions import CodexUsageError
-from .redaction import SECRET_KEY as SECRET_KEY  # re-exported: older imports
-from .redaction import redact
 
 __all__ = [
     "ApprovalPolicy",
@@ -202,7 +202,7 @@ class CodexExecRequest(msgspec.Struct, kw_only=True, frozen=True):
                 self, name, tuple(os.fspath(p) for p in getattr(self, name))
             )
         if not isinstance(self.prompt, str):
-            raise TypeError("prompt must be a string")
+            raise CodexUsageError(f"prompt must be a string, not {type(self.prompt).__name__}")
 
     def __repr__(self) -> str:
         shown = {
@@ -322,13 +322,17 @@ class RetryPolicy(msgspec.Struct, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
+            raise CodexUsageError(f"max_attempts must be >= 1; got {self.max_attempts!r}")
         if self.initial_backoff_seconds < 0 or self.max_backoff_seconds < 0:
-            raise ValueError("backoff seconds must be >= 0")
+            raise CodexUsageError("backoff seconds must be >= 0")
         if self.backoff_multiplier < 1:
-            raise ValueError("backoff_multiplier must be >= 1")
+            raise CodexUsageError(
+                f"backoff_multiplier must be >= 1; got {self.backoff_multiplier!r}"
+            )
         if not 0 <= self.jitter_ratio <= 1:
-            raise ValueError("jitter_ratio must be between 0 and 1")
+            raise CodexUsageError(
+                f"jitter_ratio must be between 0 and 1; got {self.jitter_ratio!r}"
+            )
         if self.retry_on_exit_codes is not None:
             msgspec.structs.force_setattr(
                 self, "retry_on_exit_codes", tuple(self.retry_on_exit_codes)

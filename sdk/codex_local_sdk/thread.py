@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .client import EventCallback, EventStream, SyncEventStream, _blocking, _make_request
+from ._operation import EventCallback, make_request
+from ._streams import EventStream, SyncEventStream
+from ._sync import blocking
 from .exceptions import CodexUsageError, SessionNotFoundError
 from .models import CodexExecRequest, CodexExecResult, SessionRecord
 
@@ -86,8 +88,8 @@ class Thread:
         self, prompt: str | None, request: CodexExecRequest | None, fields: dict[str, Any]
     ) -> CodexExecRequest:
         if request is None:
-            return _make_request(prompt, None, {**self.defaults, **fields})
-        return _make_request(prompt, request, fields)
+            return make_request(prompt, None, {**self.defaults, **fields})
+        return make_request(prompt, request, fields)
 
     def _target(self) -> tuple[str | None, str | None]:
         """How the client names this thread for a resume or a fork: (session_name,
@@ -201,5 +203,5 @@ class Thread:
         """Blocking :meth:`stream`: ``with thread.iter_events("...") as events: for e in ...``."""
         return SyncEventStream(self.stream(prompt, **kwargs), self._portal)
 
-    run = _blocking(run_async)
-    fork = _blocking(fork_async)
+    run = blocking(run_async)
+    fork = blocking(fork_async)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codex_local_sdk import CodexExecRequest, CodexLocalClient
+from codex_local_sdk import AgentMessageItem, CodexExecRequest, CodexLocalClient
 from codex_local_sdk.testing import fake_codex_executable
 
 FAKE_CODEX = fake_codex_executable()
@@ -81,6 +81,11 @@ def main(mode: str, size: int) -> None:
             "kept_events": len(result.events),
             "final_message_length": len(result.final_message or ""),
             "truncated": sum(c.output_truncated_bytes for c in result.commands),
+            "message_truncated": sum(
+                item.text_truncated_bytes
+                for item in result.items
+                if isinstance(item, AgentMessageItem)
+            ),
         }
         print(json.dumps(report))
     finally:

@@ -40,7 +40,7 @@ FUZZ_LINES = 100_000
 
 def check(line: bytes | str, *, max_output: int | None = None) -> Any:
     """Decode, then use the event the way callers do (to a dict, to JSON)."""
-    event = decode_event(line, max_command_output_bytes=max_output)
+    event = decode_event(line, max_command_output_bytes=max_output, max_message_bytes=max_output)
     assert isinstance(event, EVENT_TYPES)
     msgspec.json.encode(event_to_dict(event))
     repr(event)

@@ -18,6 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 MB = 1_000_000
 FLOOD = 200 * MB
 HUGE = 50 * MB
+MESSAGE_KEPT = 4 * 1024 * 1024  # max_message_bytes' default
 
 
 def probe(mode: str, size: int) -> dict[str, Any]:
@@ -44,12 +45,13 @@ def test_memory_stays_bounded() -> None:
         "memory",
         f"{run['rise_mb']:.0f} MB (run) / {stream['rise_mb']:.0f} MB (stream) peak RSS rise "
         f"for 200 MB of events; one 50 MB line costs {output_cost:.2f}x its size (command "
-        f"output) / {message_cost:.2f}x (agent message, which the result keeps whole)",
+        f"output, its tail kept) / {message_cost:.2f}x (agent message, its first 4 MiB kept)",
     )
     for flood in (run, stream):
         assert flood["events"] > 4000 and flood["kept_events"] == 1000
         assert flood["rise_mb"] <= 50
     assert output_line["truncated"] > HUGE * 0.99  # the tail only was kept...
     assert output_cost <= 1.5  # ...and the whole output never built
-    assert message_line["final_message_length"] == HUGE
-    assert message_cost <= 2.5  # the line, and the message it holds
+    assert message_line["final_message_length"] == MESSAGE_KEPT  # the head only was kept...
+    assert message_line["message_truncated"] == HUGE - MESSAGE_KEPT
+    assert message_cost <= 1.5  # ...and the whole message never built

@@ -1,4 +1,4 @@
-"""The pure request planning of the app-server engine (app_server_protocol.plan_turn)."""
+"""The pure request planning of the app-server engine (_app_server.protocol.plan_turn)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from codex_local_sdk import ApprovalPolicy, CodexExecRequest, CodexUsageError, SandboxMode
-from codex_local_sdk.app_server_protocol import plan_turn
+from codex_local_sdk._app_server.protocol import plan_turn
 from codex_local_sdk.transport import TurnSpec
 
 THREAD = "019a0000-0000-7000-8000-000000000001"

@@ -1,4 +1,4 @@
-"""The pure app-server translation (``app_server_protocol``) replaying REAL ``codex app-server``
+"""The pure app-server translation (``_app_server.protocol``) replaying REAL ``codex app-server``
 sessions of both builds (``tests/data/app-server/``, re-recorded by
 ``tests/support/record_app_server.py``): the events are those ``codex exec --json`` prints for
 the same scenario (``tests/data/codex-events/``), plus live deltas; approval requests become
@@ -26,9 +26,9 @@ from codex_local_sdk import (
     ThreadStarted,
     TurnCompleted,
     TurnFailed,
+    decode_event,
 )
-from codex_local_sdk.app_server_protocol import TurnTranslator, approval_reply, approval_request
-from codex_local_sdk.events import decode_event
+from codex_local_sdk._app_server.protocol import TurnTranslator, approval_reply, approval_request
 from codex_local_sdk.testing.mock_responses import (
     ESCALATED_COMMAND,
     ESCALATION_REASON,

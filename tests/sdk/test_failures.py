@@ -13,12 +13,13 @@ from codex_local_sdk import (
     CodexExecResult,
     CodexLocalClient,
     CodexThreadNotFoundError,
+    CodexUsageError,
     Failure,
     FailureKind,
     RetryPolicy,
     ThreadStarted,
 )
-from codex_local_sdk.failures import backoff_delay, classify_failure, is_retryable
+from codex_local_sdk._failures import backoff_delay, classify_failure, is_retryable
 from codex_local_sdk.transport import TurnExit
 from tests.sdk.helpers import FAST_RETRY, ScriptedTransport, recording, replay
 
@@ -195,8 +196,9 @@ def test_backoff_jitter_stays_within_its_ratio() -> None:
     ],
 )
 def test_retry_policy_validation(fields: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(CodexUsageError) as refused:
         RetryPolicy(**fields)  # type: ignore[arg-type]
+    assert isinstance(refused.value, ValueError)  # CodexUsageError stays a ValueError
 
 
 def test_retry_policy_accepts_a_list_of_exit_codes() -> None:

@@ -19,12 +19,13 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexLocalClient,
     CodexTimeoutError,
+    CodexUsageError,
     FailureKind,
     RetryPolicy,
     ThreadStarted,
 )
+from codex_local_sdk._invocation import CodexInvocation
 from codex_local_sdk._process import CodexProcess, Deadlines
-from codex_local_sdk.cli_args import CodexInvocation
 from tests.sdk.helpers import (
     NO_RETRY,
     child_pid,
@@ -257,7 +258,7 @@ def test_a_sync_call_from_the_clients_own_loop_is_refused(client: CodexLocalClie
     def hook_calling_back(event: object) -> None:
         try:
             client.run(CodexExecRequest(prompt="nested"))
-        except RuntimeError as exc:
+        except CodexUsageError as exc:
             seen.append(exc)
 
     client.event_hook = hook_calling_back

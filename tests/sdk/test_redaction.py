@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from codex_local_sdk import CodexExecRequest, redact, scrub_secrets
-from codex_local_sdk.cli_args import build_invocation, redact_argv
-from codex_local_sdk.redaction import remember_secrets, secrets_in_env
+from codex_local_sdk._invocation import build_invocation, redact_argv
+from codex_local_sdk._redaction import remember_secrets, secrets_in_env
 
 TOKEN = "tok-abcdef123456"
 

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from codex_local_sdk import CodexExecRequest, CodexLocalClient, CodexUsageError
-from codex_local_sdk.cli_args import toml_value
+from codex_local_sdk._invocation import toml_value
 from tests.sdk.helpers import fake_log, last_run
 
 

@@ -309,13 +309,6 @@ def test_malformed_lines_are_surfaced_and_the_run_completes(client: CodexLocalCl
     assert result.final_message == "echo: [[fake:garbage]]"
 
 
-def test_a_five_mebibyte_event_line(client: CodexLocalClient) -> None:
-    size = 5 * 1024 * 1024
-    result = client.run(CodexExecRequest(prompt=f"[[fake:huge={size}]]"))
-    assert result.ok
-    assert result.final_message is not None and len(result.final_message) == size
-
-
 def test_a_megabyte_of_stderr_neither_blocks_nor_grows_the_result(
     client: CodexLocalClient,
 ) -> None:

@@ -3,8 +3,8 @@
 Each scenario starts a real ``codex app-server`` offline against the mock model
 (``MockResponsesServer``), sends what :class:`~codex_local_sdk.AppServerTransport` sends
 (``initialize``, ``initialized``, then per turn the requests of
-:func:`~codex_local_sdk.app_server_protocol.plan_turn`), answers approval requests with the
-scenario's decision (:func:`~codex_local_sdk.app_server_protocol.approval_reply`) and writes
+:func:`~codex_local_sdk._app_server.protocol.plan_turn`), answers approval requests with the
+scenario's decision (:func:`~codex_local_sdk._app_server.protocol.approval_reply`) and writes
 every message, both directions, in order, one JSON object a line.
 
     .venv/bin/python -m tests.support.record_app_server            # both builds
@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from codex_local_sdk import ApprovalDecision, CodexExecRequest
-from codex_local_sdk.app_server_protocol import APPROVAL_METHODS, approval_reply, plan_turn
+from codex_local_sdk._app_server.protocol import APPROVAL_METHODS, approval_reply, plan_turn
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import (
     codex_binary,

@@ -19,9 +19,9 @@ from typing import Any
 
 import msgspec
 
-from .approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
-from .cli_args import check_turn, option_overrides
-from .events import (
+from .._invocation import check_turn, option_overrides
+from ..approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
+from ..events import (
     AgentMessageDelta,
     AgentMessageItem,
     CommandExecutionItem,
@@ -43,9 +43,9 @@ from .events import (
     Usage,
     WebSearchItem,
 )
-from .exceptions import CodexUsageError
-from .models import CodexExecRequest, SandboxMode
-from .transport import TurnSpec
+from ..exceptions import CodexUsageError
+from ..models import CodexExecRequest, SandboxMode
+from ..transport import TurnSpec
 
 __all__ = [
     "APPROVAL_METHODS",

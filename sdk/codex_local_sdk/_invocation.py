@@ -24,9 +24,9 @@ from typing import Any
 
 import msgspec
 
+from ._redaction import REDACTED, SECRET_KEY, redact_toml_text, remember_secrets, secrets_in_env
 from .exceptions import CodexUsageError
 from .models import CodexExecRequest, Operation
-from .redaction import REDACTED, SECRET_KEY, redact_toml_text, remember_secrets, secrets_in_env
 
 __all__ = [
     "API_KEY_ENV",
@@ -249,7 +249,7 @@ def build_env(
 
 
 def _remember_env_secrets(env: Mapping[str, str]) -> None:
-    """Whatever key codex gets is scrubbed from what codex says (see ``redaction``)."""
+    """Whatever key codex gets is scrubbed from what codex says (see ``_redaction``)."""
     remember_secrets(secrets_in_env(env))
 
 

@@ -19,9 +19,8 @@ from codex_local_sdk import (
     CodexExecRequest,
     CodexUsageError,
     SandboxMode,
-    build_invocation,
 )
-from codex_local_sdk.cli_args import redact_argv, toml_value
+from codex_local_sdk._invocation import build_invocation, redact_argv, toml_value
 from codex_local_sdk.models import Operation
 from tests.sdk.helpers import SECRET
 
@@ -251,7 +250,7 @@ def test_request_validation_and_repr() -> None:
         CodexExecRequest(prompt="p", sandbox="everything")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         CodexExecRequest(prompt="p", approval_policy="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(CodexUsageError, match="prompt must be a string, not bytes"):
         CodexExecRequest(prompt=b"bytes")  # type: ignore[arg-type]
     request = CodexExecRequest(
         prompt="x" * 200,

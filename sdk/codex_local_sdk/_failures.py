@@ -6,9 +6,15 @@ import random
 import re
 from collections.abc import Iterable
 
+from .exceptions import (
+    CodexExecFailedError,
+    CodexThreadMismatchError,
+    CodexThreadNotFoundError,
+    CodexTimeoutError,
+)
 from .models import CodexExecResult, FailureKind, RetryPolicy
 
-__all__ = ["backoff_delay", "classify_failure", "is_retryable"]
+__all__ = ["backoff_delay", "classify_failure", "error_for", "is_retryable"]
 
 # Checked in order: the first pattern that matches any message wins.
 _PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
@@ -127,3 +133,17 @@ def backoff_delay(
     if policy.jitter_ratio:
         base *= 1 + (rng or random).uniform(-policy.jitter_ratio, policy.jitter_ratio)
     return max(0.0, base)
+
+
+def error_for(result: CodexExecResult) -> CodexExecFailedError:
+    """The exception a failed ``result`` is raised as."""
+    failure = result.failure
+    message = failure.message if failure else "codex failed"
+    kind = failure.kind if failure else FailureKind.UNKNOWN
+    if kind is FailureKind.TIMEOUT:
+        return CodexTimeoutError(message, result)
+    if kind is FailureKind.THREAD_MISMATCH:
+        return CodexThreadMismatchError(message, result)
+    if kind is FailureKind.UNKNOWN_THREAD:
+        return CodexThreadNotFoundError(message, result)
+    return CodexExecFailedError(f"{message} [{kind.value}]", result)

@@ -10,7 +10,7 @@ keeps runs, resumes, forks, streams, sessions and retries unchanged.
 Protocol: ``initialize`` + ``initialized`` once per server, then per turn ``thread/start`` (or
 ``thread/resume`` / ``thread/fork``) and ``turn/start``; the server streams notifications,
 each naming its ``threadId``, until ``turn/completed``. The translation to events is the pure
-module :mod:`codex_local_sdk.app_server_protocol`.
+module :mod:`codex_local_sdk._app_server.protocol`.
 
 Design:
 
@@ -36,313 +36,56 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from ._process import CodexProcess, Deadlines, ReadTimeout, finish
-from ._version import __version__
-from .app_server_protocol import (
+from .._invocation import CodexInvocation, app_server_invocation
+from .._process import CodexProcess, ReadTimeout, finish
+from .._version import __version__
+from ..approvals import (
+    DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    ApprovalHandler,
+    ApprovalScope,
+    current_approvals,
+)
+from ..events import ApprovalDecided, ThreadStarted, TurnError, TurnFailed
+from ..exceptions import CodexUsageError
+from ..models import CodexExecRequest
+from ..transport import TurnExit, TurnLimits, TurnOutput, TurnSpec
+from .connection import (
+    Channel,
+    RpcError,
+    Server,
+    ServerGone,
+    StartFailed,
+    TurnClock,
+    drain_until_done,
+)
+from .protocol import (
     TurnPlan,
-    TurnTranslator,
-    approval_reply,
-    approval_request,
     plan_turn,
     user_input,
 )
-from .approvals import (
-    DEFAULT_APPROVAL_TIMEOUT_SECONDS,
-    ApprovalDecision,
-    ApprovalHandler,
-    ApprovalRequest,
-    ApprovalScope,
-    ApprovalUnavailable,
-    current_approvals,
-)
-from .cli_args import CodexInvocation, app_server_invocation
-from .events import ApprovalDecided, ThreadStarted, TurnError, TurnFailed
-from .exceptions import CodexUsageError
-from .models import CodexExecRequest
-from .redaction import scrub_bytes, secret_needles
-from .transport import TurnExit, TurnLimits, TurnOutput, TurnSpec
 
 __all__ = ["AppServerTransport"]
 
 logger = logging.getLogger("codex_local_sdk.app_server")
 
-_T = TypeVar("_T")
-JsonObject = dict[str, Any]
-
-_CLIENT_INFO: JsonObject = {"name": "codex_local_sdk", "title": None, "version": __version__}
+_CLIENT_INFO: dict[str, Any] = {"name": "codex_local_sdk", "title": None, "version": __version__}
 _INTERRUPT_RETRY_SECONDS = 0.05  # "no active turn" until the server has really started it
 _MIN_STOP_SECONDS = 0.5
 _REAP_INTERVAL_SECONDS = 30.0
 _UNKNOWN_METHOD = re.compile(r"unknown variant `[^`]+`, expected one of `initialize`")
-_decoder = msgspec.json.Decoder()
-_encoder = msgspec.json.Encoder()
-
-
-class _ServerGone(Exception):
-    """The app-server exited (or closed stdout) while a turn needed it."""
-
-
-class _StartFailed(Exception):
-    """The server exited during the handshake: the turn ends with its exit code."""
-
-    def __init__(self, exit_info: TurnExit) -> None:
-        super().__init__(exit_info.return_code)
-        self.exit = exit_info
-
-
-class _RpcError(Exception):
-    def __init__(self, method: str, error: object) -> None:
-        message = error.get("message") if isinstance(error, dict) else None
-        self.message = str(message or error)
-        super().__init__(self.message)
-        self.method = method
-
-
-class _Channel:
-    """One turn's view of a shared server: its notifications, in order, and its approvals."""
-
-    def __init__(self, scope: ApprovalScope) -> None:
-        self.translator = TurnTranslator()
-        self.scope = scope
-        self.messages: asyncio.Queue[JsonObject | ApprovalDecided | None] = asyncio.Queue()
-        self.last_heard = time.monotonic()
-        self.waiting_for_person = 0
-        self.approvals: set[asyncio.Task[None]] = set()
-
-    def heard(self) -> None:
-        self.last_heard = time.monotonic()
-
-
-class _Server:
-    """One running app-server: a reader task routes responses to their callers, notifications
-    and approval requests to the turn of their thread."""
-
-    def __init__(self, process: CodexProcess, invocation: CodexInvocation) -> None:
-        self.process = process
-        self.invocation = invocation
-        self.last_activity = time.monotonic()
-        self.idle_since = time.monotonic()
-        self.turns = 0  # running turns (also those still starting their thread)
-        self.channels: dict[str, _Channel] = {}
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[str, asyncio.Future[Any]]] = {}
-        self._gone = False
-        self._reader = asyncio.ensure_future(self._read())
-
-    @property
-    def alive(self) -> bool:
-        return not self._gone and self.process.returncode is None
-
-    async def call(self, method: str, params: JsonObject) -> Any:
-        """Send a request and wait for its result (:class:`_RpcError` for an error reply)."""
-        if self._gone:
-            raise _ServerGone()
-        request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (method, future)
-        try:
-            await self._send({"id": request_id, "method": method, "params": params})
-            return await future
-        finally:
-            self._pending.pop(request_id, None)
-
-    async def notify(self, method: str) -> None:
-        await self._send({"method": method})
-
-    async def _send(self, message: JsonObject) -> None:
-        try:
-            await self.process.send(_encoder.encode(message) + b"\n")
-        except BrokenPipeError:
-            raise _ServerGone() from None
-
-    async def _read(self) -> None:
-        try:
-            needles = secret_needles(self.invocation.env)  # keys are scrubbed from all it says
-            async for line in self.process.lines():
-                self.last_activity = time.monotonic()
-                try:
-                    message = _decoder.decode(scrub_bytes(line, needles))
-                except (msgspec.DecodeError, RecursionError, UnicodeError):
-                    logger.debug("app-server wrote a non-JSON line: %.200r", line)
-                    continue
-                if isinstance(message, dict):
-                    self._dispatch(message)
-        except _ServerGone:
-            pass
-        except Exception:  # pragma: no cover - a reader bug must not hang the turns
-            logger.exception("codex app-server reader failed")
-        finally:
-            self._gone = True
-            for _, future in self._pending.values():
-                if not future.done():
-                    future.set_exception(_ServerGone())
-            for channel in self.channels.values():
-                channel.messages.put_nowait(None)
-
-    def _dispatch(self, message: JsonObject) -> None:
-        method = message.get("method")
-        params = message.get("params")
-        if method is None:
-            pending = self._pending.get(message.get("id", -1))
-            if pending is not None and not pending[1].done():
-                name, future = pending
-                if "error" in message:
-                    future.set_exception(_RpcError(name, message["error"]))
-                else:
-                    future.set_result(message.get("result"))
-            return
-        thread_id = params.get("threadId") if isinstance(params, dict) else None
-        channel = self.channels.get(thread_id) if isinstance(thread_id, str) else None
-        if "id" in message:
-            # Answered in its own task: a person may take minutes, other turns go on.
-            task = asyncio.ensure_future(self._answer(str(method), message["id"], params, channel))
-            if channel is not None:
-                channel.approvals.add(task)
-                task.add_done_callback(channel.approvals.discard)
-        elif channel is not None:
-            channel.heard()
-            channel.messages.put_nowait(message)
-
-    async def _answer(
-        self, method: str, request_id: object, params: object, channel: _Channel | None
-    ) -> None:
-        request = approval_request(
-            method, params, channel.translator if channel is not None else None
-        )
-        if request is None:
-            await self._reply(
-                {"id": request_id, "error": {"code": -32601, "message": f"{method} unsupported"}}
-            )
-            return
-        scope = channel.scope if channel is not None else ApprovalScope()
-        if channel is not None:
-            channel.waiting_for_person += 1
-        decision, decided_by, note = ApprovalDecision.DECLINE, "error", None
-        try:
-            decision, decided_by, note = await _decide(request, scope)
-        finally:
-            if channel is not None:
-                channel.waiting_for_person -= 1
-                channel.heard()
-            reply = approval_reply(method, params, decision)
-            await self._reply({"id": request_id, "result": reply})
-        if channel is not None:
-            channel.messages.put_nowait(
-                ApprovalDecided(
-                    kind=request.kind.value,
-                    subject=request.subject,
-                    cwd=request.cwd,
-                    reason=request.reason,
-                    decision=decision.value,
-                    decided_by=decided_by,
-                    note=note,
-                )
-            )
-
-    async def _reply(self, message: JsonObject) -> None:
-        with contextlib.suppress(_ServerGone):
-            await self._send(message)
-
-    async def close(self, grace: float) -> None:
-        self._gone = True
-        try:
-            await self.process.close(grace)
-        finally:
-            if not self._reader.done():
-                self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-
-
-async def _decide(
-    request: ApprovalRequest, scope: ApprovalScope
-) -> tuple[ApprovalDecision, str, str | None]:
-    """The decision, who made it, and why (for declines the person did not choose)."""
-    if request.leaves_sandbox and not scope.allow_leaving_sandbox:
-        return (
-            ApprovalDecision.DECLINE,
-            "policy",
-            "approving would let codex act outside its sandbox, above this server's ceiling",
-        )
-    if scope.handler is None:
-        reason = scope.unavailable_reason or "nobody can answer approval requests here"
-        return ApprovalDecision.DECLINE, "no_handler", reason
-    try:
-        decision = await asyncio.wait_for(scope.handler(request), scope.timeout_seconds)
-    except (TimeoutError, asyncio.TimeoutError):
-        return (
-            ApprovalDecision.DECLINE,
-            "timeout",
-            f"no answer within {scope.timeout_seconds:g}s",
-        )
-    except asyncio.CancelledError:
-        raise
-    except ApprovalUnavailable as exc:
-        return ApprovalDecision.DECLINE, "no_handler", str(exc) or "nobody can answer"
-    except Exception as exc:
-        logger.warning("approval handler failed: %r", exc)
-        return ApprovalDecision.DECLINE, "error", f"the approval handler failed: {exc}"
-    decision = ApprovalDecision(decision)
-    if decision not in request.choices:
-        decision = (
-            ApprovalDecision.APPROVE
-            if decision is ApprovalDecision.APPROVE_FOR_SESSION
-            else ApprovalDecision.DECLINE
-        )
-    return decision, "user", None
-
-
-class _Clock:
-    """The turn's limits (:class:`Deadlines`, shared with the exec engine), where silence is
-    measured on the turn's thread and a turn waiting for a person's answer is not silent."""
-
-    def __init__(self, limits: TurnLimits) -> None:
-        self.deadlines = Deadlines(limits.timeout_seconds, limits.idle_timeout_seconds)
-        self.server: _Server | None = None
-        self.channel: _Channel | None = None
-
-    def _last_heard(self) -> float:
-        channel, server = self.channel, self.server
-        if channel is not None:
-            if channel.waiting_for_person:
-                return time.monotonic()
-            if channel.translator.thread_id is not None:
-                return channel.last_heard
-        return self.deadlines.started if server is None else server.last_activity
-
-    async def wait(self, awaitable: Awaitable[_T]) -> _T:
-        """``awaitable``'s result; :class:`ReadTimeout` when a limit passes first."""
-        task = asyncio.ensure_future(awaitable)
-        try:
-            while True:
-                limit = self.deadlines.next_limit(self._last_heard())
-                if limit is None:
-                    return await task
-                done, _ = await asyncio.wait({task}, timeout=max(0.0, limit[0] - time.monotonic()))
-                if task in done:
-                    return task.result()
-                # activity may have moved the idle limit
-                limit = self.deadlines.next_limit(self._last_heard())
-                if limit is not None and limit[0] <= time.monotonic():
-                    raise ReadTimeout(limit[1])
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
 
 
 class _Running(msgspec.Struct, kw_only=True):
-    server: _Server
-    channel: _Channel
+    server: Server
+    channel: Channel
 
 
 class AppServerTransport:
@@ -379,11 +122,11 @@ class AppServerTransport:
             handler=approval_handler, timeout_seconds=approval_timeout_seconds
         )
         self.idle_shutdown_seconds = idle_shutdown_seconds
-        self._servers: dict[tuple[Any, ...], _Server] = {}
-        self._starting: dict[tuple[Any, ...], asyncio.Future[_Server]] = {}
+        self._servers: dict[tuple[Any, ...], Server] = {}
+        self._starting: dict[tuple[Any, ...], asyncio.Future[Server]] = {}
         self._thread_locks: dict[str, asyncio.Lock] = {}
         self._running: dict[str, _Running] = {}
-        self._last_server: _Server | None = None
+        self._last_server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
 
@@ -440,9 +183,9 @@ class AppServerTransport:
         }
         try:
             result = await running.server.call("turn/steer", params)
-        except _RpcError as exc:
+        except RpcError as exc:
             raise CodexUsageError(f"codex refused to steer the turn: {exc.message}") from None
-        except _ServerGone:
+        except ServerGone:
             raise CodexUsageError("the turn's app-server has exited") from None
         return str(result.get("turnId", turn_id)) if isinstance(result, dict) else turn_id
 
@@ -452,13 +195,13 @@ class AppServerTransport:
         plan = plan_turn(spec)
         scope = current_approvals() or self._default_scope
         self._check_loop()
-        clock = _Clock(limits)
+        clock = TurnClock(limits)
         lock_key = spec.thread_id if spec.operation == "resume" else None
         try:
             async with self._thread_lock(lock_key, clock):
                 try:
                     server = await clock.wait(self._server_for(spec.request, api_key, limits))
-                except _StartFailed as exc:
+                except StartFailed as exc:
                     yield exc.exit
                     return
                 server.turns += 1
@@ -494,7 +237,7 @@ class AppServerTransport:
             self._reaper = None
 
     @contextlib.asynccontextmanager
-    async def _thread_lock(self, thread_id: str | None, clock: _Clock) -> AsyncIterator[None]:
+    async def _thread_lock(self, thread_id: str | None, clock: TurnClock) -> AsyncIterator[None]:
         if thread_id is None:
             yield
             return
@@ -509,7 +252,7 @@ class AppServerTransport:
 
     async def _server_for(
         self, request: CodexExecRequest, api_key: str | None, limits: TurnLimits
-    ) -> _Server:
+    ) -> Server:
         invocation = app_server_invocation(
             self.binary,
             codex_home=request.codex_home,
@@ -536,20 +279,20 @@ class AppServerTransport:
         self._ensure_reaper()
         return server
 
-    async def _start_server(self, invocation: CodexInvocation, limits: TurnLimits) -> _Server:
+    async def _start_server(self, invocation: CodexInvocation, limits: TurnLimits) -> Server:
         """Start and initialise a server; nothing of it survives a failure or cancellation."""
         process = await CodexProcess.start(invocation, keep_stdin_open=True)
         logger.debug("started codex app-server pid=%s", process.pid)
-        server = _Server(process, invocation)
+        server = Server(process, invocation)
         try:
             await server.call("initialize", {"clientInfo": _CLIENT_INFO, "capabilities": None})
             await server.notify("initialized")
-        except _RpcError as exc:
+        except RpcError as exc:
             await finish(server.close(limits.kill_grace_seconds))
             raise CodexUsageError(
                 f"codex at {self.binary} refused the app-server handshake: {exc.message}"
             ) from None
-        except _ServerGone:
+        except ServerGone:
             return_code = await process.wait()
             await finish(server.close(limits.kill_grace_seconds))
             stderr = process.stderr_tail
@@ -558,7 +301,7 @@ class AppServerTransport:
                     f"codex at {self.binary} has no `app-server` command; upgrade codex or use "
                     "ExecTransport"
                 ) from None
-            raise _StartFailed(
+            raise StartFailed(
                 TurnExit(return_code=return_code, stderr_tail=stderr, argv=invocation.redacted_argv)
             ) from None
         except BaseException:
@@ -590,15 +333,15 @@ class AppServerTransport:
 
     async def _run_turn(
         self,
-        server: _Server,
+        server: Server,
         plan: TurnPlan,
-        clock: _Clock,
+        clock: TurnClock,
         limits: TurnLimits,
         scope: ApprovalScope,
     ) -> AsyncGenerator[TurnOutput, None]:
         mark = server.process.stderr_total
         argv = server.invocation.redacted_argv
-        channel = _Channel(scope)
+        channel = Channel(scope)
         clock.channel = channel
         state = channel.translator
         finished = False
@@ -607,7 +350,7 @@ class AppServerTransport:
                 result = await clock.wait(server.call(plan.thread_method, plan.thread_params))
                 state.thread_id = str(result["thread"]["id"])
                 if state.thread_id in server.channels:
-                    raise _RpcError("turn/start", "another turn is running on this thread")
+                    raise RpcError("turn/start", "another turn is running on this thread")
                 server.channels[state.thread_id] = channel
                 channel.heard()
                 yield ThreadStarted(thread_id=state.thread_id)
@@ -616,7 +359,7 @@ class AppServerTransport:
                 )
                 state.turn_id = str(result["turn"]["id"])
                 self._running[state.thread_id] = _Running(server=server, channel=channel)
-            except _RpcError as exc:
+            except RpcError as exc:
                 finished = True
                 self._refuse_unsupported(exc)
                 yield TurnFailed(error=TurnError(message=exc.message))
@@ -627,7 +370,7 @@ class AppServerTransport:
             while not state.done:
                 message = await clock.wait(channel.messages.get())
                 if message is None:
-                    raise _ServerGone()
+                    raise ServerGone()
                 if isinstance(message, ApprovalDecided):
                     yield message
                     continue
@@ -651,7 +394,7 @@ class AppServerTransport:
                 argv=argv,
                 timed_out=exc.which,
             )
-        except _ServerGone:
+        except ServerGone:
             finished = True
             self._forget(server)
             return_code = await server.process.wait()
@@ -667,7 +410,7 @@ class AppServerTransport:
             self._detach(server, channel)
 
     @staticmethod
-    def _decided_late(channel: _Channel) -> list[ApprovalDecided]:
+    def _decided_late(channel: Channel) -> list[ApprovalDecided]:
         """Approval decisions queued after ``turn/completed`` (rare, but keep them)."""
         late: list[ApprovalDecided] = []
         while not channel.messages.empty():
@@ -676,7 +419,7 @@ class AppServerTransport:
                 late.append(message)
         return late
 
-    def _detach(self, server: _Server, channel: _Channel) -> None:
+    def _detach(self, server: Server, channel: Channel) -> None:
         thread_id = channel.translator.thread_id
         for task in list(channel.approvals):  # nobody waits for those answers any more
             task.cancel()
@@ -688,21 +431,21 @@ class AppServerTransport:
         if running is not None and running.channel is channel:
             del self._running[thread_id]
 
-    def _forget(self, server: _Server) -> None:
+    def _forget(self, server: Server) -> None:
         for key, known in list(self._servers.items()):
             if known is server:
                 del self._servers[key]
         if self._last_server is server:
             self._last_server = None
 
-    def _refuse_unsupported(self, exc: _RpcError) -> None:
+    def _refuse_unsupported(self, exc: RpcError) -> None:
         if _UNKNOWN_METHOD.search(exc.message):
             raise CodexUsageError(
                 f"codex at {self.binary} does not support the app-server method {exc.method!r}; "
                 "upgrade codex or use ExecTransport"
             )
 
-    async def _stop_turn(self, server: _Server, channel: _Channel, grace: float) -> None:
+    async def _stop_turn(self, server: Server, channel: Channel, grace: float) -> None:
         """Interrupt the turn and wait for its end; kill the server when that fails."""
         state = channel.translator
         deadline = time.monotonic() + max(grace, _MIN_STOP_SECONDS)
@@ -710,40 +453,22 @@ class AppServerTransport:
             if state.thread_id is None or state.turn_id is None or not server.alive:
                 if state.thread_id is None and server.alive:
                     return  # no turn was started: nothing runs
-                raise _ServerGone()  # nothing addressable to interrupt: start afresh
+                raise ServerGone()  # nothing addressable to interrupt: start afresh
             params = {"threadId": state.thread_id, "turnId": state.turn_id}
             while not state.done:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _ServerGone()
+                    raise ServerGone()
                 try:
                     await asyncio.wait_for(server.call("turn/interrupt", params), remaining)
                     wait = remaining
-                except _RpcError:
+                except RpcError:
                     wait = _INTERRUPT_RETRY_SECONDS  # not started yet, or just ended
-                await _drain_until_done(channel, min(wait, deadline - time.monotonic()))
-        except (_ServerGone, TimeoutError, asyncio.TimeoutError):
+                await drain_until_done(channel, min(wait, deadline - time.monotonic()))
+        except (ServerGone, TimeoutError, asyncio.TimeoutError):
             logger.debug("codex app-server did not stop the turn in time; killing it")
             self._forget(server)
             await server.close(grace)
-
-
-async def _drain_until_done(channel: _Channel, timeout: float) -> None:
-    """Consume the turn's notifications until it ends or ``timeout`` passes."""
-    state = channel.translator
-    deadline = time.monotonic() + max(0.0, timeout)
-    while not state.done:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        try:
-            message = await asyncio.wait_for(channel.messages.get(), remaining)
-        except (TimeoutError, asyncio.TimeoutError):
-            return
-        if message is None:
-            raise _ServerGone()
-        if not isinstance(message, ApprovalDecided):
-            state.translate(message)
 
 
 async def _gather_all(cleanups: list[Awaitable[None]]) -> None:

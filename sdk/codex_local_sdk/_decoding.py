@@ -1,0 +1,339 @@
+"""Decoding ``codex exec --json`` lines into typed events, and bounding their huge texts.
+
+:func:`decode_event` never raises: known types decode straight into the tagged union, anything
+else falls back to the ``Unknown*`` types or :class:`~codex_local_sdk.MalformedLine`. A command
+output keeps its tail and an agent message its head (``max_command_output_bytes`` /
+``max_message_bytes``); a huge line is cut before its text is ever built whole.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, cast
+
+import msgspec
+
+from .events import (
+    AgentMessageItem,
+    CommandExecutionItem,
+    ItemCompleted,
+    ItemStarted,
+    ItemUpdated,
+    KnownItem,
+    MalformedLine,
+    ThreadEvent,
+    ThreadItem,
+    TurnCompleted,
+    UnknownEvent,
+    UnknownItem,
+    Usage,
+    _KnownEvent,
+    _utf8_size,
+)
+
+__all__ = ["bound_texts", "decode_event", "truncate_agent_message", "truncate_command_output"]
+
+_ITEM_EVENTS: dict[str, type[ItemStarted | ItemUpdated | ItemCompleted]] = {
+    "item.started": ItemStarted,
+    "item.updated": ItemUpdated,
+    "item.completed": ItemCompleted,
+}
+
+_event_decoder = msgspec.json.Decoder(_KnownEvent)
+_raw_decoder = msgspec.json.Decoder()
+_MAX_ECHO = 500  # how much of a malformed line to keep in MalformedLine.line
+
+Line = bytes | bytearray | memoryview | str
+
+
+def decode_event(
+    line: Line,
+    *,
+    max_command_output_bytes: int | None = None,
+    max_message_bytes: int | None = None,
+) -> ThreadEvent:
+    """Decode one JSONL line from ``codex exec --json``. Never raises.
+
+    The fast path decodes straight into the tagged union. Anything it rejects (a new event type,
+    a new item type, a changed field) is decoded generically and mapped to the ``Unknown*``
+    fallbacks, keeping the raw object. Any other input (not JSON, invalid UTF-8, lone
+    surrogates, nesting too deep, truncated) becomes a :class:`MalformedLine`.
+
+    With ``max_command_output_bytes``, a command's output keeps only its last that many bytes
+    (``CommandExecutionItem.output_truncated_bytes`` tells how much was dropped); a huge
+    output line is then cut before its text is ever built in full. Likewise
+    ``max_message_bytes`` keeps an agent message's first that many bytes
+    (``AgentMessageItem.text_truncated_bytes``).
+    """
+    try:
+        event = _decode(line, max_command_output_bytes, max_message_bytes)
+    except RecursionError:
+        return _malformed(line, "JSON nested too deeply")
+    except Exception as exc:  # anything codex prints must not break the run
+        return _malformed(line, f"cannot decode: {type(exc).__name__}")
+    return bound_texts(event, max_command_output_bytes, max_message_bytes)
+
+
+def _decode(text: Line, max_output: int | None, max_message: int | None) -> ThreadEvent:
+    # msgspec would raise on lone surrogates in a str; as UTF-8 they are plainly malformed.
+    line = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    limits = [limit for limit in (max_output, max_message) if limit is not None]
+    if limits and len(line) > 2 * min(limits) + _LEAN_SLACK:
+        event = _decode_huge_item(line, max_output, max_message)
+        if event is not None:
+            return event
+    try:
+        return cast(ThreadEvent, _event_decoder.decode(line))
+    except msgspec.DecodeError:
+        pass
+    try:
+        raw = _raw_decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        return _malformed(text, f"not JSON: {exc}")
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return _malformed(text, "not a JSON object with a string 'type'")
+    usage = raw.get("usage")
+    if raw["type"] == "turn.completed" and isinstance(usage, dict):
+        # A counter that is null or missing must not turn a completed turn into an unknown
+        # event: keep the counters that are whole numbers.
+        counts = {
+            k: v
+            for k, v in usage.items()
+            if type(v) is int and k in Usage.__struct_fields__ and 0 <= v < 2**63
+        }
+        return TurnCompleted(usage=Usage(**counts))
+    event_cls = _ITEM_EVENTS.get(raw["type"])
+    item = raw.get("item")
+    if event_cls is not None and isinstance(item, dict):
+        return event_cls(item=_convert_item(item))
+    return UnknownEvent(raw=raw)
+
+
+def truncate_command_output(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
+    """``event`` with its command output cut to its last ``max_bytes`` bytes (if longer)."""
+    item = getattr(event, "item", None)
+    if not isinstance(item, CommandExecutionItem):
+        return event
+    output = item.aggregated_output
+    if len(output) <= max_bytes // 4:
+        return event
+    size = _utf8_size(output)
+    if size <= max_bytes:
+        return event
+    # The last max_bytes characters hold at least max_bytes bytes: only they are encoded.
+    tail = output[-max_bytes:].encode("utf-8", "surrogatepass") if max_bytes else b""
+    cut = len(tail) - max_bytes
+    while cut < len(tail) and 0x80 <= tail[cut] <= 0xBF:  # not inside a UTF-8 character
+        cut += 1
+    kept = tail[cut:].decode("utf-8", "replace")
+    dropped = size - (len(tail) - cut)
+    new_item = msgspec.structs.replace(
+        item, aggregated_output=kept, output_truncated_bytes=item.output_truncated_bytes + dropped
+    )
+    return msgspec.structs.replace(event, item=new_item)
+
+
+def truncate_agent_message(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
+    """``event`` with its agent message cut to its first ``max_bytes`` bytes (if longer)."""
+    item = getattr(event, "item", None)
+    if not isinstance(item, AgentMessageItem):
+        return event
+    text = item.text
+    if len(text) <= max_bytes // 4:
+        return event
+    size = _utf8_size(text)
+    if size <= max_bytes:
+        return event
+    # The first max_bytes characters hold at least max_bytes bytes: only they are encoded.
+    head = text[:max_bytes].encode("utf-8", "surrogatepass")
+    cut = max_bytes
+    while 0 < cut < len(head) and 0x80 <= head[cut] <= 0xBF:  # not inside a character
+        cut -= 1
+    new_item = msgspec.structs.replace(
+        item,
+        text=head[:cut].decode("utf-8", "replace"),
+        text_truncated_bytes=item.text_truncated_bytes + size - cut,
+    )
+    return msgspec.structs.replace(event, item=new_item)
+
+
+def bound_texts(
+    event: ThreadEvent, max_command_output_bytes: int | None, max_message_bytes: int | None
+) -> ThreadEvent:
+    """``event`` with a command output / agent message cut to its limit (None: whole)."""
+    if max_command_output_bytes is not None:
+        event = truncate_command_output(event, max_command_output_bytes)
+    if max_message_bytes is not None:
+        event = truncate_agent_message(event, max_message_bytes)
+    return event
+
+
+def _convert_item(item: dict[str, Any]) -> ThreadItem:
+    try:
+        return cast(ThreadItem, msgspec.convert(item, KnownItem))
+    except msgspec.ValidationError:
+        return UnknownItem(id=str(item.get("id", "")), raw=item)
+
+
+def _malformed(line: Line, error: str) -> MalformedLine:
+    if isinstance(line, str):
+        text = line[: _MAX_ECHO + 1].encode("utf-8", "replace").decode("utf-8")
+        size = len(line)
+    else:
+        # Only the start is decoded: a huge line must not be copied whole to echo 500 chars.
+        text = bytes(line[: 4 * (_MAX_ECHO + 1)]).decode("utf-8", "replace")
+        size = len(line)
+    if size > _MAX_ECHO:
+        text = text[:_MAX_ECHO] + f"... ({size} {'chars' if isinstance(line, str) else 'bytes'})"
+    return MalformedLine(line=text, error=error)
+
+
+# --- huge command outputs and agent messages -----------------------------------------------
+# A 50 MB output line would be decoded into a 50 MB string only to keep its tail (a message:
+# its head). Instead the text stays undecoded (msgspec.Raw points into the line, no copy) and
+# only the part kept is decoded; the size of the part dropped is counted on the JSON text.
+
+_LEAN_SLACK = 64 * 1024
+_SAFE_CUT_SEARCH = 64 * 1024
+_MAX_BACKSLASH_RUN = 64
+_BACKSLASH = ord("\\")
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
+
+
+def _empty_json_string() -> msgspec.Raw:
+    return msgspec.Raw(b'""')
+
+
+class _LeanItem(msgspec.Struct, kw_only=True):
+    type: str
+    id: str = ""
+    command: str = ""
+    aggregated_output: msgspec.Raw = msgspec.field(default_factory=_empty_json_string)
+    exit_code: int | None = None
+    status: str = ""
+    text: msgspec.Raw = msgspec.field(default_factory=_empty_json_string)
+
+
+class _LeanItemEvent(msgspec.Struct, kw_only=True):
+    type: str
+    item: _LeanItem
+
+
+_lean_decoder = msgspec.json.Decoder(_LeanItemEvent)
+
+
+def _decode_huge_item(
+    line: bytes | bytearray | memoryview, max_output: int | None, max_message: int | None
+) -> ThreadEvent | None:
+    """A command item decoded from its output's tail only, or an agent message from its
+    text's head only; None: not such an event (or nothing to cut), decode it whole."""
+    try:
+        lean = _lean_decoder.decode(line)
+    except msgspec.DecodeError:
+        return None
+    event_cls = _ITEM_EVENTS.get(lean.type)
+    if event_cls is None:
+        return None
+    item = lean.item
+    if item.type == "command_execution" and max_output is not None:
+        cut = _json_body_cut(item.aggregated_output, max_output, keep="tail")
+        if cut is None:
+            return None
+        kept, dropped = cut
+        return event_cls(
+            item=CommandExecutionItem(
+                id=item.id,
+                command=item.command,
+                aggregated_output=kept,
+                exit_code=item.exit_code,
+                status=item.status,
+                output_truncated_bytes=dropped,
+            )
+        )
+    if item.type == "agent_message" and max_message is not None:
+        cut = _json_body_cut(item.text, max_message, keep="head")
+        if cut is None:
+            return None
+        kept, dropped = cut
+        return event_cls(item=AgentMessageItem(id=item.id, text=kept, text_truncated_bytes=dropped))
+    return None
+
+
+def _json_body_cut(
+    raw_string: msgspec.Raw, max_bytes: int, *, keep: Literal["head", "tail"]
+) -> tuple[str, int] | None:
+    """The text kept of a JSON string (at most ``max_bytes`` bytes of UTF-8, from its
+    ``keep`` end) and the UTF-8 size of the part dropped; None when it cannot be cut."""
+    raw = memoryview(raw_string)
+    if len(raw) < 2 or raw[0] != ord('"') or len(raw) <= max_bytes + 2:
+        return None
+    body = raw[1:-1]
+    if keep == "tail":
+        cut = len(body) - max_bytes
+        limit = min(len(body), cut + _SAFE_CUT_SEARCH)
+        while cut < limit and not _safe_cut(body, cut):
+            cut += 1
+        if cut >= limit:
+            return None  # no safe place to cut (backslashes only): decode it whole
+        kept_body, dropped_body = body[cut:], body[:cut]
+    else:
+        cut = max_bytes
+        limit = max(0, cut - _SAFE_CUT_SEARCH)
+        while cut > limit and not _safe_cut(body, cut):
+            cut -= 1
+        if cut <= limit:
+            return None
+        kept_body, dropped_body = body[:cut], body[cut:]
+    try:
+        kept = msgspec.json.decode(b'"' + bytes(kept_body) + b'"', type=str)
+    except msgspec.DecodeError:
+        return None
+    dropped = _json_body_utf8_size(dropped_body)
+    if _utf8_size(kept) + dropped <= max_bytes:
+        return None  # escapes made the JSON long, but the text fits
+    return kept, dropped
+
+
+def _safe_cut(body: memoryview, cut: int) -> bool:
+    """Whether a JSON string body can be cut before ``body[cut]``: a new UTF-8 character
+    starts there, and no escape (``\\n``, ``\\uXXXX``) spans the cut."""
+    if 0x80 <= body[cut] <= 0xBF:
+        return False  # inside a character
+    if bytes(body[cut : cut + 3]).lower() in (b"\\udc", b"\\udd", b"\\ude", b"\\udf"):
+        return False  # between the two halves of a surrogate pair
+    # Only the nearest backslash can start an escape spanning the cut (an escape is 2 or 6
+    # bytes long, and a \uXXXX escape holds no backslash after its first byte).
+    nearest = range(cut - 1, max(-1, cut - 7), -1)
+    start = next((at for at in nearest if body[at] == _BACKSLASH), None)
+    if start is None:
+        return True
+    run = 1  # backslashes ending at start: an even run is pairs of "\\\\", escapes complete
+    while start - run >= 0 and body[start - run] == _BACKSLASH:
+        run += 1
+        if run > _MAX_BACKSLASH_RUN:
+            return False
+    if run % 2 == 0:
+        return True
+    length = 6 if start + 1 < len(body) and body[start + 1] == ord("u") else 2
+    return cut >= start + length
+
+
+def _utf8_size_of_escape(point: int) -> int:
+    if point < 0x80:
+        return 1
+    if point < 0x800 or 0xD800 <= point < 0xE000:
+        return 2  # each half of a surrogate pair stands for 2 of the pair's 4 bytes
+    return 3
+
+
+def _json_body_utf8_size(body: memoryview) -> int:
+    """The size in UTF-8 of the text a JSON string body (between its quotes) stands for."""
+    size = len(body)
+    for match in _ESCAPE.finditer(body):
+        code = match.group(1)
+        if code is None:
+            size -= 1  # "\n" is two bytes of JSON, one of text
+        else:
+            point = int(code, 16)
+            size -= 6 - _utf8_size_of_escape(point)
+    return size
