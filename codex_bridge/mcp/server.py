@@ -35,11 +35,9 @@ from ..policy import BridgePolicy
 from ..service import (
     BridgeError,
     BridgeService,
-    ForkParams,
     ProgressCallback,
     ProgressUpdate,
-    ResumeParams,
-    RunParams,
+    TurnParams,
 )
 from .refusals import tool_error
 from .resources import SESSION_URI_TEMPLATE, SESSIONS_URI, Resources
@@ -98,8 +96,8 @@ def host_tool_timeout(env: Mapping[str, str]) -> float | None:
 
 
 def _within_host_timeout(
-    params: RunParams | ResumeParams | ForkParams, policy: BridgePolicy, host_timeout: float
-) -> RunParams | ResumeParams | ForkParams:
+    params: TurnParams, policy: BridgePolicy, host_timeout: float
+) -> TurnParams:
     """End codex a little before the host gives up on the call: no codex outlives the call
     even if the host sends no cancellation, and the model reads our timeout result (with the
     thread id, to continue) instead of the host's bare "timed out"."""
@@ -207,7 +205,7 @@ def build_server(
 # --------------------------------------------------------------------------- serving
 
 
-def _startup_check(service: BridgeService) -> None:
+def startup_check(service: BridgeService) -> None:
     """Warn on stderr when codex is missing or too old. The server still starts: a host shows
     a failed server with little detail, whereas a tool error tells the model (and the user)
     exactly what is wrong and how to fix it."""
@@ -231,6 +229,6 @@ def serve(policy: BridgePolicy, options: ServeOptions | None = None) -> None:
         serve_http(policy, options)
         return
     service = BridgeService(policy)
-    _startup_check(service)
+    startup_check(service)
     server = build_server(service, options, host_timeout_seconds=host_tool_timeout(os.environ))
     anyio.run(serve_stdio, server)
