@@ -147,9 +147,9 @@ outlives the call) on the session of the client that started it."""
 class BridgeTool(Generic[P, R]):
     """One MCP tool over one service operation.
 
-    Its input schema comes from the operation's params Struct (the fields' own descriptions,
-    ``docs`` overriding some), its output schema from the result Struct; either may be given
-    outright when a tool's shape is unusual. A call's arguments are parsed once, by
+    Its input schema comes from the operation's params Struct (with the fields' own
+    descriptions), its output schema from the result Struct; either may be given outright
+    when a tool's shape is unusual. A call's arguments are parsed once, by
     :meth:`parse`; :meth:`call` runs the operation with them and ``render`` makes the result.
     """
 
@@ -158,8 +158,6 @@ class BridgeTool(Generic[P, R]):
     description: str
     operation: Operation[P, R]
     render: Callable[[P, R], types.CallToolResult]
-    docs: Mapping[str, str] = field(default_factory=dict)
-    """Argument descriptions that differ from the Struct's."""
     parser: Callable[[dict[str, Any]], P] | None = None
     """Turns the checked arguments into ``P`` (default: the operation's own parsing)."""
     waits_for_codex: bool = False
@@ -177,7 +175,7 @@ class BridgeTool(Generic[P, R]):
 
     def __post_init__(self) -> None:
         if not self.input_schema:
-            schema = input_schema([self.operation.params], self.docs)
+            schema = input_schema([self.operation.params])
             object.__setattr__(self, "input_schema", schema)
         if not self.output_schema:
             object.__setattr__(self, "output_schema", struct_schema(self.operation.result))
