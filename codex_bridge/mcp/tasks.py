@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from ..changes import Change
 from ..job_store import LOST_MESSAGE
+from ..policy import MAX_WAIT_SECONDS
 from ..service import BridgeError, BridgeService, JobInfo
 from .refusals import request_error
 from .results import outcome_result
@@ -38,7 +39,7 @@ logger = logging.getLogger("codex_bridge.mcp")
 
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 TASK_TOOLS = tuple(TURN_TOOLS)
-"""The tools that accept task-augmented calls, and the job kind each starts."""
+"""The tools that accept task-augmented calls: each starts a job of its operation."""
 TASK_CAPABILITY = types.ServerTasksCapability(
     list=types.TasksListCapability(),
     cancel=types.TasksCancelCapability(),
@@ -55,7 +56,6 @@ _STATUS: dict[str, types.TaskStatus] = {
     "cancelled": "cancelled",
     "lost": "failed",
 }
-_WAIT_SLICE = 3600.0
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -142,7 +142,7 @@ class Tasks:
     ) -> dict[str, Any]:
         info = self._job(params.task_id)
         while _STATUS[info.state] == "working":  # tasks/result blocks until the task ends
-            info = await self._service.wait_job(params.task_id, _WAIT_SLICE)
+            info = await self._service.wait_job(params.task_id, MAX_WAIT_SECONDS)
         if info.outcome is not None:
             result = outcome_result(info.outcome)
         else:
