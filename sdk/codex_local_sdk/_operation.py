@@ -18,7 +18,7 @@ import msgspec
 from ._redaction import scrub_secrets
 from .events import ThreadEvent, Usage
 from .exceptions import CodexUsageError
-from .models import CodexClientEvent, CodexExecRequest, RetryPolicy
+from .models import CodexClientEvent, CodexExecRequest, CodexExecResult, RetryPolicy
 from .session_store import SessionLock, SessionStore
 from .transport import CodexTransport, TurnLimits, TurnSpec
 
@@ -31,6 +31,7 @@ __all__ = [
     "call_back",
     "describe",
     "emit",
+    "emit_finished",
     "make_request",
     "thread_lock",
     "tracking",
@@ -83,6 +84,24 @@ async def emit(host: Host, event_type: str, call: Call, **fields: Any) -> None:
         **fields,
     )
     await call_back(hook, event)
+
+
+async def emit_finished(host: Host, call: Call, result: CodexExecResult, attempt: int) -> None:
+    """Tell the hook an operation ended with ``result`` after ``attempt`` attempts."""
+    failure = result.failure
+    await emit(
+        host,
+        "operation_finished",
+        call,
+        attempt=attempt,
+        return_code=result.return_code,
+        thread_id=result.thread_id,
+        failure_kind=failure.kind if failure else None,
+        message=failure.message if failure else None,
+        duration_seconds=result.duration_seconds,
+        usage=result.usage,
+        turn_usage=result.turn_usage,
+    )
 
 
 @contextlib.asynccontextmanager

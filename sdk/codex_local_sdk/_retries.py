@@ -9,7 +9,17 @@ import time
 
 from ._attempt import Attempt
 from ._failures import backoff_delay, error_for, is_retryable
-from ._operation import Call, EventCallback, Host, call_back, describe, emit, thread_lock, tracking
+from ._operation import (
+    Call,
+    EventCallback,
+    Host,
+    call_back,
+    describe,
+    emit,
+    emit_finished,
+    thread_lock,
+    tracking,
+)
 from ._sessions import OnInterrupt, record_interrupted
 from .exceptions import CodexExecFailedError
 from .models import CodexExecResult, FailureKind
@@ -119,19 +129,7 @@ async def _execute_tracked(
             await asyncio.sleep(delay)
     result.attempts = attempt
     result.duration_seconds = time.monotonic() - started
-    await emit(
-        host,
-        "operation_finished",
-        call,
-        attempt=attempt,
-        return_code=result.return_code,
-        thread_id=result.thread_id,
-        failure_kind=result.failure.kind if result.failure else None,
-        message=result.failure.message if result.failure else None,
-        duration_seconds=result.duration_seconds,
-        usage=result.usage,
-        turn_usage=result.turn_usage,
-    )
+    await emit_finished(host, call, result, attempt)
     if raise_on_error and result.failure is not None:
         raise error_for(result)
     logger.debug("codex %s finished: %s", operation, result.turn_status)

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Iterator
 from types import TracebackType
 
 from ._attempt import Attempt
-from ._operation import Call, Host, emit, thread_lock, tracking
+from ._operation import Call, Host, emit, emit_finished, thread_lock, tracking
 from ._sessions import record_interrupted, record_turn
 from ._sync import LoopThread
 from .events import ThreadEvent
@@ -69,19 +69,7 @@ class EventStream:
             # Streams end like other operations for the hook, early stops included.
             result = self.result
             result.duration_seconds = time.monotonic() - started
-            await emit(
-                host,
-                "operation_finished",
-                call,
-                attempt=1,
-                return_code=result.return_code,
-                thread_id=result.thread_id,
-                failure_kind=result.failure.kind if result.failure else None,
-                message=result.failure.message if result.failure else None,
-                duration_seconds=result.duration_seconds,
-                usage=result.usage,
-                turn_usage=result.turn_usage,
-            )
+            await emit_finished(host, call, result, attempt=1)
 
     async def aclose(self) -> None:
         """Stop early: the codex process group is killed."""

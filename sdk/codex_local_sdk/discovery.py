@@ -88,17 +88,9 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 def probe_version(path: str, *, timeout: float = 30.0) -> str:
     """``codex --version`` output (e.g. ``codex-cli 0.169.0``); raises if it cannot run."""
-    try:
-        completed = subprocess.run(
-            version_argv(path),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CodexNotInstalledError(f"cannot run {path} --version: {exc}") from exc
+    completed = _run_briefly(version_argv(path), timeout)
+    if isinstance(completed, str):
+        raise CodexNotInstalledError(f"cannot run {path} --version: {completed}")
     if completed.returncode != 0:
         raise CodexNotInstalledError(
             f"{path} --version exited {completed.returncode}: {completed.stderr.strip()[:300]}"
@@ -128,17 +120,9 @@ class CodexCheck(msgspec.Struct, kw_only=True, frozen=True):
 def login_status(binary: str, *, timeout: float = 20.0) -> CodexCheck:
     """Whether codex has stored credentials (``codex login status``). Not logged in is no
     dead end: an API key per call (``api_key=``) also works."""
-    try:
-        completed = subprocess.run(
-            login_status_argv(binary),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return CodexCheck(ok=None, detail=f"could not ask codex: {exc}")
+    completed = _run_briefly(login_status_argv(binary), timeout)
+    if isinstance(completed, str):
+        return CodexCheck(ok=None, detail=f"could not ask codex: {completed}")
     text = (completed.stdout + completed.stderr).strip().splitlines()
     summary = text[-1] if text else ""
     if completed.returncode == 0:
@@ -151,16 +135,25 @@ def login_status(binary: str, *, timeout: float = 20.0) -> CodexCheck:
 def probe_app_server(binary: str, *, timeout: float = 20.0) -> CodexCheck:
     """Whether this codex build has the ``app-server`` command that
     :class:`~codex_local_sdk.AppServerTransport` needs (its ``--help`` succeeds)."""
+    done = _run_briefly(app_server_probe_argv(binary), timeout)
+    if isinstance(done, str):
+        return CodexCheck(ok=False, detail=f"could not run it: {done}")
+    if done.returncode != 0:
+        return CodexCheck(ok=False, detail=f"`codex app-server --help` exited {done.returncode}")
+    return CodexCheck(ok=True, detail="supported")
+
+
+def _run_briefly(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str] | str:
+    """Run codex with stdin closed: its completed process, or why it could not run."""
     try:
-        done = subprocess.run(
-            app_server_probe_argv(binary),
+        return subprocess.run(
+            argv,
             stdin=subprocess.DEVNULL,
             capture_output=True,
+            text=True,
+            errors="replace",
             timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return CodexCheck(ok=False, detail=f"could not run it: {exc}")
-    if done.returncode != 0:
-        return CodexCheck(ok=False, detail=f"`codex app-server --help` exited {done.returncode}")
-    return CodexCheck(ok=True, detail="supported")
+        return str(exc)

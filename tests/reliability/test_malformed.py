@@ -186,9 +186,11 @@ async def test_a_thousand_malformed_mcp_calls_are_all_answered(
                     problems.append(f"{case.name}: unclear answer: {failure[:200]}")
             assert peer.alive
             assert "result" in await peer.call("ping")
-        # One 10 MB prompt that runs, and the tool list afterwards.
+        # One 10 MB prompt that runs (its 10 MB echo keeps its first 4 MiB, max_message_bytes'
+        # default), and the tool list afterwards.
         big = await peer.tool("codex_run", {"prompt": "p" * 10_000_000})
-        assert not big["isError"] and len(big["structuredContent"]["final_message"]) > 10_000_000
+        answer = big["structuredContent"]["final_message"]
+        assert not big["isError"] and answer == ("echo: " + "p" * 10_000_000)[: 4 * 1024 * 1024]
         tools = await peer.call("tools/list")
         assert len(tools["result"]["tools"]) == len(tool_specs(BridgePolicy()))
         alive = peer.alive

@@ -19,7 +19,7 @@ from codex_local_sdk import (
     CodexVersionError,
     find_codex,
 )
-from codex_local_sdk.discovery import parse_version
+from codex_local_sdk.discovery import CodexCheck, login_status, parse_version, probe_app_server
 from tests.sdk.helpers import fake_log
 
 
@@ -193,3 +193,27 @@ def test_importing_the_sdk_loads_only_the_standard_library_and_msgspec() -> None
     assert not foreign, f"import codex_local_sdk loaded {sorted(foreign)}"
     for heavy in ("mcp", "pygls", "pydantic", "anyio", "rich", "codex_cli_bin", "codex_bridge"):
         assert heavy not in top_level
+
+
+def test_login_status_asks_codex(
+    fake_codex: str, fake_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert login_status(fake_codex) == CodexCheck(
+        ok=True, detail="Logged in using an API key - sk-fake-***1234"
+    )
+    monkeypatch.setenv("FAKE_CODEX_LOGGED_OUT", "1")
+    logged_out = login_status(fake_codex)
+    assert logged_out.ok is False
+    assert logged_out.detail == "Not logged in (an API key per call also works)"
+
+
+def test_login_status_of_a_codex_that_cannot_run(tmp_path: pathlib.Path) -> None:
+    check = login_status(str(tmp_path / "no-codex"))
+    assert check.ok is None and check.detail.startswith("could not ask codex:")
+
+
+def test_probe_app_server(fake_codex: str, fake_env: dict[str, str]) -> None:
+    refused = probe_app_server(fake_codex)  # the fake has no app-server command
+    assert refused == CodexCheck(ok=False, detail="`codex app-server --help` exited 2")
+    missing = probe_app_server("/nonexistent/codex")
+    assert missing.ok is False and missing.detail.startswith("could not run it:")

@@ -1,7 +1,7 @@
 """``FakeCodex``: a scriptable fake ``codex`` executable for fast, deterministic unit tests.
 
-The fake (``_fake_codex.py`` beside this file, standard library only) honours the observable
-contract of the real Codex CLI 0.169 — argument parsing and usage errors, stdin, the
+The fake (the ``_fake_codex`` folder beside this file, standard library only) honours the
+observable contract of the real Codex CLI 0.169 — argument parsing and usage errors, stdin, the
 ``codex exec --json`` event shapes, threads that resume and fork, exit codes and stderr — with
 no model behind it. What it does is scripted by modes, given as ``[[fake:MODE]]`` directives in
 a prompt or for every run (``FakeCodex(modes=[...])``): failures (``429``, ``500``, ``nokey``,
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FAKE_CODEX_SCRIPT", "FakeCodex", "fake_codex_executable"]
 
-FAKE_CODEX_SCRIPT = Path(__file__).resolve().with_name("_fake_codex.py")
-"""The fake itself (run it with any Python ≥ 3.10)."""
+FAKE_CODEX_SCRIPT = Path(__file__).resolve().with_name("_fake_codex")
+"""The fake itself: a folder to run with any Python ≥ 3.10 (``python FAKE_CODEX_SCRIPT``)."""
 
 
 def fake_codex_executable(directory: str | os.PathLike[str] | None = None) -> str:

@@ -43,7 +43,6 @@ Only the standard library is used.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
@@ -54,9 +53,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from ._mock_wire import (
+    ESCALATION_REASON,
+    SHELL_COMMAND,
+    ItemBuilder,
+    JsonDict,
+    last_user_index,
+    message_text,
+    sse_chunk,
+)
+
 __all__ = [
     "ESCALATED_COMMAND",
     "ESCALATED_MARKER",
+    "ESCALATION_REASON",
     "HELLO_TEXT",
     "SCHEMA_TEXT",
     "SHELL_COMMAND",
@@ -67,49 +77,16 @@ __all__ = [
 
 HELLO_TEXT = "Hello from the mock."
 SCHEMA_TEXT = '{"status": "ok", "count": 0}'
-SHELL_COMMAND = "echo mock-shell-ok"
 SHELL_PREAMBLE = "Running a command."
 SHELL_DONE_TEXT = "All done."
 STREAM_TEXT = "Streaming one word at a time from the mock."
 ESCALATED_MARKER = "mock-escalated.txt"
 ESCALATED_COMMAND = f"echo approved > {ESCALATED_MARKER}"
-ESCALATION_REASON = "The mock needs to write a file."
 
 _DIRECTIVE_RE = re.compile(r"\[\[mock:([a-z0-9-]+)\]\]")
 _COMMAND_RE = re.compile(r"\[\[cmd\]\](.*?)\[\[/cmd\]\]", re.S)
 
-JsonDict = dict[str, Any]
 Planner = Callable[[JsonDict], "list[JsonDict] | None"]
-
-
-def _message_text(item: JsonDict) -> str:
-    """Concatenate the text parts of a Responses API ``message`` input item."""
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    if isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-    return "".join(parts)
-
-
-def _last_user_index(items: list[Any]) -> int:
-    """Index of the last ``role == "user"`` message in ``input`` (-1 if none)."""
-    for index in range(len(items) - 1, -1, -1):
-        item = items[index]
-        if (
-            isinstance(item, dict)
-            and item.get("role") == "user"
-            and item.get("type", "message") == "message"
-        ):
-            return index
-    return -1
-
-
-def _sse_chunk(event: JsonDict) -> bytes:
-    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
 class _QuietHTTPServer(ThreadingHTTPServer):
@@ -151,7 +128,7 @@ class MockResponsesServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._seen_prompts: set[str] = set()
-        self._ids = itertools.count(1)
+        self._items = ItemBuilder()
         self._httpd = _QuietHTTPServer((host, 0), self._make_handler())
         self._thread: threading.Thread | None = None
 
@@ -202,15 +179,11 @@ class MockResponsesServer:
         texts: list[str] = []
         for body in self.requests:
             items = body.get("input") or []
-            index = _last_user_index(items)
-            texts.append(_message_text(items[index]) if index >= 0 else "")
+            index = last_user_index(items)
+            texts.append(message_text(items[index]) if index >= 0 else "")
         return texts
 
     # -- request handling --------------------------------------------------------
-
-    def _next_id(self, prefix: str) -> str:
-        with self._lock:
-            return f"{prefix}_mock_{next(self._ids)}"
 
     def _record(self, method: str, path: str, body: JsonDict | None) -> None:
         with self._lock:
@@ -235,8 +208,8 @@ class MockResponsesServer:
 
     def _directive(self, body: JsonDict) -> str:
         items: list[Any] = body.get("input") or []
-        index = _last_user_index(items)
-        match = _DIRECTIVE_RE.search(_message_text(items[index]) if index >= 0 else "")
+        index = last_user_index(items)
+        match = _DIRECTIVE_RE.search(message_text(items[index]) if index >= 0 else "")
         return match.group(1) if match else "echo"
 
     def _plan(self, body: JsonDict) -> tuple[int, list[JsonDict]]:
@@ -250,8 +223,8 @@ class MockResponsesServer:
             if planned is not None:
                 return 200, planned
         items: list[Any] = body.get("input") or []
-        index = _last_user_index(items)
-        text = _message_text(items[index]) if index >= 0 else ""
+        index = last_user_index(items)
+        text = message_text(items[index]) if index >= 0 else ""
         match = _DIRECTIVE_RE.search(text)
         directive = match.group(1) if match else "echo"
         after_user = items[index + 1 :] if index >= 0 else items
@@ -269,168 +242,40 @@ class MockResponsesServer:
         if directive == "slow" and not self._sleep(self.slow_seconds):
             return 0, []
         if directive == "hello":
-            return 200, [self._message(HELLO_TEXT)]
+            return 200, [self._items.message(HELLO_TEXT)]
         if directive == "schema":
-            return 200, [self._message(SCHEMA_TEXT)]
+            return 200, [self._items.message(SCHEMA_TEXT)]
         if directive in ("shell", "run", "run-escalated"):
             if tool_output_seen:
-                return 200, [self._message(SHELL_DONE_TEXT)]
+                return 200, [self._items.message(SHELL_DONE_TEXT)]
             command = _COMMAND_RE.search(text) if directive != "shell" else None
-            call = self._shell_call(
+            call = self._items.shell_call(
                 body,
                 command.group(1) if command else SHELL_COMMAND,
                 escalated=directive == "run-escalated",
             )
-            return 200, [self._message(SHELL_PREAMBLE), call]
+            return 200, [self._items.message(SHELL_PREAMBLE), call]
         if directive == "escalate":
             if tool_output_seen:
-                return 200, [self._message(SHELL_DONE_TEXT)]
-            return 200, [self._shell_call(body, ESCALATED_COMMAND, escalate=True)]
+                return 200, [self._items.message(SHELL_DONE_TEXT)]
+            return 200, [self._items.shell_call(body, ESCALATED_COMMAND, escalate=True)]
         if directive == "stream":
-            return 200, [self._message(STREAM_TEXT)]
-        return 200, [self._message(f"echo: {text}")]
+            return 200, [self._items.message(STREAM_TEXT)]
+        return 200, [self._items.message(f"echo: {text}")]
 
     def message(self, text: str) -> JsonDict:
         """An assistant message item."""
-        return self._message(text)
+        return self._items.message(text)
 
     def tool_search_call(self, query: str, *, limit: int = 8) -> JsonDict:
         """A call of codex's client-side ``tool_search`` (how a model finds MCP tools)."""
-        return {
-            "type": "tool_search_call",
-            "call_id": self._next_id("search"),
-            "execution": "client",
-            "arguments": {"query": query, "limit": limit},
-        }
+        return self._items.tool_search_call(query, limit=limit)
 
     def function_call(
         self, name: str, arguments: JsonDict, *, namespace: str | None = None
     ) -> JsonDict:
         """A function call; MCP tools found by ``tool_search`` live under a namespace."""
-        call: JsonDict = {
-            "type": "function_call",
-            "id": self._next_id("fc"),
-            "call_id": self._next_id("call"),
-            "name": name,
-            "arguments": json.dumps(arguments),
-            "status": "completed",
-        }
-        if namespace is not None:
-            call["namespace"] = namespace
-        return call
-
-    def _message(self, text: str) -> JsonDict:
-        return {
-            "type": "message",
-            "id": self._next_id("msg"),
-            "role": "assistant",
-            "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}],
-        }
-
-    def _shell_call(
-        self,
-        body: JsonDict,
-        command: str = SHELL_COMMAND,
-        *,
-        escalated: bool = False,
-        escalate: bool = False,
-    ) -> JsonDict:
-        """A function call running ``command`` with whichever shell tool the request
-        advertises; ``escalated``/``escalate`` ask codex to run it outside the sandbox."""
-        names = {
-            str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)
-        }
-        call_id = self._next_id("call")
-        arguments: JsonDict
-        if "shell_command" in names or not names & {"shell", "exec_command"}:
-            name, arguments = "shell_command", {"command": command}
-        elif "exec_command" in names:
-            name, arguments = "exec_command", {"cmd": command}
-        else:
-            name, arguments = "shell", {"command": ["bash", "-lc", command]}
-        if escalated or escalate:
-            arguments["sandbox_permissions"] = "require_escalated"
-            arguments["justification"] = ESCALATION_REASON if escalate else "The task needs it."
-        return {
-            "type": "function_call",
-            "id": self._next_id("fc"),
-            "call_id": call_id,
-            "name": name,
-            "arguments": json.dumps(arguments),
-            "status": "completed",
-        }
-
-    def _sse_body(self, body: JsonDict, output: list[JsonDict]) -> bytes:
-        return b"".join(_sse_chunk(event) for event in self._sse_events(body, output))
-
-    def _sse_events(
-        self, body: JsonDict, output: list[JsonDict], *, deltas: bool = False
-    ) -> list[JsonDict]:
-        """The SSE events of one reply; ``deltas`` streams message text word by word."""
-        response_id = self._next_id("resp")
-        model = str(body.get("model", "mock-model"))
-        # Rough, deterministic token counts: ~4 characters per token.
-        input_tokens = max(1, len(json.dumps(body.get("input", []))) // 4)
-        output_tokens = sum(
-            max(1, len(str(part.get("text", item.get("arguments", "")))) // 4)
-            for item in output
-            for part in (item.get("content") or [item])
-        )
-        events: list[JsonDict] = [
-            {
-                "type": "response.created",
-                "response": {
-                    "id": response_id,
-                    "object": "response",
-                    "model": model,
-                    "status": "in_progress",
-                },
-            }
-        ]
-        for position, item in enumerate(output):
-            if deltas and item.get("type") == "message":
-                events.append(
-                    {
-                        "type": "response.output_item.added",
-                        "output_index": position,
-                        "item": {**item, "status": "in_progress", "content": []},
-                    }
-                )
-                text = "".join(part.get("text", "") for part in item.get("content") or [])
-                for word in re.findall(r"\S+\s*", text):
-                    events.append(
-                        {
-                            "type": "response.output_text.delta",
-                            "item_id": item["id"],
-                            "output_index": position,
-                            "content_index": 0,
-                            "delta": word,
-                        }
-                    )
-            events.append(
-                {"type": "response.output_item.done", "output_index": position, "item": item}
-            )
-        events.append(
-            {
-                "type": "response.completed",
-                "response": {
-                    "id": response_id,
-                    "object": "response",
-                    "model": model,
-                    "status": "completed",
-                    "output": output,
-                    "usage": {
-                        "input_tokens": input_tokens,
-                        "input_tokens_details": {"cached_tokens": 0},
-                        "output_tokens": output_tokens,
-                        "output_tokens_details": {"reasoning_tokens": 0},
-                        "total_tokens": input_tokens + output_tokens,
-                    },
-                },
-            }
-        )
-        return events
+        return self._items.function_call(name, arguments, namespace=namespace)
 
     def _make_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -494,9 +339,9 @@ class MockResponsesServer:
                 elif status != 200:
                     self._send_error_json(status, "The server had an error (mock).", "server_error")
                 elif server._directive(body) == "stream":
-                    self._stream(server._sse_events(body, output, deltas=True))
+                    self._stream(server._items.sse_events(body, output, deltas=True))
                 else:
-                    self._send(200, server._sse_body(body, output), "text/event-stream")
+                    self._send(200, server._items.sse_body(body, output), "text/event-stream")
 
             def _stream(self, events: list[JsonDict]) -> None:
                 """SSE written event by event (no length: the connection closes at the end)."""
@@ -509,7 +354,7 @@ class MockResponsesServer:
                 for event in events:
                     if event["type"] == "response.output_text.delta":
                         server._sleep(server.stream_delay_seconds)
-                    self.wfile.write(_sse_chunk(event))
+                    self.wfile.write(sse_chunk(event))
                     self.wfile.flush()
 
             def _other(self) -> None:
