@@ -14,46 +14,38 @@ from typing import Any
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
-from ..errors import (
-    BridgeError,
-    CodexFailed,
-    CodexUnavailable,
-    InvalidRequest,
-    JobNotFound,
-    JobNotRunning,
-    PolicyRefused,
-    SessionExists,
-    SessionNotFound,
-    SessionStoreFailed,
-    lookup,
-)
+from .. import errors
 from .results import text_result
 
 __all__ = ["request_error", "tool_error"]
 
-_JSONRPC_CODES: Mapping[type[BridgeError], int] = {
+_JSONRPC_CODES: Mapping[type[errors.BridgeError], int] = {
     # Every refusal names something in the request the client can change (a session, a job,
     # a resource, the arguments), codex's own trouble included: it is reported, not hidden.
-    InvalidRequest: types.INVALID_PARAMS,
-    PolicyRefused: types.INVALID_PARAMS,
-    SessionNotFound: types.INVALID_PARAMS,
-    SessionExists: types.INVALID_PARAMS,
-    SessionStoreFailed: types.INVALID_PARAMS,
-    JobNotFound: types.INVALID_PARAMS,
-    JobNotRunning: types.INVALID_PARAMS,
-    CodexUnavailable: types.INVALID_PARAMS,
-    CodexFailed: types.INVALID_PARAMS,
-    BridgeError: types.INVALID_PARAMS,
+    errors.InvalidRequest: types.INVALID_PARAMS,
+    errors.PolicyRefused: types.INVALID_PARAMS,
+    errors.SessionNotFound: types.INVALID_PARAMS,
+    errors.SessionExists: types.INVALID_PARAMS,
+    errors.SessionStoreFailed: types.INVALID_PARAMS,
+    errors.JobNotFound: types.INVALID_PARAMS,
+    errors.JobNotRunning: types.INVALID_PARAMS,
+    errors.CodexUnavailable: types.INVALID_PARAMS,
+    errors.CodexFailed: types.INVALID_PARAMS,
+    errors.BridgeError: types.INVALID_PARAMS,
 }
 
 
-def tool_error(exc: BridgeError) -> types.CallToolResult:
+def tool_error(exc: errors.BridgeError) -> types.CallToolResult:
     """A refusal or bad argument, structured so that a model can act on it."""
     error = {"code": exc.code, "message": exc.message, "field": exc.field}
     return text_result(exc.message, error, is_error=True)
 
 
-def request_error(exc: BridgeError, *, message: str | None = None, data: Any = None) -> MCPError:
+def request_error(
+    exc: errors.BridgeError, *, message: str | None = None, data: Any = None
+) -> MCPError:
     """The JSON-RPC error for a request the bridge refused (``message`` instead of the
     error's own); raise it ``from`` ``exc``."""
-    return MCPError(code=lookup(_JSONRPC_CODES, exc), message=message or exc.message, data=data)
+    return MCPError(
+        code=errors.lookup(_JSONRPC_CODES, exc), message=message or exc.message, data=data
+    )
