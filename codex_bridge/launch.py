@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from codex_local_sdk import ReasoningEffort, SandboxMode
 
-from .policy import APPROVAL_RANK, OFF, BridgePolicy, PolicyError
+from .errors import InvalidSetting
+from .policy import APPROVAL_RANK, OFF, BridgePolicy
 
 __all__ = [
     "APPROVALS",
@@ -347,7 +348,7 @@ def server_main(server: ServerName, argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     try:
         run_server(server, args, policy_from_args(args))
-    except PolicyError as exc:
+    except InvalidSetting as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except ServerUnavailable as exc:

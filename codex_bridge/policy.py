@@ -36,7 +36,6 @@ __all__ = [
     "SANDBOX_RANK",
     "BridgePolicy",
     "InvalidSetting",
-    "PolicyError",
     "check_config_overrides",
     "check_operator_config",
     "default_store_path",
@@ -71,7 +70,6 @@ MAX_WAIT_SECONDS = 3600.0
 _MAX_PATH_LENGTH = 4096
 _MAX_INSTRUCTIONS = 64 * 1024  # developer instructions travel on codex's command line
 
-PolicyError = InvalidSetting
 """The name adapters knew (it was a ValueError of its own); use :class:`InvalidSetting`."""
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .service import BridgeError
+from .errors import InvalidRequest
 
 __all__ = [
     "INVALID_PARAMS",
@@ -246,12 +246,12 @@ def check_arguments(command: str, arguments: Mapping[str, Any]) -> None:
                 _check_path(command, name, item)
             elif name not in _TEXT_FIELDS:
                 if "\x00" in item:
-                    raise BridgeError(f"{command}: {name} contains a NUL byte")
+                    raise InvalidRequest(f"{command}: {name} contains a NUL byte")
                 limit = (
                     _MAX_INSTRUCTION_CHARS if name in _INSTRUCTION_FIELDS else _MAX_IDENTIFIER_CHARS
                 )
                 if len(item) > limit:
-                    raise BridgeError(
+                    raise InvalidRequest(
                         f"{command}: {name} is too long ({len(item):,} characters; at most "
                         f"{limit:,})"
                     )
@@ -259,16 +259,16 @@ def check_arguments(command: str, arguments: Mapping[str, Any]) -> None:
 
 def _check_path(command: str, name: str, path: str) -> None:
     if "\x00" in path:
-        raise BridgeError(f"{command}: {name} contains a NUL byte, which no path can hold")
+        raise InvalidRequest(f"{command}: {name} contains a NUL byte, which no path can hold")
     encoded = path.encode("utf-8", "surrogateescape")
     if len(encoded) > _MAX_PATH_BYTES:
-        raise BridgeError(
+        raise InvalidRequest(
             f"{command}: {name} is too long for a path ({len(encoded):,} bytes; the system "
             f"takes at most {_MAX_PATH_BYTES:,})"
         )
     longest = max((len(part) for part in encoded.split(b"/")), default=0)
     if longest > _MAX_NAME_BYTES:
-        raise BridgeError(
+        raise InvalidRequest(
             f"{command}: {name} has a file name of {longest:,} bytes (at most "
             f"{_MAX_NAME_BYTES} per path component)"
         )

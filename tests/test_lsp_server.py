@@ -18,12 +18,12 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp.client import register_lsp_features
 
+from codex_bridge.errors import BridgeError, InvalidSetting
 from codex_bridge.lsp.arguments import named_arguments, split_target
 from codex_bridge.lsp.buffers import OpenBuffer, plan_refresh, snapshot
 from codex_bridge.lsp.reference import command_reference
 from codex_bridge.lsp.settings import editor_settings, normalise
-from codex_bridge.policy import BridgePolicy, PolicyError
-from codex_bridge.service import BridgeError
+from codex_bridge.policy import BridgePolicy
 from codex_local_sdk import JsonFileSessionStore, SandboxMode
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT
 from tests.support.fake_codex import fake_log
@@ -666,9 +666,9 @@ def test_editor_settings_narrow_but_never_widen_the_launch_policy(tmp_path: path
 
     only_outside = editor_settings(launch, {"allowed_roots": [str(outside)]})
     assert only_outside.policy.allowed_roots == launch.allowed_roots
-    with pytest.raises(PolicyError):
+    with pytest.raises(InvalidSetting):
         editor_settings(launch, {"show_transcript": "yes"})
-    with pytest.raises(PolicyError):
+    with pytest.raises(InvalidSetting):
         editor_settings(launch, {"default_timeout_seconds": -1})
 
 

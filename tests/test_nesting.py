@@ -11,9 +11,10 @@ import sys
 
 import pytest
 
+from codex_bridge.errors import BridgeError
 from codex_bridge.nesting import DEPTH_ENV, nesting_depth
 from codex_bridge.policy import BridgePolicy
-from codex_bridge.service import BridgeError, BridgeService, RunParams
+from codex_bridge.service import BridgeService, RunParams
 from tests.support.paths import ROOT
 
 

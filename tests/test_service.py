@@ -6,11 +6,10 @@ import pathlib
 
 import pytest
 
-from codex_bridge.errors import InvalidSetting
+from codex_bridge.errors import BridgeError, InvalidSetting
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.progress import describe_event, display_command
 from codex_bridge.service import (
-    BridgeError,
     BridgeService,
     ProgressUpdate,
     ResumeParams,

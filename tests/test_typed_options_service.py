@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.errors import InvalidSetting
+from codex_bridge.errors import BridgeError, InvalidSetting
 from codex_bridge.lsp.settings import editor_settings
 from codex_bridge.policy import BridgePolicy
-from codex_bridge.service import BridgeError, BridgeService, ForkParams, ResumeParams, RunParams
+from codex_bridge.service import BridgeService, ForkParams, ResumeParams, RunParams
 from codex_local_sdk import ReasoningEffort, ReasoningSummary, WebSearchMode
 
 

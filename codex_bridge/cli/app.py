@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
+from ..errors import BridgeError
 from ..launch import (
     PROG,
     SERVERS,
@@ -20,7 +21,6 @@ from ..launch import (
     run_server,
 )
 from ..policy import BridgePolicy
-from ..service import BridgeError
 from .doctor import doctor_command
 from .exits import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code_for_error
 from .output import error

@@ -23,8 +23,8 @@ from pygls.uris import to_fs_path
 from codex_local_sdk import AgentMessageDelta, AgentMessageItem, ItemCompleted, SandboxMode
 
 from .. import __version__
-from ..errors import InvalidRequest, PolicyRefused
-from ..policy import BridgePolicy, PolicyError
+from ..errors import InvalidRequest, InvalidSetting, PolicyRefused
+from ..policy import BridgePolicy
 from ..rendering import job_summary
 from ..service import (
     BridgeService,
@@ -87,7 +87,7 @@ class CodexLanguageServer(LanguageServer):
             settings = editor_settings(
                 self.launch_policy, {**self.init_options, **self.config_options}
             )
-        except PolicyError as exc:
+        except InvalidSetting as exc:
             self.show(lsp.MessageType.Error, f"codex-bridge: settings not applied: {exc}")
             return
         self.settings = settings

@@ -26,7 +26,8 @@ import msgspec
 
 from codex_local_sdk import SandboxMode
 
-from ..policy import APPROVAL_RANK, SANDBOX_RANK, BridgePolicy, PolicyError
+from ..errors import InvalidSetting
+from ..policy import APPROVAL_RANK, SANDBOX_RANK, BridgePolicy
 
 __all__ = ["EditorSettings", "editor_settings", "normalise"]
 
@@ -62,14 +63,14 @@ def normalise(raw: Any) -> dict[str, Any]:
 def editor_settings(launch: BridgePolicy, options: Mapping[str, Any]) -> EditorSettings:
     """Apply ``options`` (already :func:`normalise`-d) to the launch policy.
 
-    Raises :class:`PolicyError` when the result is not a valid policy."""
+    Raises :class:`InvalidSetting` when the result is not a valid policy."""
     options = dict(options)
     notes: list[str] = []
     flags: dict[str, bool] = {}
     for key, default in _FLAGS.items():
         value = options.pop(key, default)
         if not isinstance(value, bool):
-            raise PolicyError(f"{key} must be true or false")
+            raise InvalidSetting(f"{key} must be true or false")
         flags[key] = value
     for key, where in _LAUNCH_ONLY.items():
         if options.pop(key, None) is not None:

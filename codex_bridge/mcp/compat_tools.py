@@ -17,10 +17,9 @@ from typing import Annotated, Any, Literal
 import mcp_types as types
 import msgspec
 
-from ..errors import InvalidRequest, PolicyRefused
+from ..errors import BridgeError, InvalidRequest, PolicyRefused
 from ..service import (
     OPERATIONS,
-    BridgeError,
     BridgeService,
     ResumeParams,
     RunOutcome,

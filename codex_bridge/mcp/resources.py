@@ -11,8 +11,9 @@ from urllib.parse import quote, unquote
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
+from ..errors import BridgeError
 from ..rendering import session_line
-from ..service import BridgeError, BridgeService
+from ..service import BridgeService
 from .refusals import request_error
 from .results import builtins
 from .tooling import Context

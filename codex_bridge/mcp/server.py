@@ -30,10 +30,10 @@ from mcp.shared.exceptions import MCPError
 from codex_local_sdk.otel import instrument
 
 from .. import __version__
+from ..errors import BridgeError
 from ..launch import ServeOptions
 from ..policy import BridgePolicy
 from ..service import (
-    BridgeError,
     BridgeService,
     ProgressCallback,
     ProgressUpdate,

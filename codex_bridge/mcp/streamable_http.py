@@ -36,8 +36,9 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
+from ..errors import InvalidSetting
 from ..launch import ServeOptions
-from ..policy import BridgePolicy, PolicyError
+from ..policy import BridgePolicy
 from ..service import BridgeService
 from .server import build_server, startup_check
 
@@ -79,9 +80,9 @@ def parse_bind(text: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise PolicyError(f"--http {text!r}: expected [HOST:]PORT") from None
+        raise InvalidSetting(f"--http {text!r}: expected [HOST:]PORT") from None
     if not 0 <= port <= 65535:
-        raise PolicyError(f"--http {text!r}: the port must be 0-65535")
+        raise InvalidSetting(f"--http {text!r}: the port must be 0-65535")
     return host, port
 
 
@@ -123,14 +124,14 @@ def load_token(token_file: str | None, state_dir: Path) -> tuple[str, Path, bool
             info = path.stat()
             text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise PolicyError(f"--token-file {token_file}: {exc.strerror}") from None
+            raise InvalidSetting(f"--token-file {token_file}: {exc.strerror}") from None
         if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"--token-file {token_file} must be a regular file that only you can read "
                 f"(chmod 600 {token_file})"
             )
         if len(text) < _MIN_TOKEN_LENGTH or any(c.isspace() for c in text):
-            raise PolicyError(
+            raise InvalidSetting(
                 f"--token-file {token_file}: the token must be one word of at least "
                 f"{_MIN_TOKEN_LENGTH} characters"
             )
@@ -152,7 +153,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.listen(128)  # clients that connect before uvicorn is up wait in the backlog
     except OSError as exc:
         sock.close()
-        raise PolicyError(f"--http: cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise InvalidSetting(f"--http: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -178,7 +179,7 @@ def serve_http(policy: BridgePolicy, options: ServeOptions) -> None:
     assert options.http is not None
     host, port = parse_bind(options.http)
     if not is_loopback(host) and not options.allow_remote:
-        raise PolicyError(
+        raise InvalidSetting(
             f"--http {options.http}: {host} is not a loopback address; pass --allow-remote to "
             "serve other machines (every client still needs the bearer token)"
         )

@@ -25,9 +25,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 from ..changes import Change
+from ..errors import BridgeError
 from ..job_store import LOST_MESSAGE
 from ..policy import MAX_WAIT_SECONDS
-from ..service import BridgeError, BridgeService, JobInfo
+from ..service import BridgeService, JobInfo
 from .refusals import request_error
 from .results import outcome_result
 from .tooling import BridgeTool

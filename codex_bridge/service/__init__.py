@@ -14,7 +14,6 @@ The import point for the service, its params and result Structs and the operatio
 
 from __future__ import annotations
 
-from ..errors import BridgeError
 from .core import BridgeService
 from .jobs import prune_finished
 from .operations import OPERATIONS, Operation
@@ -68,7 +67,6 @@ from .turns import TurnHooks, running_in
 
 __all__ = [
     "OPERATIONS",
-    "BridgeError",
     "BridgeService",
     "CommandSummary",
     "Detail",

@@ -12,7 +12,8 @@ import pathlib
 import msgspec
 import pytest
 
-from codex_bridge.service import BridgeError, RunOutcome
+from codex_bridge.errors import BridgeError
+from codex_bridge.service import RunOutcome
 from codex_local_sdk import (
     CodexClientEvent,
     CodexExecFailedError,

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from codex_bridge.errors import BridgeError
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import (
-    BridgeError,
     BridgeService,
     ForkParams,
     ResumeParams,
