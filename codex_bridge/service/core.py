@@ -39,6 +39,7 @@ from ..errors import InvalidRequest, PolicyRefused, SessionExists, from_sdk_erro
 from ..job_store import JobStore
 from ..nesting import child_environment, nesting_depth
 from ..policy import BridgePolicy
+from ..rendering import is_thread_id
 from ..worktrees import WorktreeError, add_worktree, report, repository
 from .doctor import examine
 from .jobs import Job, JobsMixin
@@ -392,15 +393,11 @@ class BridgeService(SessionsMixin, JobsMixin):
             raise InvalidRequest(
                 "name exactly one of session_name or thread_id", field="session_name"
             )
-        if thread_id is not None:
-            try:
-                uuid.UUID(thread_id)
-            except ValueError:
-                raise InvalidRequest(
-                    f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name "
-                    "for names",
-                    field="thread_id",
-                ) from None
+        if thread_id is not None and not is_thread_id(thread_id):
+            raise InvalidRequest(
+                f"{thread_id[:80]!r} is not a codex thread id (a UUID); use session_name for names",
+                field="thread_id",
+            )
 
     async def _guard(self, operation: Awaitable[_T]) -> _T:
         """Map SDK errors raised before a run starts to BridgeErrors."""

@@ -58,8 +58,8 @@ JobKind = Annotated[
     Literal["run", "resume", "fork"],
     msgspec.Meta(
         description=(
-            "What the job does: run (new thread, codex_run arguments), resume (continue a "
-            "thread, codex_resume arguments) or fork (codex_fork arguments)."
+            "What the job does: run (a new thread, with a run's arguments), resume (continue a "
+            "thread, with a resume's arguments) or fork (with a fork's arguments)."
         )
     ),
 ]
@@ -160,8 +160,9 @@ class _PromptParams(_TurnParams):
         msgspec.Meta(
             description=(
                 "When Codex asks before acting: 'never' (the default) or 'on-request' (Codex "
-                "asks the user, through an elicitation form, before running a command outside "
-                "its sandbox; the answers are listed in the result's approvals)."
+                "asks the user, through the client (an MCP elicitation form, an editor prompt), "
+                "before running a command outside its sandbox; the answers are listed in the "
+                "result's approvals)."
             )
         ),
     ] = None
@@ -211,8 +212,8 @@ class RunParams(_PromptParams):
         str | None,
         msgspec.Meta(
             description=(
-                "Record the new thread under this name, to continue it later with "
-                "codex_resume. Must not exist yet."
+                "Record the new thread under this name, to continue it later with a "
+                "resume. Must not exist yet."
             )
         ),
     ] = None
@@ -298,7 +299,7 @@ class ForkJobParams(ForkParams, tag_field="kind", tag="fork"):
 JobStartParams = RunJobParams | ResumeJobParams | ForkJobParams
 """A background job: ``kind`` (default ``run``) and that operation's arguments."""
 
-_JOB_ID = "A job id returned by codex_job_start (see codex_jobs_list)."
+_JOB_ID = "A job id, as returned when the job started (see the jobs list)."
 
 
 class JobIdParams(_Params):
