@@ -341,7 +341,7 @@ class AppServerTransport:
     ) -> AsyncGenerator[TurnOutput, None]:
         mark = server.process.stderr_total
         argv = server.invocation.redacted_argv
-        channel = Channel(scope)
+        channel = Channel(scope, limits)
         clock.channel = channel
         state = channel.translator
         finished = False
