@@ -138,16 +138,8 @@ class Server:
             needles = secret_needles(self.invocation.env)  # keys are scrubbed from all it says
             async for line in self.process.lines():
                 self.last_activity = time.monotonic()
-                line = scrub_bytes(line, needles)
-                if len(line) > HUGE_LINE_BYTES and self._route_huge(line):
-                    continue
-                try:
-                    message = _decoder.decode(line)
-                except (msgspec.DecodeError, RecursionError, UnicodeError):
-                    logger.debug("app-server wrote a non-JSON line: %.200r", line)
-                    continue
-                if isinstance(message, dict):
-                    self._dispatch(message)
+                self._handle(scrub_bytes(line, needles))
+                del line  # a huge line is not kept while the next one is read
         except ServerGone:
             pass
         except Exception:  # pragma: no cover - a reader bug must not hang the turns
@@ -159,6 +151,17 @@ class Server:
                     future.set_exception(ServerGone())
             for channel in self.channels.values():
                 channel.messages.put_nowait(None)
+
+    def _handle(self, line: bytearray) -> None:
+        if len(line) > HUGE_LINE_BYTES and self._route_huge(line):
+            return
+        try:
+            message = _decoder.decode(line)
+        except (msgspec.DecodeError, RecursionError, UnicodeError):
+            logger.debug("app-server wrote a non-JSON line: %.200r", line)
+            return
+        if isinstance(message, dict):
+            self._dispatch(message)
 
     def _route_huge(self, line: bytearray) -> bool:
         """Hand a huge notification undecoded to the turn of its thread (which cuts its
@@ -341,3 +344,4 @@ async def drain_until_done(channel: Channel, timeout: float) -> None:
             raise ServerGone()
         if not isinstance(message, ApprovalDecided):
             state.translate(message)
+        del message  # a huge line is not kept while the next one is read

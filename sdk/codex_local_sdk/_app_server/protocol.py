@@ -324,12 +324,12 @@ class TurnTranslator:
             "ItemStarted | ItemCompleted",
             bound_texts(event, self._max_output, self._max_message),
         )
+        # exec mode reports messages and reasoning once, when complete
         if method == "item/completed":
             return [event]
-        self._items[item.id] = event.item
-        # exec mode reports messages and reasoning once, when complete
         if isinstance(item, (AgentMessageItem, ReasoningItem)):
-            return []
+            return []  # nor are they named by approval requests: not kept
+        self._items[item.id] = event.item
         return [event]
 
     @staticmethod

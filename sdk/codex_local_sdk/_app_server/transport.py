@@ -375,6 +375,7 @@ class AppServerTransport:
                     yield message
                     continue
                 outputs = state.translate(message)
+                del message  # a huge line is not kept while the next one is read
                 finished = state.done
                 for output in outputs:
                     yield output
