@@ -310,35 +310,57 @@ def cut_json_string(
     raw_string: msgspec.Raw, max_bytes: int, *, keep: Keep
 ) -> tuple[str, int] | None:
     """The text kept of a JSON string (at most ``max_bytes`` bytes of UTF-8, from its
-    ``keep`` end) and the UTF-8 size of the part dropped; None when it cannot be cut."""
+    ``keep`` end, as much as fits: as :func:`head_of` / :func:`tail_of` keep of the decoded
+    text) and the UTF-8 size of the part dropped; None when it cannot be cut."""
     raw = memoryview(raw_string)
     if len(raw) < 2 or raw[0] != ord('"') or len(raw) <= max_bytes + 2:
         return None
     body = raw[1:-1]
-    if keep == "tail":
-        cut = len(body) - max_bytes
-        limit = min(len(body), cut + _SAFE_CUT_SEARCH)
-        while cut < limit and not _safe_cut(body, cut):
-            cut += 1
-        if cut >= limit:
-            return None  # no safe place to cut (backslashes only): decode it whole
-        kept_body, dropped_body = body[cut:], body[:cut]
-    else:
-        cut = max_bytes
-        limit = max(0, cut - _SAFE_CUT_SEARCH)
-        while cut > limit and not _safe_cut(body, cut):
-            cut -= 1
-        if cut <= limit:
-            return None
-        kept_body, dropped_body = body[:cut], body[cut:]
+    # A byte of JSON stands for at most one byte of text: keeping max_bytes of JSON keeps at
+    # most max_bytes of text. Escapes leave room, filled from the part dropped step by step.
+    forward = 1 if keep == "tail" else -1  # the direction in which the kept part shrinks
+    cut = _find_safe_cut(body, len(body) - max_bytes if keep == "tail" else max_bytes, forward)
+    if cut is None:
+        return None  # no safe place to cut (backslashes only): decode it whole
+    size = _json_body_utf8_size(body[cut:] if keep == "tail" else body[:cut])
+    while size < max_bytes:
+        room = max_bytes - size
+        # Room bytes of JSON more hold at most room bytes of text; if no safe cut lies
+        # within them, the next safe cut may still fit (a 2-byte escape for 1 byte).
+        step = _find_safe_cut(body, cut - forward * room, forward, stop=cut)
+        if step is None:
+            step = _find_safe_cut(body, cut - forward * (room + 1), -forward)
+        if step is None or step == cut:
+            break
+        piece = body[step:cut] if keep == "tail" else body[cut:step]
+        added = _json_body_utf8_size(piece)
+        if size + added > max_bytes:
+            break
+        size, cut = size + added, step
+    kept_body, dropped_body = (
+        (body[cut:], body[:cut]) if keep == "tail" else (body[:cut], body[cut:])
+    )
     try:
         kept = msgspec.json.decode(b'"' + bytes(kept_body) + b'"', type=str)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         return None
     dropped = _json_body_utf8_size(dropped_body)
     if _utf8_size(kept) + dropped <= max_bytes:
         return None  # escapes made the JSON long, but the text fits
     return kept, dropped
+
+
+def _find_safe_cut(body: memoryview, at: int, step: int, stop: int | None = None) -> int | None:
+    """The first safe cut from ``at`` on in direction ``step`` (+1/-1), before ``stop`` and
+    within ``_SAFE_CUT_SEARCH`` bytes; both ends of the body are safe."""
+    at = min(max(at, 0), len(body))
+    for _ in range(_SAFE_CUT_SEARCH):
+        if at == stop or at < 0 or at > len(body):
+            return None
+        if at in (0, len(body)) or _safe_cut(body, at):
+            return at
+        at += step
+    return None
 
 
 def _safe_cut(body: memoryview, cut: int) -> bool:
