@@ -3,24 +3,14 @@ the turn keeps its tail and notes the size dropped, as with exec."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from codex_local_sdk import AppServerTransport, CodexExecRequest, CodexLocalClient, RetryPolicy
 from codex_local_sdk._app_server.protocol import HUGE_LINE_BYTES
 from tests.conftest import RealCodex
+from tests.e2e.test_app_server_transport import transport
 
-OUTPUT_LINES = 40_000  # "line N\n": about 350 KB, several huge-line sizes
+__all__ = ["transport"]  # the fixture: a transport on the real codex, nothing left running
 
-
-@pytest.fixture
-async def transport(real_codex: RealCodex) -> AsyncIterator[AppServerTransport]:
-    transport = AppServerTransport(real_codex.binary, base_env=real_codex.env)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
+OUTPUT_LINES = 40_000  # "line N\n": about 430 KB, several times a huge line
 
 
 async def test_a_large_command_output_keeps_its_tail(
