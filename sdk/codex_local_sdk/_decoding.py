@@ -224,6 +224,7 @@ _MAX_BACKSLASH_RUN = 64
 _BACKSLASH = ord("\\")
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
 _SIZE_SLICE = 1 << 20
+_ANY_ESCAPE = re.compile(rb"\\")
 # Where a JSON string body can be cut without splitting an escape or a UTF-8 character: at
 # the first backslash of a run (an escape starts there; not the low half of a surrogate
 # pair), or after six bytes free of backslashes (no escape spans that), before a first byte.
@@ -341,13 +342,21 @@ def cut_json_string(
         (body[cut:], body[:cut]) if keep == "tail" else (body[:cut], body[cut:])
     )
     try:
-        kept = msgspec.json.decode(b'"' + bytes(kept_body) + b'"', type=str)
+        kept = _decode_json_body(kept_body)
     except (msgspec.DecodeError, UnicodeError):
         return None
     dropped = _json_body_utf8_size(dropped_body)
     if _utf8_size(kept) + dropped <= max_bytes:
         return None  # escapes made the JSON long, but the text fits
     return kept, dropped
+
+
+def _decode_json_body(body: memoryview) -> str:
+    """The text of a JSON string body (one copy of it, quoted, is decoded)."""
+    quoted = bytearray(len(body) + 2)
+    quoted[0] = quoted[-1] = ord('"')
+    quoted[1:-1] = body
+    return msgspec.json.decode(quoted, type=str)
 
 
 def _find_safe_cut(body: memoryview, at: int, step: int, stop: int | None = None) -> int | None:
@@ -423,8 +432,12 @@ def _json_body_utf8_size(body: memoryview) -> int:
             boundary = _SLICE_END.search(body, end)
             end = boundary.start() if boundary is not None else len(body)
         piece = body[start:end]
+        if _ANY_ESCAPE.search(piece) is None:
+            size += len(piece)  # no escape: the JSON bytes are the text's UTF-8
+            start = end
+            continue
         try:
-            size += _utf8_size(msgspec.json.decode(b'"' + bytes(piece) + b'"', type=str))
+            size += _utf8_size(_decode_json_body(piece))
         except (msgspec.DecodeError, UnicodeError):  # lone surrogates, say
             size += _escaped_utf8_size(piece)
         start = end
