@@ -141,6 +141,7 @@ def test_huge_deltas_are_cut_to_the_limit_of_their_kind() -> None:
     output = notification("item/commandExecution/outputDelta", {"itemId": "c", "delta": "xy" * 9})
     [chunk] = both_ways(output, max_command_output_bytes=3)
     assert chunk == CommandOutputDelta(item_id="c", delta="yxy", delta_truncated_bytes=15)
+    assert both_ways(notification("item/agentMessage/delta", {"itemId": "m"})) == []
 
 
 def test_what_the_turn_does_not_use_of_a_huge_line_is_not_decoded() -> None:

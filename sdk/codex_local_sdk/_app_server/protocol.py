@@ -273,8 +273,8 @@ class TurnTranslator:
                 if not isinstance(item, _Whole):
                     return self._item_event(str(method), item)
             elif method in _DELTA_METHODS:
-                if not self._deltas:
-                    return []
+                if not self._deltas or bytes(memoryview(params.delta)[:1]) != b'"':
+                    return []  # as when decoded: no delta without a string
                 limit, keep = self._limit(_DELTA_METHODS[method])
                 kept, dropped = json_text(params.delta, limit, keep=keep)
                 return [self._delta(method, params.item_id, kept, dropped)]
