@@ -40,7 +40,7 @@ from codex_local_sdk._app_server import protocol as app_server_protocol  # noqa:
 from codex_local_sdk.events import AgentMessageDelta  # noqa: E402
 from codex_local_sdk.testing.mock_responses import STREAM_TEXT, MockResponsesServer  # noqa: E402
 from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home  # noqa: E402
-from tests.lsp_support import CodexTestClient, start_server, stop_server  # noqa: E402
+from tests.support.lsp_client import CodexTestClient, start_server, stop_server  # noqa: E402
 
 ENGINES = ("app-server", "exec")
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import mcp_types as types
 import msgspec
 
+from .errors import PolicyRefused
 from .mcp_server import (
     _annotations,
     _builtins,
@@ -120,10 +121,9 @@ async def _codex(
     service: BridgeService, arguments: dict[str, Any], progress: ProgressCallback
 ) -> types.CallToolResult:
     if arguments.get("approval-policy") == "untrusted":
-        raise BridgeError(
+        raise PolicyRefused(
             "approval-policy 'untrusted' is not available: codex exec no longer supports it; "
             "use never, on-failure or on-request (within the server's ceiling)",
-            code="policy",
             field="approval-policy",
         )
     try:

@@ -595,7 +595,6 @@ async def _job_start(
     ctx = _call_context.get()  # the job asks the client that started it
     relay = approval_relay(ctx, background=True) if ctx is not None else None
     info = service.start_job(
-        kind,
         params,
         on_approval=relay.handler if relay else None,
         approvals_unavailable=relay.unavailable if relay else None,

@@ -123,7 +123,7 @@ class Tasks:
         try:
             arguments = self._normalise(params.name, params.arguments)
             job = parse_params(_JOB_PARAMS[kind], arguments)
-            info = self._service.start_job(kind, job)  # type: ignore[arg-type]
+            info = self._service.start_job(job)
         except BridgeError as exc:
             raise MCPError(
                 code=types.INVALID_PARAMS,

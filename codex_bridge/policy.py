@@ -8,24 +8,34 @@ defaults, then ``CODEX_BRIDGE_*`` environment variables, then explicit overrides
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 from platformdirs import user_data_dir
 
 from codex_local_sdk import ApprovalPolicy, ReasoningEffort, SandboxMode
 
+from .config_keys import (
+    CONFIG_KEY,
+    SAFE_CONFIG_KEYS,
+    check_config_overrides,
+    check_operator_config,
+)
+from .errors import InvalidRequest, InvalidSetting, PolicyRefused
+
 __all__ = [
     "APPROVAL_RANK",
     "CONFIG_KEY",
+    "MAX_WAIT_SECONDS",
+    "OFF",
     "SAFE_CONFIG_KEYS",
     "SANDBOX_RANK",
     "BridgePolicy",
+    "InvalidSetting",
     "PolicyError",
     "check_config_overrides",
     "check_operator_config",
@@ -46,145 +56,23 @@ APPROVAL_RANK = {
 """The approval policies the bridge offers, strictest first. ``untrusted`` is not among them:
 ``codex exec`` (0.163 and 0.169) refuses it ("no longer supported")."""
 
-CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
-"""A config override key: dotted identifiers, nothing else (no quoting, no spaces)."""
-
-_MAX_TEXT = 256
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
-_PLAIN_TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
-_ValueCheck = Callable[[Any], str | None]
-"""Returns what is wrong with a value, or None when it is acceptable."""
-
-
-def _text(pattern: re.Pattern[str], what: str) -> _ValueCheck:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str) or len(value) > _MAX_TEXT or not pattern.match(value):
-            return f"must be {what}"
-        return None
-
-    return check
-
-
-def _choice(*choices: str) -> _ValueCheck:
-    def check(value: Any) -> str | None:
-        return None if value in choices else "must be one of " + ", ".join(choices)
-
-    return check
-
-
-def _integer(low: int, high: int) -> _ValueCheck:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be a whole number from {low} to {high}"
-        return None
-
-    return check
-
-
-def _flag(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def _scalar(value: Any) -> str | None:
-    """Keys an operator allowed at launch: one plain value, never a table or an array."""
-    if isinstance(value, (bool, int)) and not (isinstance(value, int) and abs(value) > 2**53):
-        return None
-    if isinstance(value, float) and math.isfinite(value):
-        return None
-    if isinstance(value, str) and len(value) <= _MAX_TEXT and _PLAIN_TEXT.match(value):
-        return None
-    return f"must be a string (at most {_MAX_TEXT} characters), a number or a boolean"
-
-
-_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
-_TOKENS = _integer(1, 100_000_000)
-
-SAFE_CONFIG_KEYS: Mapping[str, _ValueCheck] = {
-    # Model and reasoning settings (codex-rs ConfigToml): they shape what the model does, never
-    # what codex may run, read, write or contact. Anything naming a program, a file, an
-    # endpoint, a provider, a credential, a permission, a sandbox or approval setting, a
-    # profile or instructions is absent on purpose (mcp_servers, notify, model_provider(s),
-    # shell_environment_policy, sandbox_*, approval_policy, permissions, profile(s),
-    # model_instructions_file, chatgpt_base_url, openai_base_url, otel, history, hooks,
-    # tools, features, project_doc_*, log_dir, sqlite_home, ...).
-    "model": _text(_MODEL_NAME, "a model name"),
-    "review_model": _text(_MODEL_NAME, "a model name"),
-    "model_reasoning_effort": _choice(*_EFFORTS),
-    "plan_mode_reasoning_effort": _choice(*_EFFORTS),
-    "model_reasoning_summary": _choice("auto", "concise", "detailed", "none"),
-    "model_verbosity": _choice("low", "medium", "high"),
-    "model_supports_reasoning_summaries": _flag,
-    "model_context_window": _TOKENS,
-    "model_auto_compact_token_limit": _TOKENS,
-    "tool_output_token_limit": _TOKENS,
-    "hide_agent_reasoning": _flag,
-    "show_raw_agent_reasoning": _flag,
-    "personality": _choice("none", "friendly", "pragmatic"),
-    "service_tier": _text(re.compile(r"^[a-z][a-z_-]{0,31}$"), "a service tier name"),
-}
-"""Config override keys any caller may send, with the check of their values."""
-
-
-def check_config_overrides(
-    overrides: Mapping[Any, Any], operator_keys: Collection[str] = ()
-) -> dict[str, Any]:
-    """``overrides`` when every key is allowed and every value fits it; else PolicyError.
-
-    The allow-list is :data:`SAFE_CONFIG_KEYS` plus the keys the operator allowed at launch
-    (``operator_keys``, whose values must be plain scalars)."""
-    if not isinstance(overrides, Mapping):
-        raise PolicyError("config_overrides must be an object of {key: value}")
-    checked: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if not isinstance(key, str) or not CONFIG_KEY.match(key):
-            raise PolicyError(
-                f"config override key {str(key)[:80]!r} is not a dotted identifier "
-                "(letters, digits and _ separated by dots)"
-            )
-        check = SAFE_CONFIG_KEYS.get(key) or (_scalar if key in operator_keys else None)
-        if check is None:
-            allowed = sorted({*SAFE_CONFIG_KEYS, *operator_keys})
-            raise PolicyError(
-                f"config override {key!r} is not allowed on this server; allowed keys: "
-                + ", ".join(allowed)
-                + ". Sandbox and approval have their own checked arguments; other keys "
-                "can be allowed only by the operator, at launch (--allow-config-key)"
-            )
-        problem = check(value)
-        if problem is not None:
-            raise PolicyError(f"config override {key!r} {problem}")
-        checked[key] = value
-    return checked
-
-
-_POLICY_DECIDED = re.compile(
-    r"^(sandbox_mode|sandbox_workspace_write|approval_policy|approvals_reviewer|permissions|"
-    r"default_permissions|profiles?)(\.|$)"
-)
-"""Config keys the bridge decides for every call (or has its own option for)."""
-
-
-def check_operator_config(config: Mapping[Any, Any]) -> dict[str, Any]:
-    """The operator's launch defaults (``--config``): any dotted key but those the bridge's
-    policy decides per call (sandbox, approval, permissions, profiles); else PolicyError."""
-    if not isinstance(config, Mapping):
-        raise PolicyError("default_config must be an object of {key: value}")
-    for key in config:
-        if not isinstance(key, str) or not CONFIG_KEY.match(key):
-            raise PolicyError(f"config key {str(key)[:80]!r} is not a dotted identifier")
-        if _POLICY_DECIDED.match(key):
-            raise PolicyError(
-                f"--config {key} would bypass the bridge's policy: use --default-sandbox, "
-                "--sandbox-ceiling, --approval-ceiling or --profile instead"
-            )
-    return dict(config)
-
-
 ENV_PREFIX = "CODEX_BRIDGE_"
 
 
-class PolicyError(ValueError):
-    """A policy setting is invalid."""
+class _Off:
+    def __repr__(self) -> str:
+        return "OFF"
+
+
+OFF: Final = _Off()
+"""An override meaning None (e.g. no idle timeout), where None means "not given"."""
+MAX_WAIT_SECONDS = 3600.0
+"""The longest a caller may wait for jobs in one call (the jobs keep running)."""
+_MAX_PATH_LENGTH = 4096
+_MAX_INSTRUCTIONS = 64 * 1024  # developer instructions travel on codex's command line
+
+PolicyError = InvalidSetting
+"""The name adapters knew (it was a ValueError of its own); use :class:`InvalidSetting`."""
 
 
 def default_store_path() -> str:
@@ -247,14 +135,14 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 msgspec.structs.force_setattr(self, name, SandboxMode(str(value)))
             except ValueError:
                 choices = ", ".join(mode.value for mode in SandboxMode)
-                raise PolicyError(f"{name} must be one of {choices}, not {value!r}") from None
+                raise InvalidSetting(f"{name} must be one of {choices}, not {value!r}") from None
         try:
             approval = ApprovalPolicy(str(self.approval_ceiling))
         except ValueError:
             approval = None
         if approval not in APPROVAL_RANK:
             choices = ", ".join(policy.value for policy in APPROVAL_RANK)
-            raise PolicyError(
+            raise InvalidSetting(
                 f"approval_ceiling must be one of {choices}, not {self.approval_ceiling!r}"
             )
         msgspec.structs.force_setattr(self, "approval_ceiling", approval)
@@ -266,24 +154,26 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 effort = ReasoningEffort(str(self.default_reasoning_effort))
             except ValueError:
                 choices = ", ".join(e.value for e in ReasoningEffort)
-                raise PolicyError(f"default_reasoning_effort must be one of {choices}") from None
+                raise InvalidSetting(f"default_reasoning_effort must be one of {choices}") from None
             msgspec.structs.force_setattr(self, "default_reasoning_effort", effort)
         for key in self.allowed_config_keys:
             if not CONFIG_KEY.match(key):
-                raise PolicyError(f"allowed config key {key!r} is not a dotted identifier")
+                raise InvalidSetting(f"allowed config key {key!r} is not a dotted identifier")
         if SANDBOX_RANK[self.default_sandbox] > SANDBOX_RANK[self.sandbox_ceiling]:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"default sandbox {self.default_sandbox.value!r} exceeds the ceiling "
                 f"{self.sandbox_ceiling.value!r}"
             )
         if self.max_depth < 0:
-            raise PolicyError("max_depth must be 0 or more")
+            raise InvalidSetting("max_depth must be 0 or more")
         if self.max_concurrency < 1:
-            raise PolicyError("max_concurrency must be at least 1")
+            raise InvalidSetting("max_concurrency must be at least 1")
         if self.default_timeout_seconds <= 0 or self.max_timeout_seconds <= 0:
-            raise PolicyError("timeouts must be positive")
+            raise InvalidSetting("timeouts must be positive")
         if self.engine_idle_seconds <= 0 or self.approval_timeout_seconds <= 0:
-            raise PolicyError("engine_idle_seconds and approval_timeout_seconds must be positive")
+            raise InvalidSetting(
+                "engine_idle_seconds and approval_timeout_seconds must be positive"
+            )
         roots = tuple(str(Path(root).expanduser().resolve()) for root in self.allowed_roots)
         msgspec.structs.force_setattr(self, "allowed_roots", roots)
         msgspec.structs.force_setattr(self, "store_path", str(Path(self.store_path).expanduser()))
@@ -298,8 +188,9 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     ) -> BridgePolicy:
         """Defaults (or ``base``) ← ``CODEX_BRIDGE_*`` environment ← ``overrides``.
 
-        Keys are the field names; ``None`` values in overrides are ignored. Raises
-        :class:`PolicyError` with a readable message on a bad value or unknown key.
+        Keys are the field names; ``None`` values in overrides are ignored, so a setting
+        that may be None takes :data:`OFF` to mean None (``idle_timeout_seconds``). Raises
+        :class:`InvalidSetting` with a readable message on a bad value or unknown key.
         """
         merged: dict[str, Any] = msgspec.to_builtins(base) if base is not None else {}
         source = os.environ if env is None else env
@@ -309,16 +200,154 @@ class BridgePolicy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
                 merged[field] = _from_env(field, raw)
         for key, value in (overrides or {}).items():
             if value is not None:
-                merged[key] = value
+                merged[key] = None if value is OFF else value
         try:
             return msgspec.convert(merged, cls, strict=False)
         except (msgspec.ValidationError, ValueError) as exc:
-            raise PolicyError(f"invalid policy: {exc}") from exc
+            raise InvalidSetting(f"invalid policy: {exc}") from exc
 
     def offered_approvals(self) -> tuple[ApprovalPolicy, ...]:
         """The approval policies callers may ask for, strictest first."""
         ceiling = APPROVAL_RANK[self.approval_ceiling]
         return tuple(policy for policy, rank in APPROVAL_RANK.items() if rank <= ceiling)
+
+    # ------------------------------------------------------------ decisions on a request
+    def checked_sandbox(self, requested: SandboxMode | str | None) -> SandboxMode:
+        """The sandbox a call runs in: ``requested`` (else the default), refused above the
+        ceiling."""
+        sandbox = SandboxMode(requested) if requested else self.default_sandbox
+        if SANDBOX_RANK[sandbox] > SANDBOX_RANK[self.sandbox_ceiling]:
+            ceiling = self.sandbox_ceiling.value
+            raise PolicyRefused(
+                f"sandbox {sandbox.value!r} is above this server's ceiling {ceiling!r}; "
+                f"ask for {ceiling!r} or less",
+                field="sandbox",
+            )
+        return sandbox
+
+    def clamp_sandbox(self, wanted: SandboxMode) -> SandboxMode:
+        """``wanted``, or the ceiling when that is lower (for a front end offering a sandbox
+        of its own, e.g. an editor's "fix this" action that needs to write)."""
+        if SANDBOX_RANK[wanted] > SANDBOX_RANK[self.sandbox_ceiling]:
+            return self.sandbox_ceiling
+        return wanted
+
+    def may_write(self, requested: SandboxMode | str | None) -> bool:
+        """Whether codex may write files in the sandbox a call asking for ``requested`` gets."""
+        sandbox = SandboxMode(requested) if requested else self.default_sandbox
+        return SANDBOX_RANK[sandbox] > SANDBOX_RANK[SandboxMode.READ_ONLY]
+
+    def checked_approval(self, requested: str | None) -> ApprovalPolicy:
+        """The approval policy a call runs with (``never`` unless asked), within the ceiling."""
+        approval = ApprovalPolicy(requested) if requested else ApprovalPolicy.NEVER
+        offered = self.offered_approvals()
+        if approval not in offered:
+            raise PolicyRefused(
+                f"approval_policy {approval.value!r} is not allowed on this server; "
+                f"ask for one of: {', '.join(p.value for p in offered)}",
+                field="approval_policy",
+            )
+        return approval
+
+    def checked_model(self, model: str | None) -> str | None:
+        problem = None if model is None else SAFE_CONFIG_KEYS["model"](model)
+        if problem is not None:
+            raise PolicyRefused(f"model {problem}", field="model")
+        return model or self.default_model
+
+    def checked_overrides(self, overrides: Mapping[Any, Any]) -> dict[str, Any]:
+        """A caller's config overrides on top of the operator's ``default_config``."""
+        return {
+            **self.default_config,
+            **check_config_overrides(overrides, self.allowed_config_keys),
+        }
+
+    def checked_profile(self, profile: str | None) -> str | None:
+        if profile is not None and "profile" not in self.allowed_config_keys:
+            raise PolicyRefused(
+                "profile is not allowed on this server: a codex profile can change the sandbox, "
+                "the approval policy, the model provider and more. Use the model, sandbox and "
+                "config_overrides arguments; the operator can allow profiles at launch "
+                "(--allow-config-key profile)",
+                field="profile",
+            )
+        return profile or self.default_profile
+
+    def checked_network(self, requested: bool | None) -> bool | None:
+        if requested and not self.allow_network:
+            raise PolicyRefused(
+                "network_access is not allowed on this server (the operator can allow it at "
+                "launch with --allow-network)",
+                field="network_access",
+            )
+        return requested
+
+    @staticmethod
+    def checked_instructions(name: str, text: str | None) -> str | None:
+        if text is not None and (len(text) > _MAX_INSTRUCTIONS or "\x00" in text):
+            raise InvalidRequest(
+                f"{name} must be text of at most {_MAX_INSTRUCTIONS:,} characters", field=name
+            )
+        return text
+
+    def timeouts(
+        self, total: float | None, idle: float | None
+    ) -> tuple[float, float | None, list[str]]:
+        """(total, idle, notes) for a turn: the defaults for None, the total lowered to the
+        maximum (with a note saying so)."""
+        notes: list[str] = []
+        total = self.default_timeout_seconds if total is None else total
+        if total <= 0:
+            raise InvalidRequest("timeout_seconds must be positive", field="timeout_seconds")
+        if total > self.max_timeout_seconds:
+            notes.append(
+                f"timeout lowered from {total:g}s to the server maximum "
+                f"{self.max_timeout_seconds:g}s"
+            )
+            total = self.max_timeout_seconds
+        idle = self.idle_timeout_seconds if idle is None else idle
+        if idle is not None and idle <= 0:
+            raise InvalidRequest(
+                "idle_timeout_seconds must be positive", field="idle_timeout_seconds"
+            )
+        return total, idle, notes
+
+    @staticmethod
+    def clamp_wait(seconds: float) -> float:
+        """How long one call may wait for jobs: ``seconds`` within 0 and MAX_WAIT_SECONDS."""
+        return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+
+    def checked_path(
+        self, path: str | None, *, what: str, kind: Literal["directory", "file"] = "directory"
+    ) -> str:
+        """``path`` (relative to the default cwd; None is the default cwd), symlinks resolved,
+        when it lies inside the allowed roots and is an existing ``kind``.
+
+        The roots are checked before anything looks at the file system beyond resolving, and
+        a refusal names the path as given: it never tells whether a path outside the roots
+        exists (nor where a symlink outside them points)."""
+        shown = "the default cwd" if path is None else repr(path[:200])
+        if path is not None and (
+            not path or "\0" in path or len(path) > _MAX_PATH_LENGTH or not path.strip()
+        ):
+            raise PolicyRefused(
+                f"{what} must be a non-empty path of at most {_MAX_PATH_LENGTH} characters",
+                field=what,
+            )
+        base = self.default_cwd or os.getcwd()
+        joined = base if path is None else os.path.join(base, os.path.expanduser(path))
+        resolved = os.path.realpath(joined)
+        roots = self.allowed_roots
+        if roots and not any(Path(resolved).is_relative_to(root) for root in roots):
+            raise PolicyRefused(
+                f"{what} {shown} is outside the allowed roots; use a path inside one of: "
+                + ", ".join(roots),
+                field=what,
+            )
+        is_kind: Callable[[str], bool] = os.path.isdir if kind == "directory" else os.path.isfile
+        if not is_kind(resolved):
+            raise InvalidRequest(f"{what} {shown} is not an existing {kind}", field=what)
+        return resolved
 
     def describe(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)
@@ -336,7 +365,7 @@ def _from_env(field: str, raw: str) -> Any:
         try:
             return json.loads(raw)
         except ValueError:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"{ENV_PREFIX}DEFAULT_CONFIG must be a JSON object of {{key: value}}"
             ) from None
     return raw

@@ -26,6 +26,8 @@ from codex_local_sdk import (
     WebSearchItem,
 )
 
+from .rendering import change_verb, short
+
 __all__ = [
     "APPROVAL_ACTIONS",
     "APPROVAL_LABELS",
@@ -66,7 +68,6 @@ def describe_approval(request: ApprovalRequest) -> tuple[str, list[str]]:
 
 _SHELL_WRAPPER = re.compile(r"^\S*(?:bash|zsh|sh)\s+-l?c\s+(['\"])(?P<inner>.*)\1$", re.S)
 _MAX = 160
-_VERBS = {"add": "added", "delete": "deleted", "update": "edited"}
 
 
 def display_command(command: str) -> str:
@@ -75,9 +76,8 @@ def display_command(command: str) -> str:
     return match.group("inner") if match else command
 
 
-def _short(text: str, limit: int = _MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str) -> str:
+    return short(text, _MAX)
 
 
 def describe_event(event: ThreadEvent) -> str | None:
@@ -114,7 +114,7 @@ def _describe_item(event: ItemStarted | ItemCompleted) -> str | None:
     if isinstance(item, FileChangeItem):
         if not done or not item.changes:
             return None
-        parts = [f"{_VERBS.get(c.kind, c.kind)} {c.path}" for c in item.changes]
+        parts = [f"{change_verb(c.kind)} {c.path}" for c in item.changes]
         return _short(", ".join(parts))
     if isinstance(item, AgentMessageItem):
         return _short(item.text) if done and item.text else None

@@ -14,8 +14,6 @@ import pathlib
 import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,23 +28,17 @@ from codex_bridge.cli import (
     EXIT_OK,
     EXIT_TIMEOUT,
     EXIT_USAGE,
+    build_parser,
     config_value,
 )
-from tests.conftest import RealCodex
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-CLI_TIMEOUT = 60.0
-
+from codex_bridge.cli.run import operation_params
+from codex_bridge.rendering import field_description
+from codex_bridge.service import ForkParams, RunParams
+from tests.support.fake_codex import child_pid, fake_log
+from tests.support.real_codex import RealCodex
+from tests.support.terminal import CLI_TIMEOUT, Terminal, clean_env
 
 # --------------------------------------------------------------------------- helpers
-
-
-def clean_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """The environment for the CLI: no CODEX_BRIDGE_* settings leak in from the host."""
-    env = {k: v for k, v in (base or os.environ).items() if not k.startswith("CODEX_BRIDGE_")}
-    env.pop("NO_COLOR", None)
-    env.update(extra)
-    return env
 
 
 def run_cli(
@@ -75,13 +67,6 @@ def parse_json(completed: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(completed.stdout)
 
 
-def fake_log(path: str) -> list[dict[str, Any]]:
-    log = pathlib.Path(path)
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
 def assert_gone(pids: Sequence[int]) -> None:
     """Every pid has exited (zombies awaiting their reaper count as gone)."""
     procs = []
@@ -100,81 +85,6 @@ def _status(proc: psutil.Process) -> str | None:
         return str(proc.status())
     except psutil.NoSuchProcess:
         return None
-
-
-class Terminal:
-    """The CLI in a pseudo-terminal that is its controlling terminal, so that writing
-    Ctrl-C to it sends SIGINT exactly as a person's keyboard does."""
-
-    COLUMNS, ROWS = 120, 40
-
-    def __init__(self, args: Sequence[str], *, cwd: pathlib.Path, env: Mapping[str, str]):
-        import fcntl
-        import pty
-        import struct
-        import termios
-
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.ROWS, self.COLUMNS, 0, 0))
-        # A new session (start_new_session), then TIOCSCTTY makes the pty its terminal.
-        trampoline = (
-            "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
-            "os.execv(sys.executable, [sys.executable, '-m', 'codex_bridge', *sys.argv[1:]])"
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", trampoline, *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=cwd,
-            env=clean_env(env, TERM="xterm-256color", COLUMNS=str(self.COLUMNS)),
-            start_new_session=True,
-        )
-        os.close(slave)
-        self._master = master
-        self._chunks: list[bytes] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self._master, 65536)
-            except OSError:  # EIO once the child side is closed
-                return
-            if not chunk:
-                return
-            self._chunks.append(chunk)
-
-    @property
-    def raw(self) -> str:
-        return b"".join(self._chunks).decode("utf-8", "replace")
-
-    @property
-    def text(self) -> str:
-        return ANSI.sub("", self.raw).replace("\r", "")
-
-    def send(self, data: bytes) -> None:
-        os.write(self._master, data)
-
-    def wait(self) -> int:
-        try:
-            code = self.process.wait(timeout=CLI_TIMEOUT)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self._reader.join(timeout=10)
-            os.close(self._master)
-        return code
-
-
-def wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -218,7 +128,7 @@ def test_request_flags_reach_codex(
     assert completed.returncode == EXIT_OK, completed.stderr
     outcome = parse_json(completed)
     assert outcome["structured_output"] == {"status": "ok", "count": 0}
-    [entry] = fake_log(fake_env["FAKE_CODEX_LOG"])
+    [entry] = fake_log(fake_env)
     assert entry["options"]["model"] == "gpt-test"
     assert entry["options"]["sandbox"] == "workspace-write"
     assert entry["options"]["add_dir"] == [str(extra)]
@@ -233,7 +143,7 @@ def test_run_reads_the_prompt_from_stdin(
     completed = run_cli(["run", "-", *base], cwd=workdir, stdin="a prompt\nfrom stdin\n")
     assert completed.returncode == EXIT_OK, completed.stderr
     assert parse_json(completed)["final_message"].startswith("echo: a prompt\nfrom stdin")
-    [entry] = fake_log(fake_env["FAKE_CODEX_LOG"])
+    [entry] = fake_log(fake_env)
     assert entry["prompt"].startswith("a prompt\nfrom stdin")
 
 
@@ -285,7 +195,7 @@ def test_resume_by_session_name_and_by_thread_id(
     assert outcome["thread_id"] == thread_id
     assert outcome["final_message"] == "echo: three"
 
-    log = fake_log(fake_env["FAKE_CODEX_LOG"])
+    log = fake_log(fake_env)
     assert [entry["subcommand"] for entry in log] == [None, "resume", "resume"]
     assert {entry["session_id"] for entry in log[1:]} == {thread_id}
     shown = parse_json(run_cli(["sessions", "show", "work", *base], cwd=workdir))
@@ -424,7 +334,7 @@ def test_failed_runs_report_the_outcome_and_a_distinct_exit_code(
     # stdout is a pipe here: the JSON is for programs, and a person still sees the error.
     assert f"codex-bridge: error: codex {expected_status}: " in completed.stderr
     assert outcome["error"]["message"] in completed.stderr
-    assert_gone([entry["pid"] for entry in fake_log(fake_env["FAKE_CODEX_LOG"])])
+    assert_gone([entry["pid"] for entry in fake_log(fake_env)])
 
 
 def test_resume_of_a_thread_codex_does_not_know(base: list[str], workdir: pathlib.Path) -> None:
@@ -473,7 +383,7 @@ def test_usage_and_setup_errors(
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
     assert completed.stdout == ""  # errors never pose as results
-    assert fake_log(fake_env["FAKE_CODEX_LOG"]) == []  # refused before codex started
+    assert fake_log(fake_env) == []  # refused before codex started
 
 
 def test_bad_output_schema_json_is_a_usage_error(
@@ -511,6 +421,32 @@ def test_config_values_are_parsed_like_codex_does() -> None:
     assert config_value("[1, 2]") == [1, 2]
     assert config_value("high") == "high"  # not TOML: the literal string
     assert config_value("{ a = 1 }") == {"a": 1}
+
+
+def test_flags_follow_the_params_structs(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    fork = operation_params(
+        parser.parse_args(["fork", "source", "try it", "--session", "alt", "--network"])
+    )
+    assert isinstance(fork, ForkParams)
+    # fork's own session_name is its source; --session names the new thread
+    assert (fork.session_name, fork.new_session_name) == ("source", "alt")
+    assert fork.network_access is True
+    run = operation_params(parser.parse_args(["run", "x", "-c", "model_verbosity=low", "-i", "a"]))
+    assert isinstance(run, RunParams)
+    assert (run.config_overrides, run.images, run.network_access) == (
+        {"model_verbosity": "low"},
+        ["a"],
+        None,
+    )
+    with pytest.raises(SystemExit):  # resume takes no --session: its target is one
+        parser.parse_args(["resume", "t", "x", "--session", "s"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--help"])
+    run_help = " ".join(capsys.readouterr().out.split())
+    description = field_description(RunParams, "idle_timeout_seconds")
+    assert description is not None
+    assert description[1:].rstrip(".") in run_help  # help comes from the Struct
 
 
 # --------------------------------------------------------------------------- terminal
@@ -584,13 +520,11 @@ def test_sessions_table_on_a_terminal(base: list[str], workdir: pathlib.Path) ->
 def test_ctrl_c_stops_codex_and_exits_130(
     base: list[str], workdir: pathlib.Path, fake_env: dict[str, str]
 ) -> None:
-    child_pid_file = pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"]) / "child.pid"
     terminal = Terminal(["run", "wait [[fake:child]]", *base], cwd=workdir, env=os.environ)
     try:
-        wait_for(lambda: child_pid_file.exists() and child_pid_file.read_text().strip(), "codex")
+        grandchild = child_pid(fake_env, timeout=30)
         cli = psutil.Process(terminal.process.pid)
         codex_pids = [p.pid for p in cli.children(recursive=True)]
-        grandchild = int(child_pid_file.read_text())
         assert codex_pids, "codex runs under the CLI"
         terminal.send(b"\x03")
     finally:
@@ -604,7 +538,6 @@ def test_ctrl_c_stops_codex_and_exits_130(
 def test_sigterm_in_json_mode_stops_codex(
     base: list[str], workdir: pathlib.Path, fake_env: dict[str, str]
 ) -> None:
-    child_pid_file = pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"]) / "child.pid"
     process = subprocess.Popen(
         [sys.executable, "-m", "codex_bridge", "run", "[[fake:child]]", *base],
         stdin=subprocess.DEVNULL,
@@ -615,7 +548,7 @@ def test_sigterm_in_json_mode_stops_codex(
         env=clean_env(),
     )
     try:
-        wait_for(lambda: child_pid_file.exists() and child_pid_file.read_text().strip(), "codex")
+        grandchild = child_pid(fake_env, timeout=30)
         codex_pids = [p.pid for p in psutil.Process(process.pid).children(recursive=True)]
         process.terminate()
         stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
@@ -626,7 +559,7 @@ def test_sigterm_in_json_mode_stops_codex(
     assert process.returncode == 128 + 15, stderr
     assert stdout == ""
     assert "interrupted" in stderr
-    assert_gone([*codex_pids, int(child_pid_file.read_text())])
+    assert_gone([*codex_pids, grandchild])
 
 
 # --------------------------------------------------------------------------- real codex
@@ -717,7 +650,7 @@ def test_mcp_subcommand_serves_with_the_cli_policy(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert fake_log(fake_env["FAKE_CODEX_LOG"]) == []
+    assert fake_log(fake_env) == []
 
 
 def test_lsp_subcommand_answers_initialize(base: list[str], workdir: pathlib.Path) -> None:

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, RealCodex
+from tests.support.paths import ROOT
+from tests.support.real_codex import RealCodex
 
 EXAMPLES = ROOT / "examples"
 

@@ -1,6 +1,6 @@
 """Review mode, editor context, live transcripts and status in the language server.
 
-A real LSP client (pytest-lsp) drives ``python -m codex_bridge.lsp_server`` with the fake
+A real LSP client (pytest-lsp) drives ``python -m codex_bridge.lsp`` with the fake
 codex, whose ``[[fake:fs=...]]`` directive really changes files where it runs: in review mode
 that is the server's isolated copy, so the workspace must stay as it was until the client
 applies the edit the server proposes.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,9 +20,12 @@ from pytest_lsp import client_capabilities
 from codex_bridge.lsp.buffers import OpenBuffer
 from codex_bridge.lsp.isolation import FileChange, changes_in, make_snapshot
 from codex_bridge.lsp.review import ClientEditSupport, merge3, propose, safe_target, text_edits
-from tests.lsp_support import CodexTestClient, no_codex_left, start_server, stop_server, until
+from tests.support.lsp_client import (
+    CodexTestClient,
+    StartServer,
+)
+from tests.support.waiting import wait_until_async
 
-StartServer = Callable[..., Awaitable[CodexTestClient]]
 WRITE = "workspace-write"
 
 
@@ -46,35 +48,8 @@ def temp_dir(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture
-def server_env(
-    fake_env: dict[str, str], fake_codex: str, tmp_path: pathlib.Path, temp_dir: pathlib.Path
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_BRIDGE_")}
-    env.update(
-        CODEX_BRIDGE_CODEX_BIN=fake_codex,
-        CODEX_BRIDGE_STORE_PATH=str(tmp_path / "sessions.json"),
-        TMPDIR=str(temp_dir),
-    )
-    return env
-
-
-@pytest.fixture
-async def launch(
-    server_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
-) -> AsyncIterator[StartServer]:
-    clients: list[CodexTestClient] = []
-
-    async def start(**options: Any) -> CodexTestClient:
-        env = options.pop("env", server_env)
-        options.setdefault("workspace", workspace)
-        client = await start_server(env, **options)
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await stop_server(client)
-    await no_codex_left(fake_env["CODEX_HOME"])
+def lsp_env(lsp_env: dict[str, str], temp_dir: pathlib.Path) -> dict[str, str]:
+    return {**lsp_env, "TMPDIR": str(temp_dir)}
 
 
 async def execute(client: CodexTestClient, command: str, *arguments: Any) -> Any:
@@ -182,7 +157,10 @@ async def test_review_run_proposes_annotated_document_changes_and_waits_for_the_
         for c in edit.document_changes
         if not isinstance(c, lsp.TextDocumentEdit)
     )
-    await until(lambda: any("Applied Codex's changes" in m.message for m in client.messages))
+    await wait_until_async(
+        lambda: any("Applied Codex's changes" in m.message for m in client.messages),
+        message="the notice that the changes were applied",
+    )
 
 
 async def test_without_annotations_the_user_is_asked_and_discard_leaves_no_trace(
@@ -313,11 +291,11 @@ async def test_direct_mode_and_read_only_runs_use_no_copy(
 
 
 async def test_editor_context_and_unsaved_buffers_reach_codex(
-    launch: StartServer, workspace: pathlib.Path, tmp_path: pathlib.Path, server_env: dict[str, str]
+    launch: StartServer, workspace: pathlib.Path, tmp_path: pathlib.Path, lsp_env: dict[str, str]
 ) -> None:
     outside = tmp_path / "elsewhere.txt"
     outside.write_text("secret on disk\n")
-    env = dict(server_env, CODEX_BRIDGE_ALLOWED_ROOTS=str(workspace))
+    env = dict(lsp_env, CODEX_BRIDGE_ALLOWED_ROOTS=str(workspace))
     client = await launch(env=env, init_options={"shareUnsavedBuffers": True})
     uri = open_document(client, workspace / "a.txt", "one\ntyped but not saved\nthree\n")
     open_document(client, outside, "outside and unsaved\n")
@@ -410,18 +388,20 @@ async def test_the_transcript_opens_at_the_start_and_follows_the_run(
     client.feature("codex/status")(lambda params: statuses.append(params))
     started = await execute(client, "codex.run", "[[fake:shell]] [[fake:slow=0.5]]", "talk")
     run_id = started["run_id"]
-    await until(lambda: client.shown_documents, what="the transcript to open")
+    await wait_until_async(lambda: client.shown_documents, message="the transcript to open")
     shown = client.shown_documents[0]
     assert shown.uri.endswith(f"{run_id}.md") and shown.take_focus is False
     path = pathlib.Path(shown.uri.removeprefix("file://"))
 
     first = await transcript_request(client, {"run_id": run_id})
     assert "## Result" not in first.text  # the run is still going
-    await until(lambda: "$ echo fake-shell-ok" in path.read_text(), what="live progress")
+    await wait_until_async(
+        lambda: "$ echo fake-shell-ok" in path.read_text(), message="live progress"
+    )
     assert "## Result" not in path.read_text()
-    await until(lambda: "### Result" in path.read_text(), what="the result")
+    await wait_until_async(lambda: "### Result" in path.read_text(), message="the result")
     assert any(s.running for s in statuses)  # a status line saw the run
-    await until(lambda: statuses and not statuses[-1].running, what="an idle status")
+    await wait_until_async(lambda: statuses and not statuses[-1].running, message="an idle status")
     engine = (await execute(client, "codex.status"))["engine"]
     assert statuses[-1].engine == (engine["engine"] if engine else "exec")
     assert statuses[-1].bridge_version and statuses[-1].codex_version
@@ -443,7 +423,7 @@ async def test_long_answers_are_summarised_and_unknown_options_only_logged(
     client = await launch(init_options={"colour": "blue", "showTranscript": True})
     long = "word " * 200
     await execute(client, "codex.run", {"prompt": long, "wait": True})
-    await until(lambda: client.messages)
+    await wait_until_async(lambda: client.messages, message="a message")
     shown = [m.message for m in client.messages]
     assert not any("colour" in m for m in shown)
     assert any("colour" in m.message for m in client.log_messages)

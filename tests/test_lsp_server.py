@@ -1,4 +1,4 @@
-"""End-to-end tests of the language server (``python -m codex_bridge.lsp_server``).
+"""End-to-end tests of the language server (``python -m codex_bridge.lsp``).
 
 Each test launches the server over stdio under a pytest-lsp client with VS Code's
 capabilities, drives it with the fake codex (or, once, the real CLI against the mock
@@ -8,11 +8,9 @@ model server), and ends with no codex process left.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import pathlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,25 +20,27 @@ from pytest_lsp.client import register_lsp_features
 
 from codex_bridge.lsp.arguments import named_arguments, split_target
 from codex_bridge.lsp.buffers import OpenBuffer, plan_refresh, snapshot
+from codex_bridge.lsp.reference import command_reference
 from codex_bridge.lsp.settings import editor_settings, normalise
 from codex_bridge.policy import BridgePolicy, PolicyError
 from codex_bridge.service import BridgeError
 from codex_local_sdk import JsonFileSessionStore, SandboxMode
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT
-from tests.lsp_support import (
+from tests.support.fake_codex import fake_log
+from tests.support.lsp_client import (
     SERVER_COMMAND,
     CodexTestClient,
+    StartServer,
     client_converter,
     codex_processes,
+    codex_runs_ended,
     ended,
-    no_codex_left,
     progress_of,
     start_server,
     stop_server,
-    until,
 )
+from tests.support.waiting import wait_until_async
 
-StartServer = Callable[..., Awaitable[CodexTestClient]]
 ALL_COMMANDS = {
     "codex.run",
     "codex.resume",
@@ -56,48 +56,6 @@ ALL_COMMANDS = {
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def workspace(tmp_path: pathlib.Path) -> pathlib.Path:
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def store_path(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "sessions.json"
-
-
-@pytest.fixture
-def server_env(
-    fake_env: dict[str, str], fake_codex: str, store_path: pathlib.Path
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_BRIDGE_")}
-    env.update(CODEX_BRIDGE_CODEX_BIN=fake_codex, CODEX_BRIDGE_STORE_PATH=str(store_path))
-    return env
-
-
-@pytest.fixture
-async def launch(
-    server_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
-) -> AsyncIterator[StartServer]:
-    """Start servers (``env=`` and ``workspace=`` overridable); stop them all afterwards
-    and check that no codex process survived."""
-    clients: list[CodexTestClient] = []
-
-    async def start(**options: Any) -> CodexTestClient:
-        env = options.pop("env", server_env)
-        options.setdefault("workspace", workspace)
-        client = await start_server(env, **options)
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await stop_server(client)
-    await no_codex_left(fake_env["CODEX_HOME"])
 
 
 @pytest.fixture
@@ -129,22 +87,15 @@ def log_texts(client: CodexTestClient) -> list[str]:
     return [m.message for m in client.log_messages]
 
 
-def fake_log(fake_env: dict[str, str]) -> list[dict[str, Any]]:
-    path = pathlib.Path(fake_env["FAKE_CODEX_LOG"])
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 async def started_stalling(client: CodexTestClient, run_id: str) -> str:
     """Wait until the run's codex has started its turn; its progress token."""
     token = f"codex-{run_id}"
-    await until(
+    await wait_until_async(
         lambda: any(
             getattr(r, "message", None) == "thinking…"
             for r in client.progress_reports.get(token, [])
         ),
-        what=f"run {run_id} to start",
+        message=f"run {run_id} to start",
     )
     return token
 
@@ -153,10 +104,10 @@ async def started_stalling(client: CodexTestClient, run_id: str) -> str:
 
 
 async def test_initialize_answers_without_calling_codex(
-    launch: StartServer, server_env: dict[str, str], fake_env: dict[str, str]
+    launch: StartServer, lsp_env: dict[str, str], fake_env: dict[str, str]
 ) -> None:
     # A codex that does not exist: initialize must not need it.
-    env = dict(server_env, CODEX_BRIDGE_CODEX_BIN="/nonexistent/codex")
+    env = dict(lsp_env, CODEX_BRIDGE_CODEX_BIN="/nonexistent/codex")
     client = await launch(env=env)
     status = await execute(client, "codex.status")
     assert status["runs"] == []
@@ -165,12 +116,12 @@ async def test_initialize_answers_without_calling_codex(
 
 
 async def test_capabilities_list_the_commands_and_safe_code_action_kinds(
-    server_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
+    lsp_env: dict[str, str], workspace: pathlib.Path, fake_env: dict[str, str]
 ) -> None:
     # A client with no capabilities at all: the server must not rely on any.
     client = CodexTestClient(converter_factory=client_converter)
     register_lsp_features(client)
-    await client.start_io(*SERVER_COMMAND, env=server_env)
+    await client.start_io(*SERVER_COMMAND, env=lsp_env)
     try:
         result = await client.initialize_session(
             lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), root_uri=workspace.as_uri())
@@ -199,7 +150,7 @@ async def test_background_run_reports_progress_logs_and_answer(
     run_id = started["run_id"]
     assert started["state"] in ("queued", "running")
     token = f"codex-{run_id}"
-    await until(lambda: ended(client, token), what="the progress to end")
+    await wait_until_async(lambda: ended(client, token), message="the progress to end")
 
     reports = progress_of(client, token)
     assert isinstance(reports[0], lsp.WorkDoneProgressBegin)
@@ -213,13 +164,13 @@ async def test_background_run_reports_progress_logs_and_answer(
     assert steps.index("$ echo fake-shell-ok") < steps.index("$ echo fake-shell-ok (exit 0)")
     assert steps.index("$ echo fake-shell-ok (exit 0)") < steps.index("All done.")
 
-    await until(lambda: client.messages, what="the answer")
+    await wait_until_async(lambda: client.messages, message="the answer")
     assert client.messages[-1].type == lsp.MessageType.Info
     assert client.messages[-1].message == "Codex: All done."
     logs = log_texts(client)
     assert f"codex [{run_id}]: Running a command." in logs  # agent messages in full
     assert f"codex [{run_id}]: All done." in logs
-    await until(lambda: client.shown_documents, what="the transcript")
+    await wait_until_async(lambda: client.shown_documents, message="the transcript")
     transcript = client.shown_documents[-1]
     assert transcript.uri.endswith(f"{run_id}.md") and transcript.take_focus is False
 
@@ -336,13 +287,13 @@ async def test_cancel_request_on_a_waiting_command_kills_codex(
             msg_id="run-to-cancel",
         )
     )
-    await until(child_pid.exists, what="codex and its child to start")
+    await wait_until_async(child_pid.exists, message="codex and its child to start")
     assert codex_processes(fake_env["CODEX_HOME"])
     client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="run-to-cancel"))
     with pytest.raises(JsonRpcRequestCancelled):
         await asyncio.wait_for(answer, 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
-    await until(lambda: ended(client, "waiting"), what="the progress to end")
+    await codex_runs_ended(fake_env["CODEX_HOME"])
+    await wait_until_async(lambda: ended(client, "waiting"), message="the progress to end")
     runs = (await execute(client, "codex.status"))["runs"]
     assert [r["state"] for r in runs] == ["cancelled"]
 
@@ -353,10 +304,10 @@ async def test_progress_cancel_button_kills_codex(
     run_id = (await execute(client, "codex.run", "[[fake:stall]]"))["run_id"]
     token = await started_stalling(client, run_id)
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
-    await until(lambda: ended(client, token), what="the progress to end")
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await wait_until_async(lambda: ended(client, token), message="the progress to end")
+    await codex_runs_ended(fake_env["CODEX_HOME"])
     assert (await execute(client, "codex.status", run_id))["state"] == "cancelled"
-    await until(lambda: client.messages, what="the cancellation notice")
+    await wait_until_async(lambda: client.messages, message="the cancellation notice")
     assert "cancelled" in client.messages[-1].message
 
 
@@ -367,7 +318,7 @@ async def test_codex_cancel_by_id_and_all(
     await started_stalling(client, first)
     result = await execute(client, "codex.cancel", first)
     assert [(r["run_id"], r["state"]) for r in result["cancelled"]] == [(first, "cancelled")]
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
     others = [(await execute(client, "codex.run", "[[fake:stall]]"))["run_id"] for _ in range(2)]
     for run_id in others:
@@ -375,7 +326,7 @@ async def test_codex_cancel_by_id_and_all(
     result = await execute(client, "codex.cancel")
     assert sorted(r["run_id"] for r in result["cancelled"]) == sorted(others)
     assert {r["state"] for r in result["cancelled"]} == {"cancelled"}
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 async def test_shutdown_while_a_command_waits_answers_it_and_kills_codex(
@@ -386,7 +337,7 @@ async def test_shutdown_while_a_command_waits_answers_it_and_kills_codex(
     # answered before the kill would find it still running.
     prompt = "[[fake:child]] [[fake:ignore_term]]"
     waiting = asyncio.ensure_future(execute(client, "codex.run", prompt, {"wait": True}))
-    await until(child_pid.exists, what="codex and its child to start")
+    await wait_until_async(child_pid.exists, message="codex and its child to start")
     await asyncio.wait_for(client.shutdown_async(None), 30)
     assert not codex_processes(fake_env["CODEX_HOME"])  # gone before shutdown answered
     try:
@@ -406,7 +357,7 @@ async def test_stdin_closing_kills_codex(client: CodexTestClient, fake_env: dict
     assert client._server is not None and client._server.stdin is not None
     client._server.stdin.close()
     await asyncio.wait_for(client._server.wait(), 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 async def test_exit_without_shutdown_and_sigterm_kill_codex(
@@ -417,14 +368,14 @@ async def test_exit_without_shutdown_and_sigterm_kill_codex(
     client.exit(None)
     assert client._server is not None
     assert await asyncio.wait_for(client._server.wait(), 30) == 1  # exit before shutdown
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
     client = await launch()
     await started_stalling(client, (await execute(client, "codex.run", "[[fake:child]]"))["run_id"])
     assert client._server is not None
     client._server.send_signal(signal.SIGTERM)
     await asyncio.wait_for(client._server.wait(), 30)
-    await no_codex_left(fake_env["CODEX_HOME"])
+    await codex_runs_ended(fake_env["CODEX_HOME"])
 
 
 # --------------------------------------------------------------------------- code actions
@@ -508,7 +459,7 @@ async def test_code_actions_are_listed_without_starting_codex(
 
     # Executing an action runs codex with its prompt and sandbox.
     await execute(client, explain.command, argument_of(explain))
-    await until(lambda: client.messages, what="the explanation")
+    await wait_until_async(lambda: client.messages, message="the explanation")
     assert "Explain what this code in calc.py lines 1-3 does" in client.messages[-1].message
     runs = fake_log(fake_env)
     assert len(runs) == 1
@@ -551,18 +502,18 @@ async def test_continue_here_resumes_the_last_thread(
 
 
 async def test_changed_files_refresh_clean_buffers_and_warn_about_dirty_ones(
-    launch: StartServer, server_env: dict[str, str], workspace: pathlib.Path
+    launch: StartServer, lsp_env: dict[str, str], workspace: pathlib.Path
 ) -> None:
     target = workspace / "notes.txt"
     target.write_text("original\n")
-    client = await launch(env=dict(server_env, FAKE_CODEX_WRITE_FILE="notes.txt"))
+    client = await launch(env=dict(lsp_env, FAKE_CODEX_WRITE_FILE="notes.txt"))
     uri = _open(client, target)
 
     result = await execute(client, "codex.run", "[[fake:file_change]] edit it", {"wait": True})
     assert result["outcome"]["files_changed"] == [str(target)]
     on_disk = target.read_text()
     assert on_disk.startswith("original\nedited by fake codex")
-    await until(lambda: client.applied_edits, what="workspace/applyEdit")
+    await wait_until_async(lambda: client.applied_edits, message="workspace/applyEdit")
     [applied] = client.applied_edits
     assert applied.edit.document_changes is not None
     [change] = applied.edit.document_changes
@@ -583,7 +534,9 @@ async def test_changed_files_refresh_clean_buffers_and_warn_about_dirty_ones(
         )
     shown = len(client.messages)
     await execute(client, "codex.run", "[[fake:file_change]] again", {"wait": True})
-    await until(lambda: any("unsaved edits" in m for m in messages(client)[shown:]), what="warning")
+    await wait_until_async(
+        lambda: any("unsaved edits" in m for m in messages(client)[shown:]), message="warning"
+    )
     warning = next(m for m in client.messages[shown:] if "unsaved edits" in m.message)
     assert warning.type == lsp.MessageType.Warning
     assert str(target) in warning.message
@@ -641,7 +594,9 @@ async def test_settings_from_initialization_options_then_workspace_configuration
     # An invalid setting is reported and changes nothing.
     client.set_configuration({"max_concurrency": 0}, section="codex")
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
-    await until(lambda: any("settings not applied" in m for m in messages(client)), what="error")
+    await wait_until_async(
+        lambda: any("settings not applied" in m for m in messages(client)), message="error"
+    )
     assert (await policy())["sandbox_ceiling"] == "workspace-write"
 
 
@@ -649,15 +604,13 @@ async def until_value(produce: Callable[[], Awaitable[Any]], accept: Callable[[A
     """Ask ``produce`` until ``accept`` likes the value (settings apply asynchronously)."""
     latest: list[Any] = []
 
-    async def poll() -> bool:
+    async def accepted() -> bool:
         latest[:] = [await produce()]
         return accept(latest[0])
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not await poll():
-        assert loop.time() < deadline, f"never accepted: {latest}"
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        accepted, timeout=30, message=lambda: f"an accepted value; the latest: {latest}"
+    )
     return latest[0]
 
 
@@ -686,7 +639,7 @@ async def test_a_run_through_the_real_codex_cli(real_codex: Any, tmp_path: pathl
         assert shown["thread_id"] == result["outcome"]["thread_id"]
     finally:
         await stop_server(client)
-    await no_codex_left(real_codex.home)
+    await codex_runs_ended(real_codex.home)
 
 
 # --------------------------------------------------------------------------- helpers, in-process
@@ -734,6 +687,17 @@ def test_argument_forms() -> None:
     named = {"target": "my-session"}
     split_target("codex.resume", named)
     assert named == {"session_name": "my-session"}
+
+
+def test_the_command_reference_is_current_and_describes_every_argument() -> None:
+    reference = command_reference()
+    written = pathlib.Path(__file__).parents[1] / "docs" / "lsp-commands.md"
+    assert written.read_text(encoding="utf-8") == reference, (
+        "docs/lsp-commands.md is stale: python -m codex_bridge.lsp.reference > docs/lsp-commands.md"
+    )
+    assert {f"## `{name}`" for name in ALL_COMMANDS} <= set(reference.splitlines())
+    undescribed = [line for line in reference.splitlines() if line.endswith("|  |")]
+    assert not undescribed, undescribed  # every argument says what it does
 
 
 def test_refresh_plan(tmp_path: pathlib.Path) -> None:

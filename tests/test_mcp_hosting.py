@@ -12,7 +12,6 @@ import contextlib
 import pathlib
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,80 +27,26 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourcesListChanged
 from mcp_types import ResourceListChangedNotification, ResourceUpdatedNotification
 
-from codex_bridge.mcp_server import ServeOptions, build_server
+from codex_bridge.mcp_server import build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from codex_bridge.worktrees import branch_slug
-from tests.conftest import RealCodex
-from tests.mcp_support import (
-    TAG_ENV,
+from tests.support.fake_codex import child_started, fake_log
+from tests.support.mcp_client import (
     ProgressRecorder,
-    leftover_codex,
-    server_env,
-    tagged_processes,
-    wait_until,
+    call_error,
+    call_ok,
+    connect,
+    failure,
+    structured,
+    text_of,
 )
-from tests.test_mcp_server import PROTOCOL, call_error, call_ok, fake_runs, structured, text_of
+from tests.support.processes import no_tagged_codex_left, tagged_processes
+from tests.support.real_codex import RealCodex
+from tests.support.servers import MCP_PROTOCOL
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
-MODES = ["legacy", "2026-07-28"]
-
-
-@pytest.fixture(params=MODES)
-def protocol(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def test_tag(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = uuid.uuid4().hex
-    monkeypatch.setenv(TAG_ENV, value)
-    return value
-
-
-@pytest.fixture
-def state_dir_path(fake_env: dict[str, str]) -> pathlib.Path:
-    return pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"])
-
-
-@pytest.fixture
-def bridge(
-    tmp_path: pathlib.Path, fake_codex: str, fake_env: dict[str, str], workdir: pathlib.Path
-) -> Callable[..., BridgeService]:
-    """A factory of services over the fake codex; keyword arguments are policy fields."""
-
-    def make(**policy: Any) -> BridgeService:
-        settings: dict[str, Any] = {
-            "store_path": str(tmp_path / "store" / "sessions.json"),
-            "codex_bin": fake_codex,
-            "default_cwd": str(workdir),
-            **policy,
-        }
-        return BridgeService(BridgePolicy.from_sources(settings, env={}))
-
-    return make
-
-
-@pytest.fixture
-async def nothing_left(test_tag: str) -> AsyncIterator[None]:
-    yield
-    assert await leftover_codex(test_tag) == []
-
-
-@asynccontextmanager
-async def connected(
-    service: BridgeService, mode: str = "legacy", **options: Any
-) -> AsyncIterator[Client]:
-    async with Client(build_server(service, ServeOptions(**options)), mode=mode) as client:
-        yield client
-
-
-async def failure(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The structured content of a tool error."""
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, text_of(result)
-    assert isinstance(result.structured_content, dict), text_of(result)
-    return result.structured_content
 
 
 # --------------------------------------------------------------------------- structured errors
@@ -123,7 +68,7 @@ async def failure(client: Client, tool: str, arguments: dict[str, Any]) -> dict[
     ],
 )
 async def test_tool_errors_are_structured(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     workdir: pathlib.Path,
     fake_env: dict[str, str],
     tool: str,
@@ -131,21 +76,21 @@ async def test_tool_errors_are_structured(
     code: str,
     field: str | None,
 ) -> None:
-    async with connected(bridge(allowed_roots=(str(workdir),))) as client:
+    async with connect(make_service(allowed_roots=(str(workdir),))) as client:
         error = await failure(client, tool, arguments)
     assert error["code"] == code
     assert error["field"] == (field or "config_overrides")
     assert error["message"]
-    assert fake_runs(fake_env) == []
+    assert fake_log(fake_env) == []
 
 
 # --------------------------------------------------------------------------- multi-job wait
 
 
 async def test_wait_for_any_or_all_of_several_jobs(
-    bridge: Callable[..., BridgeService], protocol: str, nothing_left: None
+    make_service: Callable[..., BridgeService], mode: str, no_codex_left: None
 ) -> None:
-    async with connected(bridge(max_concurrency=3), protocol) as client:
+    async with connect(make_service(max_concurrency=3), mode) as client:
         quick = await call_ok(client, "codex_job_start", {"prompt": "quick"})
         stalled = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
         ids = [quick["job_id"], stalled["job_id"]]
@@ -183,12 +128,12 @@ async def test_wait_for_any_or_all_of_several_jobs(
 
 
 async def test_compat_tools_are_offered_only_when_asked(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
 ) -> None:
-    async with connected(bridge()) as client:
+    async with connect(make_service()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert "codex" not in names and "codex_run" in names
-    async with connected(bridge(), compat_tools=True) as client:
+    async with connect(make_service(), compat_tools=True) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert {"codex", "codex-reply", "codex_run"} <= set(tools)
     properties = tools["codex"].input_schema["properties"]
@@ -199,15 +144,15 @@ async def test_compat_tools_are_offered_only_when_asked(
 
 
 async def test_compat_codex_and_reply(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     workdir: pathlib.Path,
     fake_env: dict[str, str],
-    protocol: str,
-    nothing_left: None,
+    mode: str,
+    no_codex_left: None,
 ) -> None:
     project = workdir / "project"
     project.mkdir()
-    async with connected(bridge(), protocol, compat_tools=True) as client:
+    async with connect(make_service(), mode, compat_tools=True) as client:
         first = await client.call_tool(
             "codex",
             {
@@ -224,13 +169,13 @@ async def test_compat_codex_and_reply(
         thread = data["threadId"]
         assert thread and data["content"] == "echo: hello"
         assert thread in text_of(first)  # for clients that drop structuredContent
-        run = fake_runs(fake_env)[-1]
+        run = fake_log(fake_env)[-1]
         assert run["cwd"] == str(project)
         assert run["config"]["model_reasoning_effort"] == "low"
 
         reply = await call_ok(client, "codex-reply", {"prompt": "again", "threadId": thread})
         assert reply["threadId"] == thread and reply["content"] == "echo: again"
-        assert fake_runs(fake_env)[-1]["cwd"] == str(project)  # where the thread started
+        assert fake_log(fake_env)[-1]["cwd"] == str(project)  # where the thread started
         old_name = await call_ok(
             client, "codex-reply", {"prompt": "once more", "conversationId": thread}
         )
@@ -250,15 +195,15 @@ async def test_compat_codex_and_reply(
     ],
 )
 async def test_compat_tools_keep_the_policy(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     workdir: pathlib.Path,
     fake_env: dict[str, str],
     arguments: dict[str, Any],
     field: str,
     expected: str,
 ) -> None:
-    service = bridge(allowed_roots=(str(workdir),), approval_ceiling="on-failure")
-    async with connected(service, compat_tools=True) as client:
+    service = make_service(allowed_roots=(str(workdir),), approval_ceiling="on-failure")
+    async with connect(service, compat_tools=True) as client:
         error = await failure(client, "codex", arguments)
         assert error["field"] == field and expected in error["message"], error
         reply = await failure(client, "codex-reply", {"prompt": "x"})
@@ -267,21 +212,21 @@ async def test_compat_tools_keep_the_policy(
             client, "codex-reply", {"prompt": "x", "threadId": "not-a-thread"}
         )
         assert "not a codex thread id" in message
-    assert fake_runs(fake_env) == []
+    assert fake_log(fake_env) == []
 
 
 async def test_resume_by_thread_id_runs_where_the_thread_started(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     workdir: pathlib.Path,
     fake_env: dict[str, str],
-    nothing_left: None,
+    no_codex_left: None,
 ) -> None:
     elsewhere = workdir / "elsewhere"
     elsewhere.mkdir()
-    async with connected(bridge()) as client:
+    async with connect(make_service()) as client:
         first = await call_ok(client, "codex_run", {"prompt": "a", "cwd": str(elsewhere)})
         await call_ok(client, "codex_resume", {"prompt": "b", "thread_id": first["thread_id"]})
-    assert fake_runs(fake_env)[-1]["cwd"] == str(elsewhere)
+    assert fake_log(fake_env)[-1]["cwd"] == str(elsewhere)
 
 
 # --------------------------------------------------------------------------- streamable HTTP
@@ -344,19 +289,6 @@ async def http_server(
                 group.cancel_scope.cancel()
 
 
-@pytest.fixture
-def http_env(
-    tmp_path: pathlib.Path,
-    fake_codex: str,
-    fake_env: dict[str, str],
-    test_tag: str,
-    workdir: pathlib.Path,
-) -> dict[str, str]:
-    return server_env(
-        store=tmp_path / "store" / "sessions.json", codex_bin=fake_codex, workdir=workdir
-    )
-
-
 def _initialize_body() -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
@@ -381,9 +313,9 @@ async def _raw_post(url: str, headers: dict[str, str]) -> httpx2.Response:
 
 
 async def test_http_requires_the_token_and_checks_origin(
-    http_env: dict[str, str], tmp_path: pathlib.Path, protocol: str, nothing_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
 ) -> None:
-    async with http_server(http_env, tmp_path) as server:
+    async with http_server(bridge_env, tmp_path) as server:
         assert server.token_path.stat().st_mode & 0o777 == 0o600
         assert (await _raw_post(server.url, {})).status_code == 401
         wrong = await _raw_post(server.url, {"Authorization": "Bearer " + "x" * 43})
@@ -395,24 +327,24 @@ async def test_http_requires_the_token_and_checks_origin(
         assert rebound.status_code == 421
         assert (await _raw_post(server.url, bearer)).status_code == 200
 
-        async with server.client(protocol) as client:
-            assert client.protocol_version == PROTOCOL[protocol]
+        async with server.client(mode) as client:
+            assert client.protocol_version == MCP_PROTOCOL[mode]
             answer = await call_ok(client, "codex_run", {"prompt": "over http"})
             assert answer["final_message"] == "echo: over http"
         with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 differently per era
-            async with server.client(protocol, token="not-the-token") as client:
+            async with server.client(mode, token="not-the-token") as client:
                 await client.list_tools()
     assert not server.token_path.exists()  # a generated token file goes with the server
 
 
 async def test_http_clients_share_one_service(
-    http_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
-    state_dir_path: pathlib.Path,
-    test_tag: str,
-    nothing_left: None,
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
 ) -> None:
-    env = {**http_env, "CODEX_BRIDGE_MAX_CONCURRENCY": "1"}
+    env = {**bridge_env, "CODEX_BRIDGE_MAX_CONCURRENCY": "1"}
     recorder = ProgressRecorder()
     async with (
         http_server(env, tmp_path) as server,
@@ -429,7 +361,9 @@ async def test_http_clients_share_one_service(
 
         async with anyio.create_task_group() as group:
             group.start_soon(queued_run)
-            assert await wait_until(lambda: bool(recorder.messages))
+            await wait_until_async(
+                lambda: recorder.messages, timeout=20, message="a progress message"
+            )
             assert recorder.messages[0] == "queued: waiting for a free codex slot"
             listed = await call_ok(second, "codex_jobs_list", {})
             assert [j["job_id"] for j in listed["jobs"]] == [job["job_id"]]
@@ -438,22 +372,22 @@ async def test_http_clients_share_one_service(
 
 
 async def test_http_sigterm_kills_codex(
-    http_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
-    state_dir_path: pathlib.Path,
-    test_tag: str,
-    nothing_left: None,
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
 ) -> None:
-    async with http_server(http_env, tmp_path) as server:
+    async with http_server(bridge_env, tmp_path) as server:
         async with server.client() as client:
             await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
-            assert await wait_until(lambda: (state_dir_path / "child.pid").exists())
+            await child_started(state_dir, timeout=20)
         # Jobs belong to the server, not to the HTTP session that started them.
-        assert len(tagged_processes(test_tag)) == 2
+        assert len(tagged_processes(tag)) == 2
         server.process.terminate()
         with anyio.fail_after(30):
             await server.process.wait()
-    assert await leftover_codex(test_tag) == []
+    await no_tagged_codex_left(tag)
 
 
 @pytest.mark.parametrize(
@@ -465,7 +399,7 @@ async def test_http_sigterm_kills_codex(
     ],
 )
 def test_http_refusals(
-    http_env: dict[str, str], tmp_path: pathlib.Path, args: list[str], expected: str
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, args: list[str], expected: str
 ) -> None:
     token = tmp_path / "token"
     token.write_text("a-long-enough-token-value\n")
@@ -473,7 +407,7 @@ def test_http_refusals(
     args = [str(token) if arg == "TOKEN" else arg for arg in args]
     done = subprocess.run(
         [sys.executable, "-m", "codex_bridge.mcp_server", *args],
-        env=http_env,
+        env=bridge_env,
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -487,12 +421,12 @@ def test_http_refusals(
 
 
 async def test_http_token_file(
-    http_env: dict[str, str], tmp_path: pathlib.Path, nothing_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
 ) -> None:
     token = tmp_path / "token"
     token.write_text("my-own-token-0123456789\n")
     token.chmod(0o600)
-    async with http_server(http_env, tmp_path, "--token-file", str(token)) as server:
+    async with http_server(bridge_env, tmp_path, "--token-file", str(token)) as server:
         assert server.token == "my-own-token-0123456789"
         async with server.client() as client:
             assert (await call_ok(client, "codex_sessions_list", {}))["sessions"] == []
@@ -523,16 +457,16 @@ def repo(workdir: pathlib.Path) -> pathlib.Path:
 
 
 async def test_worktree_run_leaves_the_checkout_untouched(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     repo: pathlib.Path,
     workdir: pathlib.Path,
     fake_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
-    nothing_left: None,
+    no_codex_left: None,
 ) -> None:
     monkeypatch.setenv("FAKE_CODEX_WRITE_FILE", "hello.txt")
     head = git(repo, "rev-parse", "HEAD")
-    async with connected(bridge(allowed_roots=(str(workdir),))) as client:
+    async with connect(make_service(allowed_roots=(str(workdir),))) as client:
         result = await call_ok(
             client,
             "codex_run",
@@ -550,7 +484,7 @@ async def test_worktree_run_leaves_the_checkout_untouched(
         assert (tree["files_changed"], tree["insertions"], tree["deletions"]) == (1, 1, 0)
         assert "hello.txt" in tree["diff_stat"]
         path = pathlib.Path(tree["path"])
-        assert (path / "hello.txt").exists() and fake_runs(fake_env)[-1]["cwd"] == str(path)
+        assert (path / "hello.txt").exists() and fake_log(fake_env)[-1]["cwd"] == str(path)
         # the main checkout is untouched; the branch exists
         assert git(repo, "status", "--porcelain") == "" and not (repo / "hello.txt").exists()
         assert git(repo, "rev-parse", "--verify", "codex-bridge/feature-x") == head
@@ -559,7 +493,7 @@ async def test_worktree_run_leaves_the_checkout_untouched(
         git(path, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "hello.txt")
         git(path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "x")
         await call_ok(client, "codex_resume", {"prompt": "more", "session_name": "feature x"})
-        assert fake_runs(fake_env)[-1]["cwd"] == str(path)
+        assert fake_log(fake_env)[-1]["cwd"] == str(path)
 
         job = await call_ok(
             client,
@@ -597,7 +531,7 @@ async def test_worktree_run_leaves_the_checkout_untouched(
 
 
 async def test_worktree_refusals(
-    bridge: Callable[..., BridgeService],
+    make_service: Callable[..., BridgeService],
     repo: pathlib.Path,
     workdir: pathlib.Path,
     fake_env: dict[str, str],
@@ -606,7 +540,7 @@ async def test_worktree_refusals(
     plain.mkdir()
     inner = repo / "sub"
     inner.mkdir()
-    async with connected(bridge(allowed_roots=(str(workdir),))) as client:
+    async with connect(make_service(allowed_roots=(str(workdir),))) as client:
         error = await failure(
             client, "codex_run", {"prompt": "x", "cwd": str(plain), "worktree": True}
         )
@@ -616,12 +550,12 @@ async def test_worktree_refusals(
         )
         assert "not inside a git repository" in error["message"]
     # a root inside the repository: the worktree (in the repository's git dir) is outside it
-    async with connected(bridge(allowed_roots=(str(inner),))) as client:
+    async with connect(make_service(allowed_roots=(str(inner),))) as client:
         error = await failure(
             client, "codex_run", {"prompt": "x", "cwd": str(inner), "worktree": True}
         )
         assert "outside the allowed roots" in error["message"]
-    assert fake_runs(fake_env) == []
+    assert fake_log(fake_env) == []
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
@@ -637,15 +571,15 @@ def test_branch_names_are_sanitised() -> None:
 
 
 async def test_jobs_survive_a_server_restart_as_lost(
-    http_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
-    state_dir_path: pathlib.Path,
-    test_tag: str,
+    state_dir: pathlib.Path,
+    tag: str,
     fake_env: dict[str, str],
 ) -> None:
     """A server killed while a job runs: the next server lists the job as lost, with its
     thread id, and the thread resumes."""
-    async with http_server(http_env, tmp_path) as server:
+    async with http_server(bridge_env, tmp_path) as server:
         async with server.client() as client:
             done = await call_ok(client, "codex_job_start", {"prompt": "finished"})
             await call_ok(client, "codex_job_wait", {"job_id": done["job_id"]})
@@ -658,16 +592,14 @@ async def test_jobs_survive_a_server_restart_as_lost(
                 )
                 return bool(status.get("thread_id"))
 
-            with anyio.fail_after(30):
-                while not await has_thread():
-                    await anyio.sleep(0.1)
+            await wait_until_async(has_thread, timeout=30, message="the job's thread id")
         server.process.kill()  # no clean-up at all
         await server.process.wait()
-    for process in tagged_processes(test_tag):  # the orphaned codex the dead server left
+    for process in tagged_processes(tag):  # the orphaned codex the dead server left
         process.kill()
-    assert await leftover_codex(test_tag) == []
+    await no_tagged_codex_left(tag)
 
-    async with http_server(http_env, tmp_path) as server, server.client() as client:
+    async with http_server(bridge_env, tmp_path) as server, server.client() as client:
         jobs = {j["job_id"]: j for j in (await call_ok(client, "codex_jobs_list", {}))["jobs"]}
         assert jobs[done["job_id"]]["state"] == "completed"
         lost = jobs[running["job_id"]]
@@ -680,12 +612,12 @@ async def test_jobs_survive_a_server_restart_as_lost(
             client, "codex_resume", {"prompt": "go on", "thread_id": lost["thread_id"]}
         )
         assert resumed["thread_id"] == lost["thread_id"]
-        assert fake_runs(fake_env)[-1]["cwd"] == lost["cwd"]
+        assert fake_log(fake_env)[-1]["cwd"] == lost["cwd"]
         waited = await call_ok(
             client, "codex_job_wait", {"job_ids": [lost["job_id"]], "mode": "all"}
         )
         assert waited["finished"] == [lost["job_id"]]
-    assert await leftover_codex(test_tag) == []
+    await no_tagged_codex_left(tag)
 
 
 # --------------------------------------------------------------------------- codex threads
@@ -710,7 +642,7 @@ async def test_real_codex_threads_are_listed_within_the_roots(
             env={},
         )
     )
-    async with connected(wide) as client:
+    async with connect(wide) as client:
         for where, prompt in ((inside, "first inside"), (outside, "then outside")):
             await call_ok(
                 client, "codex_run", {"prompt": prompt, "cwd": str(where), "timeout_seconds": 120}
@@ -728,7 +660,7 @@ async def test_real_codex_threads_are_listed_within_the_roots(
             env={},
         )
     )
-    async with connected(narrow) as client:
+    async with connect(narrow) as client:
         result = await client.call_tool("codex_threads_list", {"limit": 50})
         threads = structured(result)["threads"]
         assert [t["preview"] for t in threads] == ["first inside"]
@@ -764,7 +696,7 @@ async def test_real_codex_writes_in_its_worktree(
             env={},
         )
     )
-    async with connected(service) as client:
+    async with connect(service) as client:
         result = await call_ok(
             client,
             "codex_run",
@@ -801,24 +733,28 @@ class Notifications:
 
 @pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")
 async def test_subscriptions_on_the_2025_handshake(
-    bridge: Callable[..., BridgeService], nothing_left: None
+    make_service: Callable[..., BridgeService], no_codex_left: None
 ) -> None:
     seen = Notifications()
-    server = build_server(bridge())
+    server = build_server(make_service())
     async with Client(server, mode="legacy", message_handler=seen) as client:
         capabilities = client.server_capabilities.resources
         assert capabilities is not None and capabilities.subscribe and capabilities.list_changed
         await client.list_resources()
         await client.session.subscribe_resource("codex://sessions/s1")
         await call_ok(client, "codex_run", {"prompt": "x", "session_name": "s1"})
-        assert await wait_until(lambda: "codex://sessions/s1" in seen.updated)
-        assert await wait_until(lambda: seen.list_changed >= 1)
+        await wait_until_async(
+            lambda: "codex://sessions/s1" in seen.updated, timeout=20, message="s1 updated"
+        )
+        await wait_until_async(
+            lambda: seen.list_changed >= 1, timeout=20, message="a list_changed notification"
+        )
 
         job = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
         uri = f"codex://jobs/{job['job_id']}"
         await client.session.subscribe_resource(uri)
         await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
-        assert await wait_until(lambda: uri in seen.updated)
+        await wait_until_async(lambda: uri in seen.updated, timeout=20, message=f"{uri} updated")
         read = await client.read_resource(uri)
         assert '"cancelled"' in read.contents[0].text  # type: ignore[union-attr]
 
@@ -830,9 +766,9 @@ async def test_subscriptions_on_the_2025_handshake(
 
 
 async def test_subscriptions_listen_on_2026(
-    bridge: Callable[..., BridgeService], nothing_left: None
+    make_service: Callable[..., BridgeService], no_codex_left: None
 ) -> None:
-    async with Client(build_server(bridge()), mode="2026-07-28") as client:
+    async with Client(build_server(make_service()), mode="2026-07-28") as client:
         job = await call_ok(client, "codex_job_start", {"prompt": "[[fake:stall]]"})
         uri = f"codex://jobs/{job['job_id']}"
         session_uri = "codex://sessions/made%20here"
@@ -849,8 +785,10 @@ async def test_subscriptions_listen_on_2026(
                 group.start_soon(collect)
                 await call_ok(client, "codex_run", {"prompt": "x", "session_name": "made here"})
                 await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
-                assert await wait_until(
-                    lambda: {getattr(e, "uri", None) for e in events} >= {uri, session_uri}
+                await wait_until_async(
+                    lambda: {getattr(e, "uri", None) for e in events} >= {uri, session_uri},
+                    timeout=20,
+                    message=f"updates of {uri} and {session_uri}",
                 )
                 assert any(isinstance(e, ResourcesListChanged) for e in events)
                 group.cancel_scope.cancel()
@@ -866,12 +804,12 @@ async def raw(client: Client, method: str, params: dict[str, Any]) -> dict[str, 
 
 
 async def test_task_augmented_run_and_cancel(
-    bridge: Callable[..., BridgeService],
-    state_dir_path: pathlib.Path,
-    test_tag: str,
-    nothing_left: None,
+    make_service: Callable[..., BridgeService],
+    state_dir: pathlib.Path,
+    tag: str,
+    no_codex_left: None,
 ) -> None:
-    async with connected(bridge()) as client:
+    async with connect(make_service()) as client:
         tasks = client.server_capabilities.tasks
         assert tasks is not None and tasks.requests and tasks.requests.tools
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -900,11 +838,11 @@ async def test_task_augmented_run_and_cancel(
             {"name": "codex_run", "arguments": {"prompt": "[[fake:child]]"}, "task": {}},
         )
         task_id = stalled["task"]["taskId"]
-        assert await wait_until(lambda: (state_dir_path / "child.pid").exists())
-        assert len(tagged_processes(test_tag)) == 2
+        await child_started(state_dir, timeout=20)
+        assert len(tagged_processes(tag)) == 2
         cancelled = await raw(client, "tasks/cancel", {"taskId": task_id})
         assert cancelled["status"] == "cancelled"
-        assert await leftover_codex(test_tag) == []
+        await no_tagged_codex_left(tag)
         with pytest.raises(MCPError, match="already ended"):
             await raw(client, "tasks/cancel", {"taskId": task_id})
         listed = await raw(client, "tasks/list", {})
@@ -926,9 +864,9 @@ async def test_task_augmented_run_and_cancel(
 
 
 async def test_tasks_over_http(
-    http_env: dict[str, str], tmp_path: pathlib.Path, nothing_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
 ) -> None:
-    async with http_server(http_env, tmp_path) as server, server.client() as client:
+    async with http_server(bridge_env, tmp_path) as server, server.client() as client:
         created = await raw(
             client,
             "tools/call",

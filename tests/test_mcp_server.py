@@ -13,8 +13,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -24,27 +23,28 @@ from anyio.abc import Process
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, TextContent, TextResourceContents, ToolAnnotations
+from mcp_types import TextResourceContents, ToolAnnotations
 
-from codex_bridge.mcp_server import build_server, host_tool_timeout
-from codex_bridge.policy import BridgePolicy
+from codex_bridge.mcp_server import host_tool_timeout
 from codex_bridge.service import BridgeService
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT
-from tests.conftest import RealCodex
-from tests.mcp_support import (
-    TAG_ENV,
+from tests.support.fake_codex import child_started, fake_log
+from tests.support.mcp_client import (
     ProgressRecorder,
+    call_error,
+    call_ok,
     cli_server,
-    describe,
-    leftover_codex,
+    connect,
     module_server,
-    server_env,
-    tagged_processes,
-    wait_until,
+    structured,
+    text_of,
 )
+from tests.support.paths import ROOT
+from tests.support.processes import TAG_ENV, describe, no_tagged_codex_left, tagged_processes
+from tests.support.real_codex import RealCodex
+from tests.support.servers import MCP_PROTOCOL, server_env
+from tests.support.waiting import wait_until_async
 
-MODES = ["legacy", "2026-07-28"]
-PROTOCOL = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28"}
 TOOLS = {
     "codex_run",
     "codex_resume",
@@ -65,90 +65,6 @@ TOOLS = {
 }
 
 pytestmark = pytest.mark.timeout(120)
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def tag(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = uuid.uuid4().hex
-    monkeypatch.setenv(TAG_ENV, value)
-    return value
-
-
-@pytest.fixture
-def state_dir(fake_env: dict[str, str]) -> pathlib.Path:
-    return pathlib.Path(fake_env["FAKE_CODEX_STATE_DIR"])
-
-
-@pytest.fixture
-def make_service(
-    tmp_path: pathlib.Path,
-    fake_codex: str,
-    fake_env: dict[str, str],
-    tag: str,
-    workdir: pathlib.Path,
-) -> Callable[..., BridgeService]:
-    def make(**policy: Any) -> BridgeService:
-        settings: dict[str, Any] = {
-            "store_path": str(tmp_path / "sessions.json"),
-            "codex_bin": fake_codex,
-            "default_cwd": str(workdir),
-            **policy,
-        }
-        return BridgeService(BridgePolicy.from_sources(settings, env={}))
-
-    return make
-
-
-@pytest.fixture
-async def no_codex_left(tag: str) -> AsyncIterator[None]:
-    """Fails the test if any codex process it started is still alive at the end."""
-    yield
-    assert await leftover_codex(tag) == []
-
-
-@asynccontextmanager
-async def connect(service: BridgeService, mode: str) -> AsyncIterator[Client]:
-    async with Client(build_server(service), mode=mode) as client:
-        assert client.protocol_version == PROTOCOL[mode]
-        yield client
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-def structured(result: CallToolResult) -> dict[str, Any]:
-    content = result.structured_content
-    assert isinstance(content, dict), text_of(result)
-    return content
-
-
-async def call_ok(client: Client, tool: str, arguments: dict[str, Any], **kw: Any) -> Any:
-    result = await client.call_tool(tool, arguments, **kw)
-    assert not result.is_error, text_of(result)
-    return structured(result)
-
-
-async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, text_of(result)
-    return text_of(result)
-
-
-def fake_runs(fake_env: dict[str, str]) -> list[dict[str, Any]]:
-    """The codex invocations the fake has logged."""
-    log = pathlib.Path(fake_env["FAKE_CODEX_LOG"])
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------------------- tool list
@@ -323,7 +239,9 @@ async def test_runs_queue_behind_the_concurrency_cap(
 
         async with anyio.create_task_group() as group:
             group.start_soon(queued_run)
-            assert await wait_until(lambda: bool(recorder.messages))
+            await wait_until_async(
+                lambda: recorder.messages, timeout=20, message="a progress message"
+            )
             assert recorder.messages[0] == "queued: waiting for a free codex slot"
             assert not outcomes
             await call_ok(client, "codex_job_cancel", {"job_id": job["job_id"]})
@@ -426,7 +344,7 @@ async def test_job_lifecycle(
         assert resumed["outcome"]["thread_id"] == done["outcome"]["thread_id"]
 
         stalled = await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
-        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+        await child_started(state_dir, timeout=20)
         waited = await call_ok(
             client, "codex_job_wait", {"job_id": stalled["job_id"], "wait_seconds": 0}
         )
@@ -434,7 +352,7 @@ async def test_job_lifecycle(
         assert tagged_processes(tag)
         cancelled = await call_ok(client, "codex_job_cancel", {"job_id": stalled["job_id"]})
         assert cancelled["state"] == "cancelled"
-        assert await leftover_codex(tag) == []
+        await no_tagged_codex_left(tag)
 
         jobs = await call_ok(client, "codex_jobs_list", {})
         assert [j["state"] for j in jobs["jobs"]] == ["completed", "completed", "cancelled"]
@@ -462,10 +380,10 @@ async def test_cancelled_call_kills_codex(
     async with connect(make_service(), mode) as client:
         async with anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "codex_run", {"prompt": "[[fake:child]]"})
-            assert await wait_until(lambda: (state_dir / "child.pid").exists())
+            await child_started(state_dir, timeout=20)
             assert len(tagged_processes(tag)) == 2  # codex and its child
             group.cancel_scope.cancel()
-        assert await leftover_codex(tag) == []
+        await no_tagged_codex_left(tag)
         # The server carries on.
         await call_ok(client, "codex_run", {"prompt": "after"})
 
@@ -479,8 +397,8 @@ async def test_closing_the_connection_kills_running_codex(
 ) -> None:
     async with connect(make_service(), mode) as client:
         await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
-        assert await wait_until(lambda: (state_dir / "child.pid").exists())
-    assert await leftover_codex(tag) == []
+        await child_started(state_dir, timeout=20)
+    await no_tagged_codex_left(tag)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -507,7 +425,7 @@ async def test_policy_refusals_are_tool_errors(
             {"prompt": "x", "config_overrides": {"sandbox_mode": "danger-full-access"}},
         )
         assert "not allowed" in message
-        assert fake_runs(fake_env) == []  # refused before codex was started
+        assert fake_log(fake_env) == []  # refused before codex was started
         await call_ok(client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"})
 
 
@@ -569,29 +487,18 @@ async def test_unknown_tool_is_a_protocol_error_and_json_text_arguments_are_deco
             "codex_run",
             {"prompt": "x", "config_overrides": '{"model_reasoning_effort": "low"}', "model": None},
         )
-    assert fake_runs(fake_env)[-1]["config"]["model_reasoning_effort"] == "low"
+    assert fake_log(fake_env)[-1]["config"]["model_reasoning_effort"] == "low"
 
 
 # --------------------------------------------------------------------------- stdio
 
 
-@pytest.fixture
-def stdio_env(
-    tmp_path: pathlib.Path,
-    fake_codex: str,
-    fake_env: dict[str, str],
-    tag: str,
-    workdir: pathlib.Path,
-) -> dict[str, str]:
-    return server_env(store=tmp_path / "sessions.json", codex_bin=fake_codex, workdir=workdir)
-
-
 async def test_stdio_round_trip(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
 ) -> None:
     recorder = ProgressRecorder()
-    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
-        assert client.protocol_version == PROTOCOL[mode]
+    async with Client(module_server(bridge_env, tmp_path), mode=mode) as client:
+        assert client.protocol_version == MCP_PROTOCOL[mode]
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
         first = await call_ok(
             client,
@@ -610,43 +517,43 @@ async def test_stdio_round_trip(
 
 
 async def test_stdio_cancellation_kills_codex(
-    stdio_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
     state_dir: pathlib.Path,
     tag: str,
     mode: str,
     no_codex_left: None,
 ) -> None:
-    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
+    async with Client(module_server(bridge_env, tmp_path), mode=mode) as client:
         async with anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "codex_run", {"prompt": "[[fake:child]]"})
-            assert await wait_until(lambda: (state_dir / "child.pid").exists())
+            await child_started(state_dir, timeout=20)
             assert len(tagged_processes(tag)) == 2
             group.cancel_scope.cancel()  # the client sends notifications/cancelled
-        assert await leftover_codex(tag) == []
+        await no_tagged_codex_left(tag)
         assert (await call_ok(client, "codex_run", {"prompt": "next"}))["final_message"] == (
             "echo: next"
         )
 
 
 async def test_stdio_disconnect_kills_codex(
-    stdio_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
     state_dir: pathlib.Path,
     tag: str,
     mode: str,
     no_codex_left: None,
 ) -> None:
-    async with Client(module_server(stdio_env, tmp_path), mode=mode) as client:
+    async with Client(module_server(bridge_env, tmp_path), mode=mode) as client:
         await call_ok(client, "codex_job_start", {"prompt": "[[fake:child]]"})
-        assert await wait_until(lambda: (state_dir / "child.pid").exists())
-    assert await leftover_codex(tag) == []
+        await child_started(state_dir, timeout=20)
+    await no_tagged_codex_left(tag)
 
 
 async def test_stdio_policy_from_environment(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
 ) -> None:
-    env = {**stdio_env, "CODEX_BRIDGE_SANDBOX_CEILING": "read-only"}
+    env = {**bridge_env, "CODEX_BRIDGE_SANDBOX_CEILING": "read-only"}
     async with Client(module_server(env, tmp_path), mode="legacy") as client:
         message = await call_error(
             client, "codex_run", {"prompt": "x", "sandbox": "workspace-write"}
@@ -655,12 +562,12 @@ async def test_stdio_policy_from_environment(
 
 
 async def test_stdio_runs_end_before_the_hosts_tool_timeout(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
 ) -> None:
     """A host that gives up on a call (Claude Code's MCP_TOOL_TIMEOUT, which it passes on to
     its servers) must not leave codex running even without a cancellation: the server ends
     the run first and says so."""
-    env = {**stdio_env, "MCP_TOOL_TIMEOUT": "3000"}
+    env = {**bridge_env, "MCP_TOOL_TIMEOUT": "3000"}
     async with Client(module_server(env, tmp_path), mode="legacy") as client:
         with anyio.fail_after(20):
             result = await client.call_tool("codex_run", {"prompt": "[[fake:stall]]"})
@@ -677,9 +584,9 @@ def test_host_tool_timeout_reads_milliseconds() -> None:
 
 
 async def test_stdio_missing_codex_still_serves_with_a_clear_error(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path
+    bridge_env: dict[str, str], tmp_path: pathlib.Path
 ) -> None:
-    env = {**stdio_env, "CODEX_BRIDGE_CODEX_BIN": str(tmp_path / "no-such-codex")}
+    env = {**bridge_env, "CODEX_BRIDGE_CODEX_BIN": str(tmp_path / "no-such-codex")}
     errlog = tmp_path / "server-stderr.txt"
     with errlog.open("w") as stream:
         transport = stdio_client(module_server(env, tmp_path), errlog=stream)
@@ -705,7 +612,7 @@ async def _read_message(process: Process) -> dict[str, Any]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_stdio_signal_kills_codex_and_exits(
-    stdio_env: dict[str, str],
+    bridge_env: dict[str, str],
     tmp_path: pathlib.Path,
     state_dir: pathlib.Path,
     tag: str,
@@ -716,7 +623,7 @@ async def test_stdio_signal_kills_codex_and_exits(
     async with await anyio.open_process(
         [sys.executable, "-m", "codex_bridge.mcp_server"],
         stderr=subprocess.DEVNULL,
-        env=stdio_env,
+        env=bridge_env,
         cwd=tmp_path,
     ) as process:
         initialize = {
@@ -731,17 +638,17 @@ async def test_stdio_signal_kills_codex_and_exits(
         await _send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         call = {"name": "codex_run", "arguments": {"prompt": "[[fake:child]]"}}
         await _send(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
-        assert await wait_until(lambda: (state_dir / "child.pid").exists())
+        await child_started(state_dir, timeout=20)
         process.send_signal(signum)
         with anyio.fail_after(30):
             assert await process.wait() == 0
-    assert await leftover_codex(tag) == []
+    await no_tagged_codex_left(tag)
 
 
 async def test_codex_bridge_mcp_console_script(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, mode: str, no_codex_left: None
 ) -> None:
-    params = cli_server(stdio_env, tmp_path)
+    params = cli_server(bridge_env, tmp_path)
     if params is None:
         pytest.skip("the codex-bridge console script is not installed")
     async with Client(params, mode=mode) as client:
@@ -750,12 +657,12 @@ async def test_codex_bridge_mcp_console_script(
 
 
 async def test_example_client_script(
-    stdio_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
+    bridge_env: dict[str, str], tmp_path: pathlib.Path, no_codex_left: None
 ) -> None:
-    example = pathlib.Path(__file__).resolve().parent.parent / "examples" / "mcp_client.py"
+    example = ROOT / "examples" / "mcp_client.py"
     done = await anyio.run_process(
         [sys.executable, str(example), "hello from the example"],
-        env=stdio_env,
+        env=bridge_env,
         cwd=tmp_path,
         check=False,
     )
@@ -811,13 +718,15 @@ async def test_real_codex_over_stdio(
                 )
 
             group.start_soon(slow)
-            assert await wait_until(lambda: "thinking…" in started.messages, within=60)
+            await wait_until_async(
+                lambda: "thinking…" in started.messages, timeout=60, message="the run to start"
+            )
             assert tagged_processes(tag)
             group.cancel_scope.cancel()
         if engine == "exec":
-            assert await leftover_codex(tag) == []
+            await no_tagged_codex_left(tag)
         else:  # the turn was interrupted; the warm server stays for the next call
             assert all("app-server" in line for line in describe(tagged_processes(tag)))
             again = await call_ok(client, "codex_run", {"prompt": "[[mock:hello]] after"})
             assert again["final_message"] == HELLO_TEXT
-    assert await leftover_codex(tag) == []
+    await no_tagged_codex_left(tag)

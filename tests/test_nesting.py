@@ -14,6 +14,7 @@ import pytest
 from codex_bridge.nesting import DEPTH_ENV, nesting_depth
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeError, BridgeService, RunParams
+from tests.support.paths import ROOT
 
 
 def test_depth_comes_from_the_own_environment() -> None:
@@ -30,9 +31,8 @@ def test_depth_is_found_in_an_ancestor_when_a_host_strips_the_environment() -> N
         "'from codex_bridge.nesting import nesting_depth; print(nesting_depth())'], "
         "env={'PYTHONPATH': sys.argv[1]}, capture_output=True, text=True).stdout.strip())"
     )
-    root = str(pathlib.Path(__file__).resolve().parent.parent)
     out = subprocess.run(
-        [sys.executable, "-c", code, root],
+        [sys.executable, "-c", code, str(ROOT)],
         env={**os.environ, DEPTH_ENV: "1"},
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from codex_local_sdk import __version__
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.timeout(300)
 

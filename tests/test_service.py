@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 
 import pytest
 
-from codex_bridge.policy import BridgePolicy, PolicyError
+from codex_bridge.errors import InvalidSetting
+from codex_bridge.policy import BridgePolicy
 from codex_bridge.progress import describe_event, display_command
 from codex_bridge.service import (
     BridgeError,
@@ -18,6 +18,7 @@ from codex_bridge.service import (
     parse_params,
 )
 from codex_local_sdk import SandboxMode, decode_event
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -108,14 +109,16 @@ async def test_jobs_queue_behind_the_concurrency_cap_and_cancel(
     service = BridgeService(
         BridgePolicy(store_path=str(tmp_path / "s.json"), codex_bin=fake_codex, max_concurrency=1)
     )
-    blocker = service.start_job("run", RunParams(prompt="[[fake:stall]]", cwd=str(tmp_path)))
-    waiting = service.start_job("run", RunParams(prompt="later", cwd=str(tmp_path)))
-    for _ in range(400):
-        if service.job_status(blocker.job_id).state == "running" and (
-            service.job_status(waiting.job_id).progress
-        ):
-            break
-        await asyncio.sleep(0.05)
+    blocker = service.start_job(RunParams(prompt="[[fake:stall]]", cwd=str(tmp_path)))
+    waiting = service.start_job(RunParams(prompt="later", cwd=str(tmp_path)))
+    await wait_until_async(
+        lambda: (
+            service.job_status(blocker.job_id).state == "running"
+            and service.job_status(waiting.job_id).progress
+        ),
+        timeout=20,
+        message="the first job to run and the second to queue",
+    )
     assert service.job_status(blocker.job_id).state == "running"
     assert service.job_status(waiting.job_id).state == "queued"
     assert service.job_status(waiting.job_id).progress == ["queued: waiting for a free codex slot"]
@@ -135,13 +138,13 @@ def test_unknown_job_and_session_are_clear_errors(service: BridgeService) -> Non
 
 
 def test_policy_validation() -> None:
-    with pytest.raises(PolicyError, match="exceeds the ceiling"):
+    with pytest.raises(InvalidSetting, match="exceeds the ceiling"):
         BridgePolicy(default_sandbox=SandboxMode.WORKSPACE_WRITE, sandbox_ceiling="read-only")  # type: ignore[arg-type]
     env = {"CODEX_BRIDGE_MAX_CONCURRENCY": "4", "CODEX_BRIDGE_IDLE_TIMEOUT_SECONDS": "off"}
     policy = BridgePolicy.from_sources({"max_concurrency": 3}, env=env)
     assert policy.max_concurrency == 3  # explicit beats environment
     assert policy.idle_timeout_seconds is None
-    with pytest.raises(PolicyError, match="invalid policy"):
+    with pytest.raises(InvalidSetting, match="invalid policy"):
         BridgePolicy.from_sources({"max_concurrency": "many"}, env={})
 
 

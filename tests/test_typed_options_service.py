@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from codex_bridge.errors import InvalidSetting
 from codex_bridge.lsp.settings import editor_settings
-from codex_bridge.policy import BridgePolicy, PolicyError
+from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeError, BridgeService, ForkParams, ResumeParams, RunParams
 from codex_local_sdk import ReasoningEffort, ReasoningSummary, WebSearchMode
 
@@ -134,7 +135,7 @@ async def test_launch_defaults_apply_to_calls_that_name_none(
     ],
 )
 def test_launch_config_may_not_bypass_the_policy(key: str) -> None:
-    with pytest.raises(PolicyError, match="bypass"):
+    with pytest.raises(InvalidSetting, match="bypass"):
         BridgePolicy(default_config={key: "x"})
 
 

@@ -11,16 +11,14 @@ arguments positionally, optionally followed by one object of named options::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..service import BridgeError
+from ..errors import InvalidRequest
+from ..rendering import is_thread_id
 from ..wire import check_arguments
 
 __all__ = ["named_arguments", "pop_flag", "split_target"]
-
-_THREAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def named_arguments(
@@ -32,18 +30,18 @@ def named_arguments(
     if values and isinstance(values[-1], dict):
         named = dict(values.pop())
     if any(isinstance(value, dict) for value in values):
-        raise BridgeError(f"{command}: only the last argument may be an object")
+        raise InvalidRequest(f"{command}: only the last argument may be an object")
     if len(values) > len(positional):
         expected = ", ".join(positional) or "no positional arguments"
-        raise BridgeError(
+        raise InvalidRequest(
             f"{command} takes at most {len(positional)} positional argument(s) "
             f"({expected}), got {len(values)}"
         )
     for name, value in zip(positional, values, strict=False):
         if not isinstance(value, str):
-            raise BridgeError(f"{command}: {name} must be a string, got {type(value).__name__}")
+            raise InvalidRequest(f"{command}: {name} must be a string, got {type(value).__name__}")
         if name in named:
-            raise BridgeError(f"{command}: {name} given both positionally and by name")
+            raise InvalidRequest(f"{command}: {name} given both positionally and by name")
         named[name] = value
     check_arguments(command, named)
     return named
@@ -54,9 +52,9 @@ def split_target(command: str, named: dict[str, Any]) -> None:
     target = named.pop("target", None)
     if target is None:
         return
-    key = "thread_id" if _THREAD_ID.match(target) else "session_name"
+    key = "thread_id" if is_thread_id(target) else "session_name"
     if key in named:
-        raise BridgeError(f"{command}: {key} given both positionally and by name")
+        raise InvalidRequest(f"{command}: {key} given both positionally and by name")
     named[key] = target
 
 
@@ -64,5 +62,5 @@ def pop_flag(command: str, named: dict[str, Any], name: str) -> bool:
     """Remove a boolean option that belongs to the language server, not to the service."""
     value = named.pop(name, False)
     if not isinstance(value, bool):
-        raise BridgeError(f"{command}: {name} must be true or false")
+        raise InvalidRequest(f"{command}: {name} must be true or false")
     return value

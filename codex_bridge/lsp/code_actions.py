@@ -15,9 +15,11 @@ from typing import Any
 import msgspec
 from lsprotocol import types as lsp
 
+from ..rendering import short
+from ..service import ThreadTarget
+
 __all__ = [
     "KINDS",
-    "LastThread",
     "Selection",
     "code_actions",
 ]
@@ -32,6 +34,7 @@ KINDS = (FIX, COMMENT, EXPLAIN, TESTS, CONTINUE)
 _MAX_SELECTION = 6000
 _MAX_DIAGNOSTICS = 5
 _MAX_COMMENTS = 3
+_SHOWN = 60  # characters of a diagnostic or instruction in an action's title
 _CODEX_COMMENT = re.compile(
     r"(?:#|//|--|;|%|/\*+|\*|<!--|\")\s*codex:\s*(?P<text>.+?)\s*(?:\*/|-->)?\s*$", re.I
 )
@@ -76,20 +79,14 @@ class Selection(msgspec.Struct, kw_only=True, frozen=True):
         return f"\n\n```\n{text}\n```{note}"
 
 
-class LastThread(msgspec.Struct, kw_only=True, frozen=True):
-    """The thread that "continue here" resumes."""
+def _label(last: ThreadTarget) -> str:
+    return repr(last.session_name) if last.session_name else f"thread {last.thread_id}"
 
-    session_name: str | None = None
-    thread_id: str | None = None
 
-    @property
-    def label(self) -> str:
-        return repr(self.session_name) if self.session_name else f"thread {self.thread_id}"
-
-    def target(self) -> dict[str, str]:
-        if self.session_name:
-            return {"session_name": self.session_name}
-        return {"thread_id": self.thread_id or ""}
+def _target(last: ThreadTarget) -> dict[str, str]:
+    if last.session_name:
+        return {"session_name": last.session_name}
+    return {"thread_id": last.thread_id or ""}
 
 
 def code_actions(
@@ -97,7 +94,7 @@ def code_actions(
     diagnostics: Sequence[lsp.Diagnostic],
     *,
     write_sandbox: str,
-    last: LastThread | None = None,
+    last: ThreadTarget | None = None,
     only: Sequence[str] | None = None,
     focus: dict[str, Any] | None = None,
 ) -> list[lsp.CodeAction]:
@@ -119,7 +116,7 @@ def code_actions(
         )
         actions.append(
             _action(
-                f"Codex: fix “{_short(diagnostic.message)}”",
+                f"Codex: fix “{short(diagnostic.message, _SHOWN)}”",
                 FIX,
                 "codex.run",
                 {"prompt": prompt, "sandbox": write_sandbox},
@@ -138,7 +135,7 @@ def code_actions(
         )
         actions.append(
             _action(
-                f"Codex: do “{_short(instruction)}”",
+                f"Codex: do “{short(instruction, _SHOWN)}”",
                 COMMENT,
                 "codex.run",
                 {"prompt": prompt, "sandbox": write_sandbox},
@@ -175,10 +172,10 @@ def code_actions(
             prompt += selection.quoted()
         actions.append(
             _action(
-                f"Codex: continue session {last.label} here",
+                f"Codex: continue session {_label(last)} here",
                 CONTINUE,
                 "codex.resume",
-                {**last.target(), "prompt": prompt, "sandbox": write_sandbox},
+                {**_target(last), "prompt": prompt, "sandbox": write_sandbox},
                 selection.cwd,
             )
         )
@@ -213,8 +210,3 @@ def _wanted(kind: str | None, only: Sequence[str] | None) -> bool:
         return True
     kind = kind or ""
     return any(not wanted or kind == wanted or kind.startswith(wanted + ".") for wanted in only)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from ..service import BridgeError
+from ..errors import InvalidRequest
 from .buffers import OpenBuffer, disk_text
 
 __all__ = ["EditorContext", "Focus", "pop_context", "prompt_with_context", "resolve", "unsaved"]
@@ -73,7 +73,7 @@ def pop_context(command: str, named: dict[str, Any]) -> Focus | None:
     try:
         return msgspec.convert(raw, Focus)
     except msgspec.ValidationError as exc:
-        raise BridgeError(
+        raise InvalidRequest(
             f"{command}: invalid editor context: {exc} (document is a file URI, position "
             '{"line", "character"}, selection {"start", "end"})'
         ) from None

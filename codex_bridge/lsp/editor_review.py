@@ -24,14 +24,14 @@ from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException
 
-from ..service import BridgeError
+from ..errors import InvalidRequest, PolicyRefused
 from .buffers import OpenBuffer
 from .context import inside, unsaved
 from .isolation import IsolationError, Snapshot, changes_in, make_snapshot
 from .review import ClientEditSupport, Proposal, apply_on_disk, propose
 
 if TYPE_CHECKING:
-    from ..lsp_server import CodexLanguageServer
+    from .server import CodexLanguageServer
 
 __all__ = ["edit_support", "isolate", "offer", "review_root"]
 
@@ -63,9 +63,9 @@ async def isolate(
     try:
         return await asyncio.to_thread(make_snapshot, root, overlay=overlay)
     except IsolationError as exc:
-        raise BridgeError(str(exc), code="policy") from None
+        raise PolicyRefused(str(exc)) from None
     except OSError as exc:
-        raise BridgeError(f"could not copy the workspace for review: {exc}") from None
+        raise InvalidRequest(f"could not copy the workspace for review: {exc}") from None
 
 
 def edit_support(ls: CodexLanguageServer) -> ClientEditSupport:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
 
 import psutil
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from codex_local_sdk import (
     ApprovalDecided,
     AppServerTransport,
-    CodexExecRequest,
     CodexLocalClient,
     CodexThreadNotFoundError,
     CodexTimeoutError,
@@ -30,8 +28,8 @@ from codex_local_sdk import (
 )
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT
 from codex_local_sdk.transport import TurnExit, TurnLimits, TurnSpec
-from tests.conftest import RealCodex
-from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
+from tests.support.waiting import wait_until_async
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -45,16 +43,6 @@ SCHEMA = {
 
 
 @pytest.fixture
-async def transport(real_codex: RealCodex) -> AsyncIterator[AppServerTransport]:
-    transport = AppServerTransport(real_codex.binary, base_env=real_codex.env)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
-        assert _codex_processes(real_codex) == []
-
-
-@pytest.fixture
 def client(real_codex: RealCodex, transport: AppServerTransport) -> CodexLocalClient:
     return CodexLocalClient(
         transport=transport,
@@ -64,16 +52,8 @@ def client(real_codex: RealCodex, transport: AppServerTransport) -> CodexLocalCl
     )
 
 
-def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecRequest:
-    return CodexExecRequest(prompt=prompt, cwd=str(real_codex.workdir), **fields)  # type: ignore[arg-type]
-
-
-def _codex_processes(real_codex: RealCodex) -> list[psutil.Process]:
-    return codex_processes(real_codex.home)
-
-
 async def test_run_yields_exec_mode_events(client: CodexLocalClient, real_codex: RealCodex) -> None:
-    result = await client.run_async(_request(real_codex, "[[mock:hello]] hi"))
+    result = await client.run_async(real_codex.request("[[mock:hello]] hi"))
 
     assert result.ok
     assert result.final_message == HELLO_TEXT
@@ -90,7 +70,7 @@ async def test_several_turns_share_one_warm_server(
 ) -> None:
     pids = set()
     for index in range(3):
-        result = await client.run_async(_request(real_codex, f"[[mock:echo]] turn {index}"))
+        result = await client.run_async(real_codex.request(f"[[mock:echo]] turn {index}"))
         assert result.final_message == f"echo: [[mock:echo]] turn {index}"
         pids.add(transport.server_pid)
     assert len(pids) == 1 and None not in pids
@@ -127,7 +107,7 @@ async def test_fork_starts_a_new_thread(client: CodexLocalClient, real_codex: Re
 
 
 async def test_shell_command_items(client: CodexLocalClient, real_codex: RealCodex) -> None:
-    result = await client.run_async(_request(real_codex, "[[mock:shell]] go"))
+    result = await client.run_async(real_codex.request("[[mock:shell]] go"))
 
     assert result.final_message == SHELL_DONE_TEXT
     [command] = result.commands
@@ -143,7 +123,7 @@ async def test_approval_requests_are_declined_not_left_hanging(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
     result = await client.run_async(
-        _request(real_codex, "[[mock:shell]] go", approval_policy="untrusted")
+        real_codex.request("[[mock:shell]] go", approval_policy="untrusted")
     )
 
     [command] = result.commands
@@ -160,7 +140,7 @@ async def test_approval_requests_are_declined_not_left_hanging(
 async def test_output_schema_gives_structured_output(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
-    result = await client.run_async(_request(real_codex, "[[mock:schema]]", output_schema=SCHEMA))
+    result = await client.run_async(real_codex.request("[[mock:schema]]", output_schema=SCHEMA))
 
     assert result.structured_output == {"status": "ok", "count": 0}
     schema_requests = [r for r in real_codex.server.requests if "text" in r]
@@ -170,7 +150,7 @@ async def test_output_schema_gives_structured_output(
 async def test_model_server_500_is_classified_as_server_error(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
-    result = await client.run_async(_request(real_codex, "[[mock:500]]"), raise_on_error=False)
+    result = await client.run_async(real_codex.request("[[mock:500]]"), raise_on_error=False)
 
     assert result.failure is not None
     assert result.failure.kind is FailureKind.SERVER_ERROR
@@ -185,13 +165,13 @@ async def test_unknown_thread_raises_thread_not_found(client: CodexLocalClient) 
 async def test_timeout_interrupts_the_turn_and_keeps_the_server(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
-    await client.run_async(_request(real_codex, "[[mock:hello]] warm up"))
+    await client.run_async(real_codex.request("[[mock:hello]] warm up"))
     pid = transport.server_pid
 
     with pytest.raises(CodexTimeoutError):
-        await client.run_async(_request(real_codex, "[[mock:slow]] wait"), timeout_seconds=1.0)
+        await client.run_async(real_codex.request("[[mock:slow]] wait"), timeout_seconds=1.0)
 
-    after = await client.run_async(_request(real_codex, "[[mock:hello]] next"))
+    after = await client.run_async(real_codex.request("[[mock:hello]] next"))
     assert after.ok
     assert transport.server_pid == pid  # interrupted, not killed: still warm
 
@@ -200,48 +180,52 @@ async def test_cancelled_stream_leaves_no_process_after_aclose(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     async def consume() -> None:
-        async with client.stream(_request(real_codex, "[[mock:slow]] wait")) as events:
+        async with client.stream(real_codex.request("[[mock:slow]] wait")) as events:
             async for _ in events:
                 pass
 
     task = asyncio.create_task(consume())
-    while not real_codex.server.requests:  # the turn reached the model
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        lambda: real_codex.server.requests, timeout=60, message="the turn to reach the model"
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    follow_up = await client.run_async(_request(real_codex, "[[mock:hello]] after cancel"))
+    follow_up = await client.run_async(real_codex.request("[[mock:hello]] after cancel"))
     assert follow_up.ok
 
     await transport.aclose()
-    assert _codex_processes(real_codex) == []
+    assert real_codex.processes() == []
 
 
 async def test_a_dead_server_fails_the_turn_and_the_next_turn_restarts_it(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
-    await client.run_async(_request(real_codex, "[[mock:hello]] warm up"))
+    await client.run_async(real_codex.request("[[mock:hello]] warm up"))
     pid = transport.server_pid
     assert pid is not None
 
     async def kill_soon() -> None:
-        while len(real_codex.server.requests) < 2:
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            lambda: len(real_codex.server.requests) >= 2,
+            timeout=60,
+            message="the second turn to reach the model",
+        )
         os.killpg(pid, signal.SIGKILL)
 
     killer = asyncio.create_task(kill_soon())
-    result = await client.run_async(_request(real_codex, "[[mock:slow]]"), raise_on_error=False)
+    result = await client.run_async(real_codex.request("[[mock:slow]]"), raise_on_error=False)
     await killer
 
     assert result.failure is not None and result.return_code == -signal.SIGKILL
-    assert (await client.run_async(_request(real_codex, "[[mock:hello]] again"))).ok
+    assert (await client.run_async(real_codex.request("[[mock:hello]] again"))).ok
     assert transport.server_pid not in (None, pid)
 
 
 async def test_per_call_api_key_gets_its_own_server_and_stays_out_of_argv(
     real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
-    spec = TurnSpec(request=_request(real_codex, "[[mock:hello]]"))
+    spec = TurnSpec(request=real_codex.request("[[mock:hello]]"))
     limits = TurnLimits(timeout_seconds=TIMEOUT)
     exits: list[TurnExit] = []
     pids = []
@@ -265,11 +249,11 @@ async def test_requests_app_server_cannot_express_are_refused(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
     with pytest.raises(CodexUsageError, match="JSON events only"):
-        await client.run_async(_request(real_codex, "hi"), json_output=False)
+        await client.run_async(real_codex.request("hi"), json_output=False)
     with pytest.raises(CodexUsageError, match="last thread"):
         await client.resume_async("hi", last=True)
     with pytest.raises(CodexUsageError, match="profile"):
-        await client.run_async(_request(real_codex, "hi", profile="p"))
+        await client.run_async(real_codex.request("hi", profile="p"))
 
 
 def test_closing_the_client_stops_its_app_server(real_codex: RealCodex) -> None:
@@ -279,10 +263,10 @@ def test_closing_the_client_stops_its_app_server(real_codex: RealCodex) -> None:
         retry_policy=NO_RETRY,
         timeout_seconds=TIMEOUT,
     )
-    assert client.run(_request(real_codex, "[[mock:hello]] sync")).final_message == HELLO_TEXT
-    assert _codex_processes(real_codex) != []  # warm between turns
+    assert client.run(real_codex.request("[[mock:hello]] sync")).final_message == HELLO_TEXT
+    assert real_codex.processes() != []  # warm between turns
     client.close()
-    assert _codex_processes(real_codex) == []
+    assert real_codex.processes() == []
 
 
 async def test_aclose_stops_the_app_server(real_codex: RealCodex) -> None:
@@ -291,7 +275,7 @@ async def test_aclose_stops_the_app_server(real_codex: RealCodex) -> None:
         retry_policy=NO_RETRY,
         timeout_seconds=TIMEOUT,
     )
-    await client.run_async(_request(real_codex, "[[mock:hello]] async"))
-    assert _codex_processes(real_codex) != []
+    await client.run_async(real_codex.request("[[mock:hello]] async"))
+    assert real_codex.processes() != []
     await client.aclose()
-    assert _codex_processes(real_codex) == []
+    assert real_codex.processes() == []

@@ -21,6 +21,7 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, SHELL_DONE_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import codex_binary, e2e_env, make_codex_home
+from tests.support.waiting import wait_until
 
 CODEX = codex_binary()
 RUN_TIMEOUT = 60.0  # seconds per codex process; a healthy run takes well under 1 s
@@ -267,10 +268,9 @@ def test_slow_request_can_be_cancelled(codex_home: pathlib.Path, workdir: pathli
             assert proc.stdin is not None
             proc.stdin.write("take your time [[mock:slow]]")
             proc.stdin.close()
-            deadline = time.monotonic() + RUN_TIMEOUT
-            while not slow_server.requests and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert slow_server.requests, "codex never reached the mock"
+            wait_until(
+                lambda: slow_server.requests, timeout=RUN_TIMEOUT, message="codex to reach the mock"
+            )
             assert proc.poll() is None  # still waiting for the slow reply
             proc.terminate()  # SIGTERM: also forwarded by the npm Node wrapper
             assert proc.wait(timeout=RUN_TIMEOUT) != 0

@@ -8,13 +8,11 @@ import json
 import os
 import time
 
-import psutil
 import pytest
 
 from codex_local_sdk import (
     CodexClientEvent,
     CodexExecFailedError,
-    CodexExecRequest,
     CodexLocalClient,
     CodexThreadNotFoundError,
     CodexTimeoutError,
@@ -24,8 +22,7 @@ from codex_local_sdk import (
     RetryPolicy,
     SandboxMode,
 )
-from tests.conftest import RealCodex
-from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
 
 TIMEOUT = 60.0
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -45,14 +42,6 @@ def client(real_codex: RealCodex, monkeypatch: pytest.MonkeyPatch) -> CodexLocal
     )
 
 
-def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecRequest:
-    return CodexExecRequest(prompt=prompt, cwd=str(real_codex.workdir), **fields)  # type: ignore[arg-type]
-
-
-def _codex_processes(real_codex: RealCodex) -> list[psutil.Process]:
-    return codex_processes(real_codex.home)
-
-
 def test_version_is_supported(client: CodexLocalClient) -> None:
     assert client.version().startswith("codex-cli 0.1")
 
@@ -60,7 +49,7 @@ def test_version_is_supported(client: CodexLocalClient) -> None:
 def test_run_returns_final_message_usage_and_thread(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
-    result = client.run(_request(real_codex, "[[mock:hello]]", sandbox=SandboxMode.READ_ONLY))
+    result = client.run(real_codex.request("[[mock:hello]]", sandbox=SandboxMode.READ_ONLY))
     assert result.ok
     assert result.final_message == "Hello from the mock."
     assert result.turn_status == "completed"
@@ -78,7 +67,7 @@ def test_run_returns_final_message_usage_and_thread(
 def test_plain_text_mode_takes_final_message_from_stdout(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
-    result = client.run(_request(real_codex, "[[mock:hello]]"), json_output=False)
+    result = client.run(real_codex.request("[[mock:hello]]"), json_output=False)
     assert result.final_message == "Hello from the mock."
     assert result.events == []
     assert result.turn_status == "completed"
@@ -130,7 +119,7 @@ def test_output_schema_gives_structured_output_and_removes_temp_file(
         "required": ["status", "count"],
         "additionalProperties": False,
     }
-    result = client.run(_request(real_codex, "[[mock:schema]]", output_schema=schema))
+    result = client.run(real_codex.request("[[mock:schema]]", output_schema=schema))
     assert result.structured_output == {"status": "ok", "count": 0}
     schema_path = result.argv[result.argv.index("--output-schema") + 1]
     assert not os.path.exists(schema_path)
@@ -139,7 +128,7 @@ def test_output_schema_gives_structured_output_and_removes_temp_file(
 
 
 def test_shell_command_item(client: CodexLocalClient, real_codex: RealCodex) -> None:
-    result = client.run(_request(real_codex, "[[mock:shell]]"))
+    result = client.run(real_codex.request("[[mock:shell]]"))
     commands = [item for item in result.items if isinstance(item, CommandExecutionItem)]
     assert len(commands) == 1
     assert "echo mock-shell-ok" in commands[0].command
@@ -158,7 +147,7 @@ def test_model_server_errors_are_classified_and_retried(
     hooks: list[CodexClientEvent] = []
     client.event_hook = hooks.append
     with pytest.raises(CodexExecFailedError) as caught:
-        client.run(_request(real_codex, directive))
+        client.run(real_codex.request(directive))
     result = caught.value.result
     assert caught.value.failure_kind is kind
     assert result.turn_status == "failed"
@@ -171,7 +160,7 @@ def test_missing_key_is_an_auth_failure_not_retried(
     client: CodexLocalClient, real_codex: RealCodex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MOCK_API_KEY")
-    result = client.run(_request(real_codex, "[[mock:hello]]"), raise_on_error=False)
+    result = client.run(real_codex.request("[[mock:hello]]"), raise_on_error=False)
     assert result.failure is not None and result.failure.kind is FailureKind.AUTH
     assert "MOCK_API_KEY" in result.failure.message
     assert result.attempts == 1
@@ -192,12 +181,12 @@ def test_api_key_per_call_reaches_codex_only_through_the_environment(
     client = CodexLocalClient(codex_bin=real_codex.binary, retry_policy=NO_RETRY)
     secret = "sk-test-SECRET-per-call"
     result = client.run(
-        _request(real_codex, "[[mock:hello]]"), api_key=secret, timeout_seconds=TIMEOUT
+        real_codex.request("[[mock:hello]]"), api_key=secret, timeout_seconds=TIMEOUT
     )
     assert result.final_message == "Hello from the mock."
     assert secret not in repr(result) and secret not in " ".join(result.argv)
     failed = client.run(
-        _request(real_codex, "[[mock:hello]]"), raise_on_error=False, timeout_seconds=TIMEOUT
+        real_codex.request("[[mock:hello]]"), raise_on_error=False, timeout_seconds=TIMEOUT
     )
     assert failed.failure is not None and failed.failure.kind is FailureKind.AUTH
 
@@ -215,10 +204,10 @@ def test_timeout_kills_codex_and_leaves_no_process(
 ) -> None:
     started = time.monotonic()
     with pytest.raises(CodexTimeoutError) as caught:
-        client.run(_request(real_codex, "[[mock:slow]]"), timeout_seconds=2)
+        client.run(real_codex.request("[[mock:slow]]"), timeout_seconds=2)
     assert time.monotonic() - started < 20
     assert caught.value.result.thread_id is not None  # the partial result is kept
-    assert _codex_processes(real_codex) == []
+    assert real_codex.processes() == []
 
 
 async def test_cancellation_kills_codex_and_leaves_no_process(
@@ -230,20 +219,20 @@ async def test_cancellation_kills_codex_and_leaves_no_process(
         started.set()
 
     task = asyncio.ensure_future(
-        client.run_async(_request(real_codex, "[[mock:slow]]"), on_event=on_event)
+        client.run_async(real_codex.request("[[mock:slow]]"), on_event=on_event)
     )
     await asyncio.wait_for(started.wait(), TIMEOUT)
-    assert _codex_processes(real_codex) != []
+    assert real_codex.processes() != []
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _codex_processes(real_codex) == []
+    assert real_codex.processes() == []
 
 
 async def test_stream_yields_typed_events_in_order(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
-    async with client.stream(_request(real_codex, "[[mock:shell]]")) as events:
+    async with client.stream(real_codex.request("[[mock:shell]]")) as events:
         types = [event.type async for event in events]
     assert types[:2] == ["thread.started", "turn.started"]
     assert types[-1] == "turn.completed"

@@ -16,7 +16,7 @@ from codex_local_sdk import (
     ReasoningSummary,
     WebSearchMode,
 )
-from tests.conftest import RealCodex
+from tests.support.real_codex import RealCodex
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -31,21 +30,12 @@ from codex_local_sdk.testing.mock_responses import (
     SHELL_DONE_TEXT,
     STREAM_TEXT,
 )
-from tests.conftest import RealCodex
-from tests.support.processes import codex_processes
+from tests.support.processes import codex_processes, describe
+from tests.support.real_codex import RealCodex
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
 TIMEOUT = 60.0
-
-
-@pytest.fixture
-async def transport(real_codex: RealCodex) -> AsyncIterator[AppServerTransport]:
-    transport = AppServerTransport(real_codex.binary, base_env=real_codex.env)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
-        assert codex_processes(real_codex.home) == []
 
 
 @pytest.fixture
@@ -55,13 +45,8 @@ def client(transport: AppServerTransport) -> CodexLocalClient:
     )
 
 
-def _request(real_codex: RealCodex, prompt: str, **fields: object) -> CodexExecRequest:
-    return CodexExecRequest(prompt=prompt, cwd=str(real_codex.workdir), **fields)  # type: ignore[arg-type]
-
-
 def _escalation(real_codex: RealCodex) -> CodexExecRequest:
-    return _request(
-        real_codex,
+    return real_codex.request(
         "[[mock:escalate]] write the file",
         approval_policy="on-request",
         sandbox="workspace-write",
@@ -72,11 +57,11 @@ async def test_parallel_turns_share_one_server_and_overlap(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     real_codex.server.slow_seconds = 2.0
-    await client.run_async(_request(real_codex, "[[mock:hello]] warm up"))
+    await client.run_async(real_codex.request("[[mock:hello]] warm up"))
 
     started = time.monotonic()
     results = await asyncio.gather(
-        *(client.run_async(_request(real_codex, f"[[mock:slow]] turn {n}")) for n in range(3))
+        *(client.run_async(real_codex.request(f"[[mock:slow]] turn {n}")) for n in range(3))
     )
     wall = time.monotonic() - started
 
@@ -91,7 +76,7 @@ async def test_turns_on_one_thread_are_serialised(
     client: CodexLocalClient, real_codex: RealCodex
 ) -> None:
     real_codex.server.slow_seconds = 1.0
-    first = await client.run_async(_request(real_codex, "[[mock:hello]] start"))
+    first = await client.run_async(real_codex.request("[[mock:hello]] start"))
     assert first.thread_id is not None
 
     started = time.monotonic()
@@ -184,7 +169,7 @@ async def test_agent_message_deltas_arrive_before_the_message(
 ) -> None:
     events: list[ThreadEvent] = []
     result = await client.run_async(
-        _request(real_codex, "[[mock:stream]] go"), on_event=events.append
+        real_codex.request("[[mock:stream]] go"), on_event=events.append
     )
 
     deltas = [e for e in events if isinstance(e, AgentMessageDelta)]
@@ -197,9 +182,8 @@ async def test_steering_adds_input_to_the_running_turn(
     client: CodexLocalClient, real_codex: RealCodex, transport: AppServerTransport
 ) -> None:
     real_codex.server.slow_seconds = 1.5
-    run = asyncio.create_task(client.run_async(_request(real_codex, "[[mock:slow]] first")))
-    while not transport.running_threads:
-        await asyncio.sleep(0.02)
+    run = asyncio.create_task(client.run_async(real_codex.request("[[mock:slow]] first")))
+    await wait_until_async(lambda: transport.running_threads, message="the turn to start")
     [thread_id] = transport.running_threads
     await asyncio.sleep(0.3)
 
@@ -218,16 +202,18 @@ async def test_idle_servers_are_closed(real_codex: RealCodex) -> None:
     )
     client = CodexLocalClient(transport=transport, timeout_seconds=TIMEOUT)
     try:
-        assert (await client.run_async(_request(real_codex, "[[mock:hello]]"))).ok
+        assert (await client.run_async(real_codex.request("[[mock:hello]]"))).ok
         assert len(transport.server_pids) == 1
-        deadline = time.monotonic() + 10
-        while (transport.server_pids or codex_processes(real_codex.home)) and (
-            time.monotonic() < deadline
-        ):
-            await asyncio.sleep(0.1)  # closing a server takes its kill grace at most
-        assert transport.server_pids == []
-        assert codex_processes(real_codex.home) == []
-        assert (await client.run_async(_request(real_codex, "[[mock:hello]] again"))).ok
+        # Closing a server takes its kill grace at most.
+        await wait_until_async(
+            lambda: not transport.server_pids and not codex_processes(real_codex.home),
+            timeout=10,
+            message=lambda: (
+                f"the idle server to close: {transport.server_pids}, "
+                f"{describe(codex_processes(real_codex.home))}"
+            ),
+        )
+        assert (await client.run_async(real_codex.request("[[mock:hello]] again"))).ok
     finally:
         await client.aclose()
 

@@ -12,7 +12,6 @@ import os
 import pathlib
 import signal
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +28,11 @@ from codex_bridge.progress import APPROVAL_LABELS
 from codex_bridge.service import BridgeService, ResumeParams, RunParams
 from codex_local_sdk import ApprovalDecision
 from codex_local_sdk.testing.mock_responses import ESCALATED_COMMAND, ESCALATED_MARKER, HELLO_TEXT
-from tests.conftest import RealCodex
-from tests.lsp_support import start_server, stop_server, until
-from tests.support.processes import codex_processes
-from tests.test_cli import Terminal, clean_env
+from tests.support.lsp_client import start_server, stop_server
+from tests.support.processes import codex_processes, wait_none_left_async
+from tests.support.real_codex import RealCodex
+from tests.support.terminal import Terminal, clean_env
+from tests.support.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.timeout(180)
 DECISIONS = ["approve", "decline"]
@@ -96,7 +96,7 @@ async def test_lsp_asks_with_a_message_request(
     [approval] = result["outcome"]["approvals"]
     assert (approval["decision"], approval["decided_by"]) == (decision, "user")
     assert (real_codex.workdir / ESCALATED_MARKER).exists() is (decision == "approve")
-    await until(lambda: not codex_processes(real_codex.home, exclude="codex_bridge"))
+    await wait_none_left_async(lambda: codex_processes(real_codex.home, exclude="codex_bridge"))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -136,11 +136,14 @@ def test_cli_asks_on_the_terminal(
 
 
 def _wait(condition: Callable[[], bool], what: str, terminal: Terminal) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if time.monotonic() > deadline or terminal.process.poll() is not None:
-            pytest.fail(f"no {what}; the terminal shows:\n{terminal.text}")
-        time.sleep(0.05)
+    """Wait for ``condition``; fail at once if the CLI exits first."""
+    wait_until(
+        lambda: condition() or terminal.process.poll() is not None,
+        timeout=60,
+        message=lambda: f"{what}; the terminal shows:\n{terminal.text}",
+    )
+    if not condition():
+        pytest.fail(f"no {what}; the CLI exited; the terminal shows:\n{terminal.text}")
 
 
 # --------------------------------------------------------------------------- resume
@@ -229,8 +232,11 @@ async def test_a_killed_app_server_fails_its_turn_and_the_next_one_works(
         asked = len(real_codex.server.requests)
 
         async def kill_mid_turn() -> None:
-            while len(real_codex.server.requests) <= asked:
-                await asyncio.sleep(0.05)
+            await wait_until_async(
+                lambda: len(real_codex.server.requests) > asked,
+                timeout=60,
+                message="the doomed turn's request",
+            )
             os.killpg(pid, signal.SIGKILL)
 
         killer = asyncio.create_task(kill_mid_turn())

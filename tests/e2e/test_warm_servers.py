@@ -21,9 +21,9 @@ from codex_bridge.mcp_server import build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from codex_local_sdk.testing.mock_responses import ESCALATED_COMMAND, ESCALATED_MARKER, STREAM_TEXT
-from tests.conftest import RealCodex
-from tests.mcp_support import ProgressRecorder
+from tests.support.mcp_client import ProgressRecorder
 from tests.support.processes import codex_processes
+from tests.support.real_codex import RealCodex
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -8,6 +8,7 @@ answers from a mock Responses API through its own CODEX_HOME.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import shlex
@@ -22,11 +23,13 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.recorder import Traffic, recording_bridge
-from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
+from tests.support.host_traffic import Traffic, recording_bridge
+from tests.support.hosts import bridge, host_env, require, snippet
 from tests.support.mock_messages import MockMessagesServer, text, tool_results, tool_use
+from tests.support.paths import NPM_BIN
 from tests.support.processes import codex_processes
+from tests.support.waiting import wait_until
 
 OUTER = "Use codex-bridge for this (host test)."
 PREFIX = "mcp__codex-bridge__"
@@ -222,11 +225,13 @@ class CheckAfterTimeout(ScriptedClaude):
     def __call__(self, body: JsonDict) -> list[JsonDict] | None:
         reply = super().__call__(body)
         if len(self.results) == 1 and self.left_after_timeout is None:
-            deadline = time.monotonic() + 20
-            while codex_left(self.codex_home, warm_server_too=False):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+            with contextlib.suppress(AssertionError):  # counted below; asserted by the test
+                wait_until(
+                    lambda: not codex_left(self.codex_home, warm_server_too=False),
+                    timeout=20,
+                    interval=0.1,
+                    message="codex to end",
+                )
             self.left_after_timeout = len(codex_left(self.codex_home, warm_server_too=False))
         return reply
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,10 +21,11 @@ from codex_bridge.mcp_server import _tool_specs
 from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.recorder import Traffic, recording_bridge
-from tests.hosts.support import NPM_BIN, bridge, fill, host_env, require, snippet
 from tests.support.figures import record
-from tests.support.processes import codex_processes
+from tests.support.host_traffic import Traffic, recording_bridge
+from tests.support.hosts import bridge, fill, host_env, require, snippet
+from tests.support.paths import NPM_BIN
+from tests.support.processes import codex_processes, wait_none_left
 
 NAMESPACE = "mcp__codex_bridge"
 TOOLS = len(_tool_specs(BridgePolicy()))  # every tool the server offers by default
@@ -161,10 +161,7 @@ def test_codex_lists_our_tools_and_runs_a_nested_codex(
     record("codex host traffic", traffic.summary())
     # The host closed our server's stdin as it exited; the server then stops its warm
     # app-server (or, if the host killed it, the orphan watchdog does): allow it a moment.
-    deadline = time.monotonic() + 20
-    while codex_processes(home, exclude="codex_bridge") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert codex_processes(home, exclude="codex_bridge") == []
+    wait_none_left(lambda: codex_processes(home, exclude="codex_bridge"), timeout=20)
 
 
 def test_codex_approval_mode_in_the_snippet_is_what_lets_codex_run_through(

@@ -13,9 +13,10 @@ import time
 
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
-from tests.hosts.support import NPM_BIN, bridge, host_env, require, snippet
 from tests.support.figures import record
-from tests.support.processes import codex_processes
+from tests.support.hosts import bridge, host_env, require, snippet
+from tests.support.paths import NPM_BIN
+from tests.support.processes import codex_processes, wait_none_left
 
 DRIVER = pathlib.Path(__file__).with_name("neovim_drive.lua")
 NVIM = pathlib.Path(sys.executable).with_name("nvim")
@@ -68,10 +69,7 @@ def test_neovim_runs_and_cancels_codex_with_the_readme_setup(tmp_path: pathlib.P
     assert all(p["cancellable"] for p in begins)
     ends = [p for p in seen["progress"] if p["kind"] == "end"]
     assert "cancel" in (ends[-1]["message"] or "").lower(), ends
-    deadline = time.monotonic() + 20
-    while codex_processes(codex_home) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert codex_processes(codex_home) == []
+    wait_none_left(lambda: codex_processes(codex_home), timeout=20)
     record(
         "neovim 0.11 host",
         f":Codex answered and :CodexCancel stopped a run; {len(seen['progress'])} progress "

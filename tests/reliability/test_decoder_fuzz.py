@@ -25,8 +25,8 @@ from codex_local_sdk import (
     decode_event,
     event_to_dict,
 )
-from tests.sdk.helpers import RECORDINGS
 from tests.support.figures import record
+from tests.support.paths import RECORDINGS
 
 EVENT_TYPES = tuple(get_args(ThreadEvent))
 REAL_LINES = [

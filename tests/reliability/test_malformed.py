@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import pathlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +20,10 @@ import pytest
 
 from codex_bridge.mcp_server import _tool_specs
 from codex_bridge.policy import BridgePolicy
-from tests.conftest import FAKE_CODEX
-from tests.mcp_support import server_env
-from tests.reliability.raw_peers import RawLsp, RawMcp, RawPeer
 from tests.support.figures import record
+from tests.support.paths import FAKE_CODEX
+from tests.support.raw_peers import RawLsp, RawMcp, RawPeer
+from tests.support.servers import server_env
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -162,6 +162,23 @@ async def _ask(peer: RawPeer, case: Case) -> dict[str, Any]:
         raise AssertionError(f"no answer to {case.name!r}") from None
 
 
+async def _rounds(
+    peer: RawPeer,
+    make_cases: Callable[[int], Iterator[Case]],
+    count: int,
+    check: Callable[[], Awaitable[None]],
+) -> AsyncIterator[tuple[Case, dict[str, Any]]]:
+    """``count`` cases, round after round of ``make_cases`` (fresh ids each round), each with
+    its answer; after each round the server is still alive and passes ``check``."""
+    sent = 0
+    while sent < count:
+        for case in itertools.islice(make_cases(10_000 + sent * 2), count - sent):
+            sent += 1
+            yield case, await _ask(peer, case)
+        assert peer.alive
+        await check()
+
+
 async def test_a_thousand_malformed_mcp_calls_are_all_answered(
     tmp_path: pathlib.Path, fake_env: dict[str, str], workdir: pathlib.Path
 ) -> None:
@@ -169,23 +186,19 @@ async def test_a_thousand_malformed_mcp_calls_are_all_answered(
     answered = errors = 0
     problems: list[str] = []
     async with RawMcp.start(env, tmp_path) as peer:
-        sent = 0
-        while sent < MCP_CALLS:
-            for case in _mcp_cases(10_000 + sent * 2):
-                if sent == MCP_CALLS:
-                    break
-                sent += 1
-                answer = await _ask(peer, case)
-                answered += 1
-                failure = _mcp_failure(answer)
-                if failure is None:
-                    problems.append(f"{case.name}: not an error: {json.dumps(answer)[:200]}")
-                    continue
-                errors += 1
-                if not failure.strip() or any(w in failure.lower() for w in _MISLEADING):
-                    problems.append(f"{case.name}: unclear answer: {failure[:200]}")
-            assert peer.alive
+
+        async def answers_ping() -> None:
             assert "result" in await peer.call("ping")
+
+        async for case, answer in _rounds(peer, _mcp_cases, MCP_CALLS, answers_ping):
+            answered += 1
+            failure = _mcp_failure(answer)
+            if failure is None:
+                problems.append(f"{case.name}: not an error: {json.dumps(answer)[:200]}")
+                continue
+            errors += 1
+            if not failure.strip() or any(w in failure.lower() for w in _MISLEADING):
+                problems.append(f"{case.name}: unclear answer: {failure[:200]}")
         # One 10 MB prompt that runs (its 10 MB echo keeps its first 4 MiB, max_message_bytes'
         # default), and the tool list afterwards.
         big = await peer.tool("codex_run", {"prompt": "p" * 10_000_000})
@@ -273,29 +286,21 @@ async def test_three_hundred_malformed_lsp_commands_are_all_answered(
     answered = errors = 0
     problems: list[str] = []
     async with RawLsp.start(env, tmp_path) as peer:
-        sent = 0
-        while sent < LSP_COMMANDS:
-            for case in _lsp_cases(10_000 + sent * 2):
-                if sent == LSP_COMMANDS:
-                    break
-                sent += 1
-                answer = await _ask(peer, case)
-                answered += 1
-                if "error" not in answer:
-                    problems.append(f"{case.name}: not an error: {json.dumps(answer)[:200]}")
-                    continue
-                errors += 1
-                message = str(answer["error"].get("message", ""))
-                internal = answer["error"].get("code") == -32603
-                if (
-                    internal
-                    or not message.strip()
-                    or any(w in message.lower() for w in _MISLEADING)
-                ):
-                    problems.append(f"{case.name}: unclear answer: {answer['error']}"[:300])
-            assert peer.alive
+
+        async def answers_status() -> None:
             status = await peer.execute("codex.status", [])
             assert "result" in status, status
+
+        async for case, answer in _rounds(peer, _lsp_cases, LSP_COMMANDS, answers_status):
+            answered += 1
+            if "error" not in answer:
+                problems.append(f"{case.name}: not an error: {json.dumps(answer)[:200]}")
+                continue
+            errors += 1
+            message = str(answer["error"].get("message", ""))
+            internal = answer["error"].get("code") == -32603
+            if internal or not message.strip() or any(w in message.lower() for w in _MISLEADING):
+                problems.append(f"{case.name}: unclear answer: {answer['error']}"[:300])
         alive = peer.alive
         assert "result" in await peer.call("shutdown")
     record(

@@ -7,14 +7,13 @@ RSS (``ru_maxrss``) belongs to that run alone; the rise over the peak before the
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 import sys
 from typing import Any
 
 from tests.support.figures import record
+from tests.support.paths import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 MB = 1_000_000
 FLOOD = 200 * MB
 HUGE = 50 * MB

@@ -21,10 +21,19 @@ import pytest
 
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import e2e_env, make_codex_home
-from tests.conftest import FAKE_CODEX, _require_real_codex
-from tests.mcp_support import TAG_ENV, describe, server_env, tagged_processes, wait_until
-from tests.reliability.raw_peers import RawMcp
 from tests.support.figures import record
+from tests.support.paths import FAKE_CODEX
+from tests.support.processes import (
+    TAG_ENV,
+    describe,
+    no_tagged_codex_left,
+    tagged_processes,
+    wait_none_left_async,
+)
+from tests.support.raw_peers import RawMcp
+from tests.support.real_codex import require_real_codex
+from tests.support.servers import server_env
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -42,7 +51,8 @@ class Trials:
     async def settle(self, tag: str, kind: str, count: int = 1) -> None:
         """Count ``count`` trials of ``kind`` whose processes carry ``tag``."""
         self.kinds[kind] += count
-        await wait_until(lambda: not tagged_processes(tag), within=SETTLE_SECONDS)
+        with contextlib.suppress(AssertionError):  # what is left is counted, not failed, here
+            await wait_none_left_async(lambda: tagged_processes(tag), timeout=SETTLE_SECONDS)
         left = tagged_processes(tag)
         self.leftovers += [f"{kind}: {line}" for line in describe(left)]
         for process in left:  # leave nothing behind for the next tests
@@ -59,8 +69,10 @@ def _env(base: dict[str, str], tag: str, **extra: str) -> dict[str, str]:
 
 
 async def _running(tag: str, at_least: int) -> None:
-    assert await wait_until(lambda: len(tagged_processes(tag)) >= at_least, within=30), (
-        f"codex did not start: {describe(tagged_processes(tag))}"
+    await wait_until_async(
+        lambda: len(tagged_processes(tag)) >= at_least,
+        timeout=30,
+        message=lambda: f"{at_least} codex processes to start: {describe(tagged_processes(tag))}",
     )
 
 
@@ -94,7 +106,7 @@ async def _cancels(peer: RawMcp, tag: str, count: int) -> None:
             await peer.send(
                 {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
             )
-        assert await wait_until(lambda: not tagged_processes(tag), within=SETTLE_SECONDS)
+        await no_tagged_codex_left(tag, timeout=SETTLE_SECONDS)
 
 
 async def _job_cancels(peer: RawMcp, tag: str, count: int) -> None:
@@ -137,7 +149,7 @@ async def _real_codex_stops(tmp_path: pathlib.Path, trials: Trials) -> None:
     """Three stops per real build: SIGKILL mid-run, a timeout, and a disconnect."""
     with MockResponsesServer() as mock:
         for build in ("npm", "pypi"):
-            binary = _require_real_codex(build)
+            binary = require_real_codex(build)
             home = make_codex_home(tmp_path / build, mock.base_url)
             base = server_env(
                 store=tmp_path / build / "sessions.json",
@@ -230,7 +242,7 @@ async def test_a_sigkilled_server_leaves_no_codex_behind(
         peer.process.kill()
         await peer.process.wait()
     # SIGTERM, a 2 s grace for the one that ignores it, then SIGKILL.
-    assert await wait_until(lambda: not tagged_processes(tag), within=SETTLE_SECONDS), describe(
-        tagged_processes(tag)
+    await no_tagged_codex_left(tag, timeout=SETTLE_SECONDS)
+    await wait_until_async(
+        lambda: not watchdogs[0].is_running(), timeout=SETTLE_SECONDS, message="the watchdog to end"
     )
-    assert await wait_until(lambda: not watchdogs[0].is_running(), within=SETTLE_SECONDS)

@@ -12,7 +12,7 @@ import pathlib
 import msgspec
 import pytest
 
-from codex_bridge.service import BridgeError, RunOutcome, _outcome
+from codex_bridge.service import BridgeError, RunOutcome
 from codex_local_sdk import (
     CodexClientEvent,
     CodexExecFailedError,
@@ -21,7 +21,7 @@ from codex_local_sdk import (
     JsonFileSessionStore,
     event_to_dict,
 )
-from tests.sdk.helpers import FAST_RETRY
+from tests.support.fake_codex import FAST_RETRY
 from tests.support.figures import record
 
 API_KEY = "sk-proj-DISTINCTIVE-4f7a9c21e0b3"
@@ -84,7 +84,7 @@ def test_the_key_is_in_no_text_the_sdk_returns(
         *(rec.getMessage() for rec in caplog.records),
         caplog.text,
         (tmp_path / "store" / "sessions.json").read_text(),
-        msgspec.json.encode(_outcome(result, ["note"], "full")).decode(),
+        msgspec.json.encode(RunOutcome.from_result(result, "full", ["note"])).decode(),
         str(BridgeError(f"codex said {result.stderr_tail} and {API_KEY}")),
     ]
     found = sum(text.count(secret) for text in texts for secret in SECRETS)
@@ -93,4 +93,4 @@ def test_the_key_is_in_no_text_the_sdk_returns(
     # The fake did print them: they were scrubbed, not absent.
     assert "***" in result.stderr_tail and "DEPLOY_TOKEN=***" in result.stderr_tail
     assert any("CODEX_API_KEY=***" in text for text in texts)
-    assert isinstance(_outcome(result, [], "summary"), RunOutcome)
+    assert isinstance(RunOutcome.from_result(result, "summary"), RunOutcome)

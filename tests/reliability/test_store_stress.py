@@ -16,8 +16,8 @@ import pytest
 
 from codex_local_sdk import JsonFileSessionStore, SessionRecord
 from tests.support.figures import record
+from tests.support.paths import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORKERS = 8
 WRITES = 200
 KILLS = 500

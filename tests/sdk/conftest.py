@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from codex_local_sdk import CodexLocalClient
-from tests.sdk.helpers import FAST_RETRY
+from tests.support.fake_codex import FAST_RETRY
 from tests.support.processes import codex_processes
 
 
@@ -24,6 +25,12 @@ def no_codex_left_behind(fake_env: dict[str, str]) -> Iterator[None]:
     assert not leftovers, f"codex processes left behind: {leftovers}"
     zombies = [p for p in psutil.Process().children() if p.status() == psutil.STATUS_ZOMBIE]
     assert not zombies, f"unreaped children: {zombies}"
+
+
+@pytest.fixture
+def work(workdir: pathlib.Path) -> str:
+    """The working directory of codex runs, as the ``str`` the SDK reports back."""
+    return str(workdir)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the same scenario (``tests/data/codex-events/``), plus live deltas; approval req
 from __future__ import annotations
 
 import json
-import pathlib
 from typing import Any
 
 import msgspec
@@ -38,8 +37,8 @@ from codex_local_sdk.testing.mock_responses import (
     SHELL_DONE_TEXT,
     STREAM_TEXT,
 )
+from tests.support.paths import DATA
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 RECORDINGS = DATA / "app-server"
 EXEC_EVENTS = DATA / "codex-events"
 BUILDS = sorted(path.name for path in RECORDINGS.iterdir() if path.is_dir())

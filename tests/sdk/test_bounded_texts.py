@@ -30,7 +30,8 @@ from codex_local_sdk import (
     event_to_dict,
 )
 from codex_local_sdk.transport import TurnExit, TurnOutput
-from tests.sdk.helpers import NO_RETRY, ScriptedTransport
+from tests.support.fake_codex import NO_RETRY
+from tests.support.recordings import ScriptedTransport
 
 THREAD = "0199a213-81c0-7800-8aa1-bbab2a035a53"
 MIB = 1024 * 1024

@@ -20,7 +20,7 @@ from codex_local_sdk import (
     find_codex,
 )
 from codex_local_sdk.discovery import CodexCheck, login_status, parse_version, probe_app_server
-from tests.sdk.helpers import fake_log
+from tests.support.fake_codex import fake_log
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from codex_local_sdk import (
     event_to_dict,
 )
 from codex_local_sdk.events import TurnError
-from tests.sdk.helpers import RECORDED_EXIT_CODES, recording
+from tests.support.recordings import RECORDED_EXIT_CODES, recording
 
 USAGE = {
     "input_tokens": 6947,

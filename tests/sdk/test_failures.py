@@ -21,7 +21,8 @@ from codex_local_sdk import (
 )
 from codex_local_sdk._failures import backoff_delay, classify_failure, is_retryable
 from codex_local_sdk.transport import TurnExit
-from tests.sdk.helpers import FAST_RETRY, ScriptedTransport, recording, replay
+from tests.support.fake_codex import FAST_RETRY
+from tests.support.recordings import ScriptedTransport, recording, replay
 
 THREAD = "01a21332-ea6e-7fc2-b7aa-94f6d0b99183"
 WARNING_STDERR = (

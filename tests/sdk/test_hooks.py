@@ -17,7 +17,8 @@ from codex_local_sdk import (
     CodexUsageError,
     FailureKind,
 )
-from tests.sdk.helpers import SECRET
+from tests.support.fake_codex import SECRET
+from tests.support.waiting import wait_until_async
 
 SUCCESS = [
     "operation_started",
@@ -173,8 +174,9 @@ async def test_the_hook_sees_cancelled_operations_end(
     seen: list[CodexClientEvent] = []
     client.event_hook = seen.append
     task = asyncio.create_task(client.run_async(CodexExecRequest(prompt="[[fake:stall]]")))
-    while not any(e.type == "thread_started" for e in seen):
-        await asyncio.sleep(0.01)
+    await wait_until_async(
+        lambda: any(e.type == "thread_started" for e in seen), message="the thread to start"
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

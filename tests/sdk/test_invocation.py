@@ -22,7 +22,7 @@ from codex_local_sdk import (
 )
 from codex_local_sdk._invocation import build_invocation, redact_argv, toml_value
 from codex_local_sdk.models import Operation
-from tests.sdk.helpers import SECRET
+from tests.support.fake_codex import SECRET
 
 CODEX = "/opt/codex"
 THREAD = "01a21332-ea6e-7fc2-b7aa-94f6d0b99183"

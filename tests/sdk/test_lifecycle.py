@@ -26,15 +26,9 @@ from codex_local_sdk import (
 )
 from codex_local_sdk._invocation import CodexInvocation
 from codex_local_sdk._process import CodexProcess, Deadlines
-from tests.sdk.helpers import (
-    NO_RETRY,
-    child_pid,
-    fake_log,
-    is_gone,
-    last_run,
-    open_fds,
-    wait_until,
-)
+from tests.support.fake_codex import NO_RETRY, child_pid, fake_log, last_run
+from tests.support.processes import is_gone, open_fds
+from tests.support.waiting import wait_until_async
 
 CHILD = CodexExecRequest(prompt="[[fake:child]]")  # codex + a grandchild, stalling forever
 
@@ -168,7 +162,9 @@ async def test_aclose_cancels_operations_between_attempts_and_waiting_for_a_thre
     backing_off = asyncio.create_task(client.run_async(CodexExecRequest(prompt="[[fake:500]]")))
     holding = asyncio.create_task(client.resume_async("[[fake:stall]]", session_name="s"))
     await scheduled.wait()
-    await asyncio.to_thread(wait_until, lambda: len(fake_log(fake_env)) == 3)
+    await wait_until_async(
+        lambda: len(fake_log(fake_env)) == 3, timeout=15, message="three codex runs to start"
+    )
     waiting = asyncio.create_task(client.resume_async("queued", thread_id=session.thread_id))
     await queued.wait()  # it waits for the session's turn
     await client.aclose()

@@ -14,7 +14,7 @@ from opentelemetry.trace import StatusCode
 
 from codex_local_sdk import CodexClientEvent, CodexExecRequest, CodexLocalClient
 from codex_local_sdk.otel import OpenTelemetryHook, instrument
-from tests.sdk.helpers import SECRET
+from tests.support.fake_codex import SECRET
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from codex_local_sdk import CodexExecRequest, CodexLocalClient, CodexUsageError
 from codex_local_sdk._invocation import toml_value
-from tests.sdk.helpers import fake_log, last_run
+from tests.support.fake_codex import fake_log, last_run
 
 
 def test_bad_enum_strings_are_usage_errors() -> None:

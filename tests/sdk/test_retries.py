@@ -24,7 +24,8 @@ from codex_local_sdk import (
 )
 from codex_local_sdk.events import TurnError
 from codex_local_sdk.transport import TurnExit, TurnOutput
-from tests.sdk.helpers import ScriptedTransport, fake_log
+from tests.support.fake_codex import fake_log
+from tests.support.recordings import ScriptedTransport
 
 THREAD = "01a21332-ea6e-7fc2-b7aa-94f6d0b99183"
 Runner = Callable[[CodexLocalClient, CodexExecRequest], CodexExecResult]

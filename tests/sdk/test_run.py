@@ -31,7 +31,7 @@ from codex_local_sdk import (
     UnknownItem,
     Usage,
 )
-from tests.sdk.helpers import SECRET, fake_log, last_run
+from tests.support.fake_codex import SECRET, fake_log, last_run
 
 USAGE_FIELDS = {
     "input_tokens",

@@ -24,14 +24,7 @@ from codex_local_sdk import (
     SessionNotFoundError,
     SessionRecord,
 )
-from tests.sdk.helpers import FAST_RETRY, fake_log, last_run
-
-
-@pytest.fixture
-def work(tmp_path: pathlib.Path) -> str:
-    path = tmp_path / "work"
-    path.mkdir()
-    return str(path)
+from tests.support.fake_codex import FAST_RETRY, fake_log, last_run
 
 
 def test_start_thread_records_the_session(client: CodexLocalClient, work: str) -> None:

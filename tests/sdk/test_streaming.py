@@ -19,7 +19,8 @@ from codex_local_sdk import (
     TurnCompleted,
     TurnStarted,
 )
-from tests.sdk.helpers import child_pid, is_gone, last_run
+from tests.support.fake_codex import child_pid, last_run
+from tests.support.processes import is_gone
 
 
 async def test_stream_yields_typed_events_then_the_result(client: CodexLocalClient) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from codex_local_sdk import (
@@ -14,14 +12,7 @@ from codex_local_sdk import (
     SandboxMode,
     Thread,
 )
-from tests.sdk.helpers import fake_log, last_run
-
-
-@pytest.fixture
-def work(tmp_path: pathlib.Path) -> str:
-    path = tmp_path / "work"
-    path.mkdir()
-    return str(path)
+from tests.support.fake_codex import fake_log, last_run
 
 
 def test_a_new_named_thread_starts_then_resumes(

@@ -32,6 +32,7 @@ from codex_bridge.service import (
 )
 from codex_local_sdk import ApprovalPolicy, JsonFileSessionStore, SandboxMode, SessionRecord
 from tests.support.figures import record
+from tests.support.servers import server_env
 
 OUTSIDE_THREAD = str(uuid.uuid4())
 INSIDE_THREAD = str(uuid.uuid4())
@@ -246,7 +247,7 @@ async def through_service(service: BridgeService, attempt: Attempt) -> BridgeErr
     try:
         if attempt.tool == "codex_job_start":
             kind = arguments.pop("kind")
-            service.start_job(kind, parse_params(_KINDS[kind], arguments))
+            service.start_job(parse_params(_KINDS[kind], arguments))
         elif attempt.tool == "codex_run":
             await service.run(parse_params(RunParams, arguments))
         elif attempt.tool == "codex_resume":
@@ -347,15 +348,16 @@ async def test_every_escape_is_refused_by_the_language_server(
     from lsprotocol import types as lsp
     from pygls.exceptions import JsonRpcException
 
-    from tests.lsp_support import start_server, stop_server
+    from tests.support.lsp_client import start_server, stop_server
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_BRIDGE_")}
-    env.update(
-        CODEX_BRIDGE_CODEX_BIN=fake_codex,
-        CODEX_BRIDGE_STORE_PATH=str(arena.store),
-        CODEX_BRIDGE_ALLOWED_ROOTS=str(arena.root),
-        CODEX_BRIDGE_DEFAULT_CWD=str(arena.work),
-        CODEX_BRIDGE_APPROVAL_CEILING="never",
+    env = server_env(
+        store=arena.store,
+        codex_bin=fake_codex,
+        workdir=arena.work,
+        extra={
+            "CODEX_BRIDGE_ALLOWED_ROOTS": str(arena.root),
+            "CODEX_BRIDGE_APPROVAL_CEILING": "never",
+        },
     )
     # The editor's workspace is outside the roots, and its settings try to widen them.
     client = await start_server(

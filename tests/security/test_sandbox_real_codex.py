@@ -25,7 +25,7 @@ from codex_bridge.service import (
     RunParams,
 )
 from codex_local_sdk import ApprovalPolicy, SandboxMode
-from tests.conftest import RealCodex
+from tests.support.real_codex import RealCodex
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -131,7 +131,6 @@ async def test_a_command_writing_outside_the_workspace_never_creates_the_file(
         assert not (outside / f"{name}.txt").exists(), name
 
     job = service.start_job(
-        "run",
         RunParams(
             prompt=writes(outside / "job.txt", "job.txt"), sandbox=SandboxMode.WORKSPACE_WRITE
         ),

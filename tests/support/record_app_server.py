@@ -39,10 +39,10 @@ from codex_local_sdk.testing.real_codex import (
     make_codex_home,
 )
 from codex_local_sdk.transport import TurnSpec
+from tests.support import paths
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "app-server"
-NPM_CODEX = ROOT / ".venv" / "npm" / "node_modules" / ".bin" / "codex"
+DATA = paths.DATA / "app-server"
+NPM_CODEX = paths.NPM_BIN / "codex"
 _STEP_SECONDS = 60.0
 JsonObject = dict[str, Any]
 

@@ -13,7 +13,7 @@ import pathlib
 import sys
 from typing import Any
 
-from tests.hosts.support import BRIDGE
+from tests.support.paths import BRIDGE
 
 __all__ = ["Traffic", "recording_bridge"]
 

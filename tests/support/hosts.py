@@ -1,5 +1,5 @@
-"""Helpers for the host tests: the README's set-up snippets, the host binaries, process
-checks.
+"""The host tests' support: the README's set-up snippets, the host binaries, a host's
+environment.
 
 The host tests configure each real host (Codex, Claude Code, Neovim) with the snippet the
 README gives users, read from README.md (``<!-- snippet: NAME -->`` marks the fenced block
@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import sys
 from collections.abc import Mapping
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.paths import BRIDGE, NPM_BIN, ROOT
+
 README = ROOT / "README.md"
-NPM_BIN = ROOT / ".venv" / "npm" / "node_modules" / ".bin"
-BRIDGE = pathlib.Path(sys.executable).with_name("codex-bridge")
 
 _SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\s*\n```[\w-]*\n(.*?)\n```", re.DOTALL)
 

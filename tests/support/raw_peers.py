@@ -142,9 +142,9 @@ class RawMcp(RawPeer):
 
 
 class RawLsp(RawPeer):
-    """``python -m codex_bridge.lsp_server``: Content-Length framed messages."""
+    """``python -m codex_bridge.lsp``: Content-Length framed messages."""
 
-    module = "codex_bridge.lsp_server"
+    module = "codex_bridge.lsp"
 
     async def _initialize(self) -> None:
         await self.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})

@@ -1,9 +1,9 @@
-"""Helpers for the language-server tests.
+"""The language server under a test client.
 
-``start_server`` launches ``python -m codex_bridge.lsp_server`` over stdio under a
-pytest-lsp client that also answers ``workspace/applyEdit``; ``until`` waits for a
-condition; ``codex_processes`` finds what is left of codex runs that used a given
-CODEX_HOME (codex itself and any child in its process group).
+``start_server`` launches ``python -m codex_bridge.lsp`` over stdio under a
+pytest-lsp client that also answers ``workspace/applyEdit``; ``codex_processes`` finds what
+is left of codex runs that used a given CODEX_HOME (codex itself and any child in its process
+group), not the server.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
+from tests.support.paths import ROOT
 from tests.support.processes import codex_processes as processes_with_home
+from tests.support.processes import wait_none_left_async
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp_server"]
+SERVER_COMMAND = [sys.executable, "-m", "codex_bridge.lsp"]
 WAIT_SECONDS = 30.0
+StartServer = Callable[..., Awaitable["CodexTestClient"]]
+"""The ``launch`` fixture: starts a server, returns its initialized client."""
 MessageRequestHandler = Callable[
     [LanguageClient, lsp.ShowMessageRequestParams], Awaitable[lsp.MessageActionItem | None]
 ]
@@ -99,37 +102,14 @@ async def stop_server(client: CodexTestClient) -> int | None:
     return server.returncode if server is not None else None
 
 
-async def until(
-    condition: Callable[[], Any],
-    *,
-    timeout: float = WAIT_SECONDS,
-    what: str | Callable[[], str] = "condition",
-) -> Any:
-    """Poll ``condition`` until it is truthy; its value. Fails after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(
-                f"timed out waiting for {what if isinstance(what, str) else what()}"
-            )
-        await asyncio.sleep(0.05)
-
-
 def codex_processes(codex_home: str | os.PathLike[str]) -> list[psutil.Process]:
     """Live processes started by codex runs that used ``codex_home`` (not the server)."""
-    return processes_with_home(codex_home, exclude="codex_bridge.lsp_server")
+    return processes_with_home(codex_home, exclude="codex_bridge.lsp")
 
 
-async def no_codex_left(codex_home: str | os.PathLike[str]) -> None:
+async def codex_runs_ended(codex_home: str | os.PathLike[str]) -> None:
     """Wait until no process of a codex run with ``codex_home`` is alive."""
-    await until(
-        lambda: not codex_processes(codex_home),
-        what=lambda: f"codex processes to end: {codex_processes(codex_home)}",
-    )
+    await wait_none_left_async(lambda: codex_processes(codex_home), timeout=WAIT_SECONDS)
 
 
 def progress_of(client: LanguageClient, token: lsp.ProgressToken) -> list[Any]:

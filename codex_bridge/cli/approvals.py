@@ -16,7 +16,7 @@ from typing import TextIO
 
 from codex_local_sdk import ApprovalDecision, ApprovalHandler, ApprovalRequest
 
-from .progress import APPROVAL_LABELS, describe_approval
+from ..progress import APPROVAL_LABELS, describe_approval
 
 __all__ = ["NOT_A_TERMINAL", "terminal_approvals", "wants_relay"]
 
