@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from codex_local_sdk import AppServerTransport, CodexExecRequest, CodexLocalClient, RetryPolicy
 from codex_local_sdk._app_server.protocol import HUGE_LINE_BYTES
-from tests.conftest import RealCodex
-from tests.e2e.test_app_server_transport import transport
-
-__all__ = ["transport"]  # the fixture: a transport on the real codex, nothing left running
+from tests.support.real_codex import RealCodex
 
 OUTPUT_LINES = 40_000  # "line N\n": about 430 KB, several times a huge line
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from codex_local_sdk import AgentMessageItem, AppServerTransport, CodexExecRequest, CodexLocalClient
 from codex_local_sdk.testing import fake_codex_executable
-from tests.reliability import fake_app_server
+from tests.support import fake_app_server
 
 FAKE_CODEX = fake_codex_executable()
 PROMPTS = {

@@ -4,7 +4,7 @@ The reader hands a huge notification undecoded to the turn of its thread; the tu
 it lean (``TurnTranslator.translate`` on the raw line) under its own limits, with the exec
 decoder's safe cut. The items are those exec gives: a message keeps its head, a command
 output its tail, and the ``*_truncated_bytes`` fields say how much was dropped. The fake
-app-server (``tests/reliability/fake_app_server.py``) sends messages as codex 0.169 does.
+app-server (``tests/support/fake_app_server.py``) sends messages as codex 0.169 does.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from codex_local_sdk import (
 from codex_local_sdk._app_server.protocol import HUGE_LINE_BYTES, TurnTranslator
 from codex_local_sdk.events import ThreadEvent
 from codex_local_sdk.transport import TurnLimits, TurnOutput, TurnSpec
-from tests.reliability import fake_app_server
-from tests.sdk.helpers import NO_RETRY
+from tests.support import fake_app_server
+from tests.support.fake_codex import NO_RETRY
 
 THREAD = "thread-1"
 MIB = 1024 * 1024
