@@ -8,7 +8,7 @@
    ``codex exec --json`` against the same mock model server (real codex when installed).
    Target: ratio ≤ 1.15 (the SDK adds decoding, hooks and cleanup, not seconds).
 3. Import cost: ``import codex_local_sdk`` and ``import codex_bridge.cli`` vs
-   ``import codex_bridge.mcp_server`` (what a CLI call would pay if it imported mcp eagerly).
+   ``import codex_bridge.mcp`` (what a CLI call would pay if it imported mcp eagerly).
 """
 
 from __future__ import annotations
@@ -129,11 +129,11 @@ def bench_imports() -> None:
             samples.append(float(out.stdout))
         return min(samples)
 
-    base = cold("codex_bridge.mcp_server")
+    base = cold("codex_bridge.mcp")
     for module in ("codex_local_sdk", "codex_bridge.cli"):
         took = cold(module)
         print(
-            f"import  {module}: {took * 1e3:.0f} ms vs codex_bridge.mcp_server "
+            f"import  {module}: {took * 1e3:.0f} ms vs codex_bridge.mcp "
             f"{base * 1e3:.0f} ms, ratio {took / base:.2f} (target <= 0.5)"
         )
 

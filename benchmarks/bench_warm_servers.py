@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "sdk")]
 from lsprotocol import types as lsp  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 
-from codex_bridge.mcp_server import build_server  # noqa: E402
+from codex_bridge.mcp import build_server  # noqa: E402
 from codex_bridge.policy import BridgePolicy  # noqa: E402
 from codex_bridge.service import BridgeService  # noqa: E402
 from codex_local_sdk._app_server import protocol as app_server_protocol  # noqa: E402
@@ -95,7 +95,7 @@ async def bench_mcp(
     for engine in ENGINES:
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "codex_bridge.mcp_server"],
+            args=["-m", "codex_bridge.mcp"],
             env=bridge_env(binary, env, workdir, engine, base / f"mcp-{engine}.json"),
         )
         started = time.perf_counter()

@@ -65,7 +65,7 @@ class _Server:
 SERVERS: dict[ServerName, _Server] = {
     "mcp": _Server(
         "serve the bridge over MCP (stdio, or streamable HTTP with --http)",
-        "codex_bridge.mcp_server:serve",
+        "codex_bridge.mcp:serve",
     ),
     "lsp": _Server("serve the bridge as a language server (stdio)", "codex_bridge.lsp:serve"),
 }

@@ -23,7 +23,7 @@ def server_command() -> list[str]:
     )
     if script:
         return [script, "mcp"]
-    return [sys.executable, "-m", "codex_bridge.mcp_server"]
+    return [sys.executable, "-m", "codex_bridge.mcp"]
 
 
 async def show_progress(progress: float, total: float | None, message: str | None) -> None:

@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourcesListChanged
 from mcp_types import ResourceListChangedNotification, ResourceUpdatedNotification
 
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp import build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from codex_bridge.worktrees import branch_slug
@@ -251,7 +251,7 @@ class HttpServer:
 async def http_server(
     env: dict[str, str], cwd: pathlib.Path, *args: str
 ) -> AsyncIterator[HttpServer]:
-    command = [sys.executable, "-m", "codex_bridge.mcp_server", "--http", "127.0.0.1:0", *args]
+    command = [sys.executable, "-m", "codex_bridge.mcp", "--http", "127.0.0.1:0", *args]
     async with await anyio.open_process(
         command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
     ) as process:
@@ -406,7 +406,7 @@ def test_http_refusals(
     token.chmod(0o644)
     args = [str(token) if arg == "TOKEN" else arg for arg in args]
     done = subprocess.run(
-        [sys.executable, "-m", "codex_bridge.mcp_server", *args],
+        [sys.executable, "-m", "codex_bridge.mcp", *args],
         env=bridge_env,
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ import anyio
 import mcp_types as types
 import pytest
 
-from codex_bridge.mcp_approvals import CLIENT_GONE, approval_relay
+from codex_bridge.mcp.approvals import CLIENT_GONE, approval_relay
 from codex_local_sdk import (
     ApprovalDecision,
     ApprovalKind,

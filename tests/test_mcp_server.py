@@ -25,7 +25,7 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextResourceContents, ToolAnnotations
 
-from codex_bridge.mcp_server import host_tool_timeout
+from codex_bridge.mcp import host_tool_timeout
 from codex_bridge.service import BridgeService
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT
 from tests.support.fake_codex import child_started, fake_log
@@ -621,7 +621,7 @@ async def test_stdio_signal_kills_codex_and_exits(
 ) -> None:
     """A host that signals the server (even with stdin still open) leaves no codex behind."""
     async with await anyio.open_process(
-        [sys.executable, "-m", "codex_bridge.mcp_server"],
+        [sys.executable, "-m", "codex_bridge.mcp"],
         stderr=subprocess.DEVNULL,
         env=bridge_env,
         cwd=tmp_path,
@@ -686,7 +686,7 @@ async def test_real_codex_over_stdio(
     )
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "codex_bridge.mcp_server"],
+        args=["-m", "codex_bridge.mcp"],
         env={k: v for k, v in env.items() if not k.startswith("OPENAI_")},
         cwd=tmp_path,
     )

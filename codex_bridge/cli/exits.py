@@ -5,19 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping
 
-from ..errors import (
-    BridgeError,
-    CodexFailed,
-    CodexUnavailable,
-    InvalidRequest,
-    JobNotFound,
-    JobNotRunning,
-    PolicyRefused,
-    SessionExists,
-    SessionNotFound,
-    SessionStoreFailed,
-    lookup,
-)
+from .. import errors
 from ..service import RunOutcome
 
 EXIT_OK = 0
@@ -40,23 +28,23 @@ exit codes:
 """
 
 
-EXIT_CODES: Mapping[type[BridgeError], int] = {
-    BridgeError: EXIT_USAGE,  # its code says: an invalid request
-    InvalidRequest: EXIT_USAGE,  # InvalidSetting too: a bad flag or CODEX_BRIDGE_* value
-    PolicyRefused: EXIT_USAGE,
-    SessionExists: EXIT_USAGE,
-    SessionNotFound: EXIT_NOT_FOUND,
-    SessionStoreFailed: EXIT_FAILED,
-    JobNotFound: EXIT_FAILED,
-    JobNotRunning: EXIT_FAILED,
-    CodexUnavailable: EXIT_CODEX_MISSING,
-    CodexFailed: EXIT_FAILED,
+EXIT_CODES: Mapping[type[errors.BridgeError], int] = {
+    errors.BridgeError: EXIT_USAGE,  # its code says: an invalid request
+    errors.InvalidRequest: EXIT_USAGE,  # InvalidSetting too: a bad flag or CODEX_BRIDGE_* value
+    errors.PolicyRefused: EXIT_USAGE,
+    errors.SessionExists: EXIT_USAGE,
+    errors.SessionNotFound: EXIT_NOT_FOUND,
+    errors.SessionStoreFailed: EXIT_FAILED,
+    errors.JobNotFound: EXIT_FAILED,
+    errors.JobNotRunning: EXIT_FAILED,
+    errors.CodexUnavailable: EXIT_CODEX_MISSING,
+    errors.CodexFailed: EXIT_FAILED,
 }
 """The exit code of each bridge error (the nearest class counts)."""
 
 
-def exit_code_for_error(exc: BridgeError) -> int:
-    return lookup(EXIT_CODES, exc)
+def exit_code_for_error(exc: errors.BridgeError) -> int:
+    return errors.lookup(EXIT_CODES, exc)
 
 
 def exit_code_for_outcome(outcome: RunOutcome) -> int:

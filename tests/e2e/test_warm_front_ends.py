@@ -22,7 +22,7 @@ from mcp import Client, StdioServerParameters
 from pytest_lsp import LanguageClient
 
 from codex_bridge.cli import EXIT_OK
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp import build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.progress import APPROVAL_LABELS
 from codex_bridge.service import BridgeService, ResumeParams, RunParams
@@ -195,9 +195,7 @@ async def test_a_thread_from_an_earlier_server_process_resumes_warm(
     real_codex: RealCodex, tmp_path: pathlib.Path
 ) -> None:
     env = _server_env(real_codex, tmp_path / "sessions.json", CODEX_BRIDGE_ENGINE="app-server")
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "codex_bridge.mcp_server"], env=env
-    )
+    params = StdioServerParameters(command=sys.executable, args=["-m", "codex_bridge.mcp"], env=env)
     outcomes: list[dict[str, Any]] = []
     for arguments in (
         {"prompt": "[[mock:hello]] first", "session_name": "kept"},

@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 
-from codex_bridge.mcp_approvals import NO_ELICITATION
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp import build_server
+from codex_bridge.mcp.approvals import NO_ELICITATION
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 from codex_local_sdk.testing.mock_responses import ESCALATED_COMMAND, ESCALATED_MARKER, STREAM_TEXT

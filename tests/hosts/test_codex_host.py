@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.mcp_server import _tool_specs
+from codex_bridge.mcp import tool_specs
 from codex_bridge.policy import BridgePolicy
 from codex_local_sdk.testing.mock_responses import HELLO_TEXT, MockResponsesServer
 from codex_local_sdk.testing.real_codex import make_codex_home
@@ -28,7 +28,7 @@ from tests.support.paths import NPM_BIN
 from tests.support.processes import codex_processes, wait_none_left
 
 NAMESPACE = "mcp__codex_bridge"
-TOOLS = len(_tool_specs(BridgePolicy()))  # every tool the server offers by default
+TOOLS = len(tool_specs(BridgePolicy()))  # every tool the server offers by default
 OUTER = "Use codex-bridge. [[mock:host]]"
 INNER_PROMPT = "Say hello. [[mock:hello]]"
 JsonDict = dict[str, Any]

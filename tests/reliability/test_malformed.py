@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codex_bridge.mcp_server import _tool_specs
+from codex_bridge.mcp import tool_specs
 from codex_bridge.policy import BridgePolicy
 from tests.support.figures import record
 from tests.support.paths import FAKE_CODEX
@@ -205,7 +205,7 @@ async def test_a_thousand_malformed_mcp_calls_are_all_answered(
         answer = big["structuredContent"]["final_message"]
         assert not big["isError"] and answer == ("echo: " + "p" * 10_000_000)[: 4 * 1024 * 1024]
         tools = await peer.call("tools/list")
-        assert len(tools["result"]["tools"]) == len(_tool_specs(BridgePolicy()))
+        assert len(tools["result"]["tools"]) == len(tool_specs(BridgePolicy()))
         alive = peer.alive
     record(
         "malformed MCP",

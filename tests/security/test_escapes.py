@@ -20,7 +20,7 @@ from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
 from codex_bridge.lsp.settings import editor_settings, normalise
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp import build_server
 from codex_bridge.policy import APPROVAL_RANK, SANDBOX_RANK, BridgePolicy
 from codex_bridge.service import (
     BridgeError,

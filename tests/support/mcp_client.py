@@ -12,7 +12,7 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult, TextContent
 
-from codex_bridge.mcp_server import ServeOptions, build_server
+from codex_bridge.mcp import ServeOptions, build_server
 from codex_bridge.service import BridgeService
 from tests.support.servers import MCP_PROTOCOL
 
@@ -78,9 +78,9 @@ class ProgressRecorder:
 
 
 def module_server(env: Mapping[str, str], cwd: Path) -> StdioServerParameters:
-    """``python -m codex_bridge.mcp_server`` (independent of the console script)."""
+    """``python -m codex_bridge.mcp`` (independent of the console script)."""
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "codex_bridge.mcp_server"], env=dict(env), cwd=cwd
+        command=sys.executable, args=["-m", "codex_bridge.mcp"], env=dict(env), cwd=cwd
     )
 
 

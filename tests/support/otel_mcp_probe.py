@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from codex_bridge.mcp_server import build_server
+from codex_bridge.mcp import build_server
 from codex_bridge.policy import BridgePolicy
 from codex_bridge.service import BridgeService
 

@@ -17,7 +17,7 @@ TAG_ENV = "MCP_SERVER_TEST_TAG"
 """Set to a unique value per test: every process the test starts (server, codex, codex's
 children) inherits it, which is how leftovers are found."""
 
-_MCP_SERVER_MARKERS = ("codex_bridge.mcp_server", "codex-bridge")
+_MCP_SERVER_MARKERS = ("codex_bridge.mcp", "codex-bridge")
 
 Finder = Callable[[], Sequence[psutil.Process]]
 

@@ -125,9 +125,9 @@ class RawPeer:
 
 
 class RawMcp(RawPeer):
-    """``python -m codex_bridge.mcp_server``: one JSON message per line."""
+    """``python -m codex_bridge.mcp``: one JSON message per line."""
 
-    module = "codex_bridge.mcp_server"
+    module = "codex_bridge.mcp"
 
     async def _initialize(self) -> None:
         await self.call("initialize", _INITIALIZE)

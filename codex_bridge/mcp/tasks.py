@@ -24,17 +24,22 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
-from .changes import Change
-from .job_store import LOST_MESSAGE
-from .service import BridgeError, BridgeService, JobInfo, parse_params
+from ..changes import Change
+from ..job_store import LOST_MESSAGE
+from ..policy import MAX_WAIT_SECONDS
+from ..service import BridgeError, BridgeService, JobInfo
+from .refusals import request_error
+from .results import outcome_result
+from .tooling import BridgeTool
+from .tools import TURN_TOOLS
 
 __all__ = ["RELATED_TASK_KEY", "TASK_CAPABILITY", "TASK_TOOLS", "Tasks"]
 
 logger = logging.getLogger("codex_bridge.mcp")
 
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
-TASK_TOOLS = {"codex_run": "run", "codex_resume": "resume", "codex_fork": "fork"}
-"""The tools that accept task-augmented calls, and the job kind each starts."""
+TASK_TOOLS = tuple(TURN_TOOLS)
+"""The tools that accept task-augmented calls: each starts a job of its operation."""
 TASK_CAPABILITY = types.ServerTasksCapability(
     list=types.TasksListCapability(),
     cancel=types.TasksCancelCapability(),
@@ -51,7 +56,6 @@ _STATUS: dict[str, types.TaskStatus] = {
     "cancelled": "cancelled",
     "lost": "failed",
 }
-_WAIT_SLICE = 3600.0
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -62,10 +66,9 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 class Tasks:
     """Tasks over one service's jobs, for every connection of one MCP server."""
 
-    def __init__(self, service: BridgeService, render: Any, normalise: Any) -> None:
+    def __init__(self, service: BridgeService, tools: Mapping[str, BridgeTool[Any, Any]]) -> None:
         self._service = service
-        self._render = render  # RunOutcome → CallToolResult (the tools' own rendering)
-        self._normalise = normalise  # (tool name, arguments) → arguments
+        self._tools = tools  # a task's arguments are parsed as its tool's
         self._ttl: dict[str, int | None] = {}
         self._owners: dict[str, ServerSession] = {}
         self._last_status: dict[str, str] = {}
@@ -91,8 +94,8 @@ class Tasks:
     def _job(self, task_id: str) -> JobInfo:
         try:
             return self._service.job_status(task_id)
-        except BridgeError:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"no task {task_id!r}") from None
+        except BridgeError as exc:
+            raise request_error(exc, message=f"no task {task_id!r}") from None
 
     # ----------------------------------------------------------------- tools/call + task
     async def middleware(
@@ -111,25 +114,17 @@ class Tasks:
     async def _create(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> dict[str, Any]:
-        from .mcp_server import _JOB_PARAMS
-
-        kind = TASK_TOOLS.get(params.name)
-        if kind is None:
+        if params.name not in TASK_TOOLS:
             raise MCPError(
                 code=types.INVALID_PARAMS,
                 message=f"tool {params.name!r} does not run as a task; these do: "
                 + ", ".join(TASK_TOOLS),
             )
         try:
-            arguments = self._normalise(params.name, params.arguments)
-            job = parse_params(_JOB_PARAMS[kind], arguments)
+            job = self._tools[params.name].parse(params.arguments)
             info = self._service.start_job(job)
         except BridgeError as exc:
-            raise MCPError(
-                code=types.INVALID_PARAMS,
-                message=exc.message,
-                data={"code": exc.code, "field": exc.field},
-            ) from None
+            raise request_error(exc, data={"code": exc.code, "field": exc.field}) from None
         assert params.task is not None
         self._ttl[info.job_id] = params.task.ttl
         self._owners[info.job_id] = ctx.session
@@ -147,9 +142,9 @@ class Tasks:
     ) -> dict[str, Any]:
         info = self._job(params.task_id)
         while _STATUS[info.state] == "working":  # tasks/result blocks until the task ends
-            info = await self._service.wait_job(params.task_id, _WAIT_SLICE)
+            info = await self._service.wait_job(params.task_id, MAX_WAIT_SECONDS)
         if info.outcome is not None:
-            result: types.CallToolResult = self._render(info.outcome)
+            result = outcome_result(info.outcome)
         else:
             text = info.error or (LOST_MESSAGE if info.state == "lost" else f"task {info.state}")
             result = types.CallToolResult(

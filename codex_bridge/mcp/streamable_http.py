@@ -36,9 +36,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .mcp_server import ServeOptions, _startup_check, build_server
-from .policy import BridgePolicy, PolicyError
-from .service import BridgeService
+from ..launch import ServeOptions
+from ..policy import BridgePolicy, PolicyError
+from ..service import BridgeService
+from .server import build_server, startup_check
 
 __all__ = ["BearerToken", "load_token", "parse_bind", "security_settings", "serve_http"]
 
@@ -186,7 +187,7 @@ def serve_http(policy: BridgePolicy, options: ServeOptions) -> None:
         sock = _listening_socket(host, port)
         bound_port = sock.getsockname()[1]
         service = BridgeService(policy)
-        _startup_check(service)
+        startup_check(service)
         server = build_server(service, options)
         if created:
             server.lifespan = _removing(token_path, server.lifespan)

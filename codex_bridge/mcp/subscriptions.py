@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
@@ -28,21 +27,13 @@ from mcp.server.subscriptions import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .changes import Change
-from .service import BridgeService
+from ..changes import Change
+from ..service import BridgeService
+from .resources import SESSIONS_URI, job_uri, session_uri
 
-__all__ = ["JOB_URI_PREFIX", "JOB_URI_TEMPLATE", "BridgeServer", "Subscriptions", "job_uri"]
+__all__ = ["BridgeServer", "Subscriptions"]
 
 logger = logging.getLogger("codex_bridge.mcp")
-
-JOB_URI_PREFIX = "codex://jobs/"
-JOB_URI_TEMPLATE = "codex://jobs/{id}"
-_SESSIONS_URI = "codex://sessions"
-_SESSION_URI_PREFIX = _SESSIONS_URI + "/"
-
-
-def job_uri(job_id: str) -> str:
-    return JOB_URI_PREFIX + quote(job_id, safe="")
 
 
 class Subscriptions:
@@ -62,8 +53,8 @@ class Subscriptions:
         if change.kind == "job" and change.key:
             events.append(ResourceUpdated(uri=job_uri(change.key)))
         elif change.kind == "session" and change.key:
-            events.append(ResourceUpdated(uri=_SESSION_URI_PREFIX + quote(change.key, safe="")))
-            events.append(ResourceUpdated(uri=_SESSIONS_URI))
+            events.append(ResourceUpdated(uri=session_uri(change.key)))
+            events.append(ResourceUpdated(uri=SESSIONS_URI))
         elif change.kind == "sessions":
             events.append(ResourcesListChanged())
         for event in events:
@@ -123,7 +114,7 @@ class Subscriptions:
 
 class BridgeServer(Server[BridgeService]):
     """The SDK's server, declaring what the bridge adds: resource list changes (2025-11-25)
-    and, with :mod:`codex_bridge.mcp_tasks`, the ``tasks`` capability."""
+    and, with :mod:`codex_bridge.mcp.tasks`, the ``tasks`` capability."""
 
     tasks_capability: types.ServerTasksCapability | None = None
 

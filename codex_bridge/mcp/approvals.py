@@ -28,7 +28,7 @@ from codex_local_sdk import (
     ApprovalUnavailable,
 )
 
-from .progress import APPROVAL_ACTIONS, APPROVAL_LABELS, describe_approval
+from ..progress import APPROVAL_ACTIONS, APPROVAL_LABELS, describe_approval
 
 __all__ = [
     "CLIENT_GONE",
