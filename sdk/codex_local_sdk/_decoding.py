@@ -31,7 +31,20 @@ from .events import (
     _utf8_size,
 )
 
-__all__ = ["bound_texts", "decode_event", "truncate_agent_message", "truncate_command_output"]
+__all__ = [
+    "Keep",
+    "bound_texts",
+    "cut_json_string",
+    "decode_event",
+    "head_of",
+    "json_text",
+    "tail_of",
+    "truncate_agent_message",
+    "truncate_command_output",
+]
+
+Keep = Literal["head", "tail"]
+"""Which end of a text is kept: an agent message keeps its head, a command output its tail."""
 
 _ITEM_EVENTS: dict[str, type[ItemStarted | ItemUpdated | ItemCompleted]] = {
     "item.started": ItemStarted,
@@ -114,19 +127,10 @@ def truncate_command_output(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
     item = getattr(event, "item", None)
     if not isinstance(item, CommandExecutionItem):
         return event
-    output = item.aggregated_output
-    if len(output) <= max_bytes // 4:
+    cut = tail_of(item.aggregated_output, max_bytes)
+    if cut is None:
         return event
-    size = _utf8_size(output)
-    if size <= max_bytes:
-        return event
-    # The last max_bytes characters hold at least max_bytes bytes: only they are encoded.
-    tail = output[-max_bytes:].encode("utf-8", "surrogatepass") if max_bytes else b""
-    cut = len(tail) - max_bytes
-    while cut < len(tail) and 0x80 <= tail[cut] <= 0xBF:  # not inside a UTF-8 character
-        cut += 1
-    kept = tail[cut:].decode("utf-8", "replace")
-    dropped = size - (len(tail) - cut)
+    kept, dropped = cut
     new_item = msgspec.structs.replace(
         item, aggregated_output=kept, output_truncated_bytes=item.output_truncated_bytes + dropped
     )
@@ -138,23 +142,44 @@ def truncate_agent_message(event: ThreadEvent, max_bytes: int) -> ThreadEvent:
     item = getattr(event, "item", None)
     if not isinstance(item, AgentMessageItem):
         return event
-    text = item.text
-    if len(text) <= max_bytes // 4:
+    cut = head_of(item.text, max_bytes)
+    if cut is None:
         return event
+    kept, dropped = cut
+    new_item = msgspec.structs.replace(
+        item, text=kept, text_truncated_bytes=item.text_truncated_bytes + dropped
+    )
+    return msgspec.structs.replace(event, item=new_item)
+
+
+def tail_of(text: str, max_bytes: int) -> tuple[str, int] | None:
+    """``text``'s last ``max_bytes`` bytes (UTF-8) and the size of the rest; None: it fits."""
+    if len(text) <= max_bytes // 4:
+        return None
     size = _utf8_size(text)
     if size <= max_bytes:
-        return event
+        return None
+    # The last max_bytes characters hold at least max_bytes bytes: only they are encoded.
+    tail = text[-max_bytes:].encode("utf-8", "surrogatepass") if max_bytes else b""
+    cut = len(tail) - max_bytes
+    while cut < len(tail) and 0x80 <= tail[cut] <= 0xBF:  # not inside a UTF-8 character
+        cut += 1
+    return tail[cut:].decode("utf-8", "replace"), size - (len(tail) - cut)
+
+
+def head_of(text: str, max_bytes: int) -> tuple[str, int] | None:
+    """``text``'s first ``max_bytes`` bytes (UTF-8) and the size of the rest; None: it fits."""
+    if len(text) <= max_bytes // 4:
+        return None
+    size = _utf8_size(text)
+    if size <= max_bytes:
+        return None
     # The first max_bytes characters hold at least max_bytes bytes: only they are encoded.
     head = text[:max_bytes].encode("utf-8", "surrogatepass")
     cut = max_bytes
     while 0 < cut < len(head) and 0x80 <= head[cut] <= 0xBF:  # not inside a character
         cut -= 1
-    new_item = msgspec.structs.replace(
-        item,
-        text=head[:cut].decode("utf-8", "replace"),
-        text_truncated_bytes=item.text_truncated_bytes + size - cut,
-    )
-    return msgspec.structs.replace(event, item=new_item)
+    return head[:cut].decode("utf-8", "replace"), size - cut
 
 
 def bound_texts(
@@ -198,6 +223,12 @@ _SAFE_CUT_SEARCH = 64 * 1024
 _MAX_BACKSLASH_RUN = 64
 _BACKSLASH = ord("\\")
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
+_SIZE_SLICE = 1 << 20
+_ANY_ESCAPE = re.compile(rb"\\")
+# Where a JSON string body can be cut without splitting an escape or a UTF-8 character: at
+# the first backslash of a run (an escape starts there; not the low half of a surrogate
+# pair), or after six bytes free of backslashes (no escape spans that), before a first byte.
+_SLICE_END = re.compile(rb"(?<!\\)(?=\\(?!u[dD][c-fC-F]))|(?<=[^\\]{6})(?![\x80-\xbf])", re.S)
 
 
 def _empty_json_string() -> msgspec.Raw:
@@ -236,7 +267,7 @@ def _decode_huge_item(
         return None
     item = lean.item
     if item.type == "command_execution" and max_output is not None:
-        cut = _json_body_cut(item.aggregated_output, max_output, keep="tail")
+        cut = cut_json_string(item.aggregated_output, max_output, keep="tail")
         if cut is None:
             return None
         kept, dropped = cut
@@ -251,7 +282,7 @@ def _decode_huge_item(
             )
         )
     if item.type == "agent_message" and max_message is not None:
-        cut = _json_body_cut(item.text, max_message, keep="head")
+        cut = cut_json_string(item.text, max_message, keep="head")
         if cut is None:
             return None
         kept, dropped = cut
@@ -259,39 +290,86 @@ def _decode_huge_item(
     return None
 
 
-def _json_body_cut(
-    raw_string: msgspec.Raw, max_bytes: int, *, keep: Literal["head", "tail"]
+def json_text(raw: msgspec.Raw, max_bytes: int | None, *, keep: Keep) -> tuple[str, int]:
+    """The text of a JSON string value (``null``: empty) within ``max_bytes`` bytes of UTF-8
+    from its ``keep`` end, and the UTF-8 size of the part dropped. Cut before it is decoded
+    when it can be (see :func:`cut_json_string`). Raises ``msgspec.DecodeError`` (or
+    ``ValidationError``) for anything but a string or null."""
+    if max_bytes is not None:
+        cut = cut_json_string(raw, max_bytes, keep=keep)
+        if cut is not None:
+            return cut
+    text = msgspec.json.decode(raw, type=str | None) or ""
+    if max_bytes is not None:
+        cut = head_of(text, max_bytes) if keep == "head" else tail_of(text, max_bytes)
+        if cut is not None:
+            return cut
+    return text, 0
+
+
+def cut_json_string(
+    raw_string: msgspec.Raw, max_bytes: int, *, keep: Keep
 ) -> tuple[str, int] | None:
     """The text kept of a JSON string (at most ``max_bytes`` bytes of UTF-8, from its
-    ``keep`` end) and the UTF-8 size of the part dropped; None when it cannot be cut."""
+    ``keep`` end, as much as fits: as :func:`head_of` / :func:`tail_of` keep of the decoded
+    text) and the UTF-8 size of the part dropped; None when it cannot be cut."""
     raw = memoryview(raw_string)
     if len(raw) < 2 or raw[0] != ord('"') or len(raw) <= max_bytes + 2:
         return None
     body = raw[1:-1]
-    if keep == "tail":
-        cut = len(body) - max_bytes
-        limit = min(len(body), cut + _SAFE_CUT_SEARCH)
-        while cut < limit and not _safe_cut(body, cut):
-            cut += 1
-        if cut >= limit:
-            return None  # no safe place to cut (backslashes only): decode it whole
-        kept_body, dropped_body = body[cut:], body[:cut]
-    else:
-        cut = max_bytes
-        limit = max(0, cut - _SAFE_CUT_SEARCH)
-        while cut > limit and not _safe_cut(body, cut):
-            cut -= 1
-        if cut <= limit:
-            return None
-        kept_body, dropped_body = body[:cut], body[cut:]
+    # A byte of JSON stands for at most one byte of text: keeping max_bytes of JSON keeps at
+    # most max_bytes of text. Escapes leave room, filled from the part dropped step by step.
+    forward = 1 if keep == "tail" else -1  # the direction in which the kept part shrinks
+    cut = _find_safe_cut(body, len(body) - max_bytes if keep == "tail" else max_bytes, forward)
+    if cut is None:
+        return None  # no safe place to cut (backslashes only): decode it whole
+    size = _json_body_utf8_size(body[cut:] if keep == "tail" else body[:cut])
+    while size < max_bytes:
+        room = max_bytes - size
+        # Room bytes of JSON more hold at most room bytes of text; if no safe cut lies
+        # within them, the next safe cut may still fit (a 2-byte escape for 1 byte).
+        step = _find_safe_cut(body, cut - forward * room, forward, stop=cut)
+        if step is None:
+            step = _find_safe_cut(body, cut - forward * (room + 1), -forward)
+        if step is None or step == cut:
+            break
+        piece = body[step:cut] if keep == "tail" else body[cut:step]
+        added = _json_body_utf8_size(piece)
+        if size + added > max_bytes:
+            break
+        size, cut = size + added, step
+    kept_body, dropped_body = (
+        (body[cut:], body[:cut]) if keep == "tail" else (body[:cut], body[cut:])
+    )
     try:
-        kept = msgspec.json.decode(b'"' + bytes(kept_body) + b'"', type=str)
-    except msgspec.DecodeError:
+        kept = _decode_json_body(kept_body)
+    except (msgspec.DecodeError, UnicodeError):
         return None
     dropped = _json_body_utf8_size(dropped_body)
     if _utf8_size(kept) + dropped <= max_bytes:
         return None  # escapes made the JSON long, but the text fits
     return kept, dropped
+
+
+def _decode_json_body(body: memoryview) -> str:
+    """The text of a JSON string body (one copy of it, quoted, is decoded)."""
+    quoted = bytearray(len(body) + 2)
+    quoted[0] = quoted[-1] = ord('"')
+    quoted[1:-1] = body
+    return msgspec.json.decode(quoted, type=str)
+
+
+def _find_safe_cut(body: memoryview, at: int, step: int, stop: int | None = None) -> int | None:
+    """The first safe cut from ``at`` on in direction ``step`` (+1/-1), before ``stop`` and
+    within ``_SAFE_CUT_SEARCH`` bytes; both ends of the body are safe."""
+    at = min(max(at, 0), len(body))
+    for _ in range(_SAFE_CUT_SEARCH):
+        if at == stop or at < 0 or at > len(body):
+            return None
+        if at in (0, len(body)) or _safe_cut(body, at):
+            return at
+        at += step
+    return None
 
 
 def _safe_cut(body: memoryview, cut: int) -> bool:
@@ -326,8 +404,9 @@ def _utf8_size_of_escape(point: int) -> int:
     return 3
 
 
-def _json_body_utf8_size(body: memoryview) -> int:
-    """The size in UTF-8 of the text a JSON string body (between its quotes) stands for."""
+def _escaped_utf8_size(body: memoryview) -> int:
+    """The UTF-8 size of a JSON string body, escape by escape (slow: for bodies msgspec
+    refuses only)."""
     size = len(body)
     for match in _ESCAPE.finditer(body):
         code = match.group(1)
@@ -336,4 +415,30 @@ def _json_body_utf8_size(body: memoryview) -> int:
         else:
             point = int(code, 16)
             size -= 6 - _utf8_size_of_escape(point)
+    return size
+
+
+def _json_body_utf8_size(body: memoryview) -> int:
+    """The size in UTF-8 of the text a JSON string body (between its quotes) stands for.
+
+    Decoded by msgspec a slice at a time (bounded memory, C speed: a body made of escapes
+    would take seconds escape by escape); slices end where no escape or character spans."""
+    size, start = 0, 0
+    while start < len(body):
+        end = start + _SIZE_SLICE
+        if end >= len(body):
+            end = len(body)
+        else:
+            boundary = _SLICE_END.search(body, end)
+            end = boundary.start() if boundary is not None else len(body)
+        piece = body[start:end]
+        if _ANY_ESCAPE.search(piece) is None:
+            size += len(piece)  # no escape: the JSON bytes are the text's UTF-8
+            start = end
+            continue
+        try:
+            size += _utf8_size(_decode_json_body(piece))
+        except (msgspec.DecodeError, UnicodeError):  # lone surrogates, say
+            size += _escaped_utf8_size(piece)
+        start = end
     return size

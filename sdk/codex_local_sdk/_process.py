@@ -241,6 +241,7 @@ class CodexProcess:
                 if not _blank(pending):
                     line, pending = pending, bytearray()
                     yield line
+                    del line  # not kept while the next line is read: two huge lines in a row
                 else:
                     pending.clear()
             pending += chunk[start:]

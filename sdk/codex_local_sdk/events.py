@@ -257,6 +257,9 @@ class AgentMessageDelta(_Event, tag="item.agent_message.delta", frozen=True, kw_
 
     item_id: str = ""
     delta: str = ""
+    """The new text; only its beginning when ``delta_truncated_bytes`` is not 0."""
+    delta_truncated_bytes: int = 0
+    """How many bytes (UTF-8) of a delta longer than ``max_message_bytes`` were dropped."""
 
 
 class CommandOutputDelta(_Event, tag="item.command_output.delta", frozen=True, kw_only=True):
@@ -265,6 +268,10 @@ class CommandOutputDelta(_Event, tag="item.command_output.delta", frozen=True, k
 
     item_id: str = ""
     delta: str = ""
+    """The new output; only its tail when ``delta_truncated_bytes`` is not 0."""
+    delta_truncated_bytes: int = 0
+    """How many bytes (UTF-8) of a delta longer than ``max_command_output_bytes`` were
+    dropped."""
 
 
 class ApprovalDecided(_Event, tag="approval.decided", frozen=True, kw_only=True):

@@ -5,7 +5,9 @@ The peak is Linux's VmHWM, reset just before the run (``/proc/self/clear_refs``)
 would also count the parent's memory before exec (a pytest process, say).
 
 ``memory_probe MODE BYTES``: MODE is ``run`` / ``stream`` (a flood of command events),
-``huge_output`` (one command output line of BYTES) or ``huge_message`` (one agent message).
+``huge_output`` (one command output line of BYTES) or ``huge_message`` (one agent message);
+``app_huge_output`` / ``app_huge_message``: the same on the app-server transport (a fake
+app-server that sends the message whole in item/started, item/completed and turn/completed).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from codex_local_sdk import AgentMessageItem, CodexExecRequest, CodexLocalClient
+from codex_local_sdk import AgentMessageItem, AppServerTransport, CodexExecRequest, CodexLocalClient
 from codex_local_sdk.testing import fake_codex_executable
+from tests.support import fake_app_server
 
 FAKE_CODEX = fake_codex_executable()
 PROMPTS = {
@@ -27,6 +30,8 @@ PROMPTS = {
     "stream": "[[fake:flood={size}]] go",
     "huge_output": "[[fake:huge_output={size}]] go",
     "huge_message": "[[fake:huge={size}]] go",
+    "app_huge_output": "output={size}",
+    "app_huge_message": "message={size}",
 }
 
 
@@ -51,9 +56,17 @@ def main(mode: str, size: int) -> None:
     home = tempfile.mkdtemp(prefix="codex-memory-")
     os.environ.update(CODEX_HOME=home, FAKE_CODEX_STATE_DIR=home)
     os.environ.pop("FAKE_CODEX_MODE", None)
-    client = CodexLocalClient(codex_bin=str(FAKE_CODEX), check_version=False, timeout_seconds=600)
+    if mode.startswith("app_"):
+        transport = AppServerTransport(fake_app_server.executable(Path(home)))
+        client = CodexLocalClient(transport=transport, timeout_seconds=600)
+        warm_up = "warm up"
+    else:
+        client = CodexLocalClient(
+            codex_bin=str(FAKE_CODEX), check_version=False, timeout_seconds=600
+        )
+        warm_up = "[[fake:shell]] warm up"
     try:
-        warm = client.run(CodexExecRequest(prompt="[[fake:shell]] warm up"))  # loop, imports
+        warm = client.run(CodexExecRequest(prompt=warm_up))  # loop, imports, the server
         assert warm.ok
         del warm
         gc.collect()

@@ -35,22 +35,31 @@ def probe(mode: str, size: int) -> dict[str, Any]:
     return report
 
 
+def cost(report: dict[str, Any]) -> float:
+    """The peak RSS rise of one huge line, in multiples of its size."""
+    return float(report["rise_mb"]) * 1024 * 1024 / HUGE
+
+
 def test_memory_stays_bounded() -> None:
     run, stream = probe("run", FLOOD), probe("stream", FLOOD)
     output_line, message_line = probe("huge_output", HUGE), probe("huge_message", HUGE)
-    output_cost = output_line["rise_mb"] * 1024 * 1024 / HUGE
-    message_cost = message_line["rise_mb"] * 1024 * 1024 / HUGE
+    app_output, app_message = probe("app_huge_output", HUGE), probe("app_huge_message", HUGE)
     record(
         "memory",
         f"{run['rise_mb']:.0f} MB (run) / {stream['rise_mb']:.0f} MB (stream) peak RSS rise "
-        f"for 200 MB of events; one 50 MB line costs {output_cost:.2f}x its size (command "
-        f"output, its tail kept) / {message_cost:.2f}x (agent message, its first 4 MiB kept)",
+        f"for 200 MB of events; one 50 MB line costs {cost(output_line):.2f}x its size "
+        f"(command output, its tail kept) / {cost(message_line):.2f}x (agent message, its "
+        f"first 4 MiB kept); on the app-server {cost(app_output):.2f}x / "
+        f"{cost(app_message):.2f}x (the message whole in item/started, item/completed and "
+        "turn/completed)",
     )
     for flood in (run, stream):
         assert flood["events"] > 4000 and flood["kept_events"] == 1000
         assert flood["rise_mb"] <= 50
-    assert output_line["truncated"] > HUGE * 0.99  # the tail only was kept...
-    assert output_cost <= 1.5  # ...and the whole output never built
-    assert message_line["final_message_length"] == MESSAGE_KEPT  # the head only was kept...
-    assert message_line["message_truncated"] == HUGE - MESSAGE_KEPT
-    assert message_cost <= 1.5  # ...and the whole message never built
+    for output in (output_line, app_output):
+        assert output["truncated"] > HUGE * 0.99  # the tail only was kept...
+        assert cost(output) <= 1.5  # ...and the whole output never built
+    for message in (message_line, app_message):
+        assert message["message_truncated"] == HUGE - MESSAGE_KEPT  # the head only was kept...
+        assert cost(message) <= 1.5  # ...and the whole message never built
+    assert message_line["final_message_length"] == MESSAGE_KEPT  # digits: a byte each

@@ -3,7 +3,9 @@ of their thread, the server's approval requests answered, and a turn's clock.
 
 A reader task owns the server's stdout: responses resolve their caller's future,
 notifications go to the :class:`Channel` of their thread, approval requests are answered in
-tasks of their own (a person may take minutes; other turns go on).
+tasks of their own (a person may take minutes; other turns go on). The reader only peeks at
+a huge notification (method and thread): the turn it belongs to decodes it under its own
+limits, cutting its texts before they are built, so the reader soon serves the other turns.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from .._redaction import scrub_bytes, secret_needles
 from ..approvals import ApprovalDecision, ApprovalRequest, ApprovalScope, ApprovalUnavailable
 from ..events import ApprovalDecided
 from ..transport import TurnExit, TurnLimits
-from .protocol import TurnTranslator, approval_reply, approval_request
+from .protocol import (
+    HUGE_LINE_BYTES,
+    Notification,
+    TurnTranslator,
+    approval_reply,
+    approval_request,
+    peek_notification,
+)
 
 __all__ = [
     "Channel",
@@ -70,10 +79,10 @@ class RpcError(Exception):
 class Channel:
     """One turn's view of a shared server: its notifications, in order, and its approvals."""
 
-    def __init__(self, scope: ApprovalScope) -> None:
-        self.translator = TurnTranslator()
+    def __init__(self, scope: ApprovalScope, limits: TurnLimits | None = None) -> None:
+        self.translator = TurnTranslator.for_limits(limits or TurnLimits())
         self.scope = scope
-        self.messages: asyncio.Queue[JsonObject | ApprovalDecided | None] = asyncio.Queue()
+        self.messages: asyncio.Queue[Notification | ApprovalDecided | None] = asyncio.Queue()
         self.last_heard = time.monotonic()
         self.waiting_for_person = 0
         self.approvals: set[asyncio.Task[None]] = set()
@@ -129,13 +138,8 @@ class Server:
             needles = secret_needles(self.invocation.env)  # keys are scrubbed from all it says
             async for line in self.process.lines():
                 self.last_activity = time.monotonic()
-                try:
-                    message = _decoder.decode(scrub_bytes(line, needles))
-                except (msgspec.DecodeError, RecursionError, UnicodeError):
-                    logger.debug("app-server wrote a non-JSON line: %.200r", line)
-                    continue
-                if isinstance(message, dict):
-                    self._dispatch(message)
+                self._handle(scrub_bytes(line, needles))
+                del line  # a huge line is not kept while the next one is read
         except ServerGone:
             pass
         except Exception:  # pragma: no cover - a reader bug must not hang the turns
@@ -147,6 +151,30 @@ class Server:
                     future.set_exception(ServerGone())
             for channel in self.channels.values():
                 channel.messages.put_nowait(None)
+
+    def _handle(self, line: bytearray) -> None:
+        if len(line) > HUGE_LINE_BYTES and self._route_huge(line):
+            return
+        try:
+            message = _decoder.decode(line)
+        except (msgspec.DecodeError, RecursionError, UnicodeError):
+            logger.debug("app-server wrote a non-JSON line: %.200r", line)
+            return
+        if isinstance(message, dict):
+            self._dispatch(message)
+
+    def _route_huge(self, line: bytearray) -> bool:
+        """Hand a huge notification undecoded to the turn of its thread (which cuts its
+        texts to its own limits); False: not a notification, decode it whole."""
+        envelope = peek_notification(line)
+        if envelope is None or not envelope.is_notification:
+            return False
+        thread_id = envelope.thread_id
+        channel = self.channels.get(thread_id) if thread_id is not None else None
+        if channel is not None:  # no turn of ours: dropped unread, as when decoded
+            channel.heard()
+            channel.messages.put_nowait(line)
+        return True
 
     def _dispatch(self, message: JsonObject) -> None:
         method = message.get("method")
@@ -316,3 +344,4 @@ async def drain_until_done(channel: Channel, timeout: float) -> None:
             raise ServerGone()
         if not isinstance(message, ApprovalDecided):
             state.translate(message)
+        del message  # a huge line is not kept while the next one is read

@@ -3,7 +3,9 @@
 * :func:`plan_turn`: a :class:`TurnSpec` as the ``thread/start|resume|fork`` and ``turn/start``
   parameters (what the protocol cannot express is refused up front).
 * :class:`TurnTranslator`: one turn's notifications as exec-mode events (the same events
-  ``codex exec --json`` prints), plus live deltas.
+  ``codex exec --json`` prints), plus live deltas; texts bounded like exec's. A huge line
+  (:func:`peek_notification` routes it undecoded) is decoded lean: an agent message's head
+  or a command output's tail is cut from the JSON before the text is ever built whole.
 * :func:`approval_request` / :func:`approval_reply`: a server request asking for approval as an
   :class:`ApprovalRequest`, and a decision as the reply codex expects.
 
@@ -15,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
+from .._decoding import Keep, bound_texts, head_of, json_text, tail_of
 from .._invocation import check_turn, option_overrides
 from ..approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
 from ..events import (
@@ -45,20 +48,30 @@ from ..events import (
 )
 from ..exceptions import CodexUsageError
 from ..models import CodexExecRequest, SandboxMode
-from ..transport import TurnSpec
+from ..transport import TurnLimits, TurnSpec
 
 __all__ = [
     "APPROVAL_METHODS",
+    "HUGE_LINE_BYTES",
+    "Envelope",
+    "Notification",
     "TurnPlan",
     "TurnTranslator",
     "approval_reply",
     "approval_request",
     "convert_item",
+    "peek_notification",
     "plan_turn",
     "usage_from",
 ]
 
 JsonObject = dict[str, Any]
+Notification = JsonObject | bytearray
+"""A notification for a turn: decoded, or a huge line still undecoded (see
+:meth:`TurnTranslator.translate`)."""
+
+HUGE_LINE_BYTES = 64 * 1024
+"""Longer lines are routed undecoded and decoded lean by the turn they belong to."""
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 # Approval policies the protocol takes as ``approvalPolicy``; others go through ``config``.
@@ -172,35 +185,63 @@ def user_input(text: str, images: tuple[str, ...] | list[str] = ()) -> list[Json
 
 
 class TurnTranslator:
-    """Maps one turn's notifications to exec-mode events (plus live deltas)."""
+    """Maps one turn's notifications to exec-mode events (plus live deltas).
 
-    def __init__(self, *, deltas: bool = True) -> None:
+    Texts are bounded as ``codex exec`` bounds them (:func:`~codex_local_sdk._decoding.
+    decode_event`): an agent message keeps its first ``max_message_bytes``, a command output
+    its last ``max_command_output_bytes``, a delta as much as the limit of its kind; the
+    ``*_truncated_bytes`` fields tell what was dropped."""
+
+    def __init__(
+        self,
+        *,
+        deltas: bool = True,
+        max_message_bytes: int | None = None,
+        max_command_output_bytes: int | None = None,
+    ) -> None:
         self.thread_id: str | None = None
         self.turn_id: str | None = None
         self.usage: Usage | None = None
         self.done = False
         self.completed = False
         self._deltas = deltas
+        self._max_message = max_message_bytes
+        self._max_output = max_command_output_bytes
         self._items: dict[str, ThreadItem] = {}  # started, not yet completed (for approvals)
+
+    @classmethod
+    def for_limits(cls, limits: TurnLimits) -> TurnTranslator:
+        return cls(
+            max_message_bytes=limits.max_message_bytes,
+            max_command_output_bytes=limits.max_command_output_bytes,
+        )
 
     def item(self, item_id: str | None) -> ThreadItem | None:
         """A started item of this turn (an approval request names its item)."""
         return None if item_id is None else self._items.get(item_id)
 
-    def translate(self, message: JsonObject) -> list[ThreadEvent]:
+    def translate(self, message: Notification) -> list[ThreadEvent]:
+        """The events of one notification (a decoded object, or a huge line undecoded)."""
+        if not isinstance(message, dict):
+            return self._translate_huge(message)
         method = message.get("method")
         params = message.get("params")
         if not isinstance(params, dict) or params.get("threadId") != self.thread_id:
             return []  # another thread's, or server-wide (rate limits, config warnings)
         if method == "turn/started":
             return [TurnStarted()]
-        if method in ("item/started", "item/completed"):
-            return self._item_event(method, params.get("item"))
-        if method in ("item/agentMessage/delta", "item/commandExecution/outputDelta"):
-            if not self._deltas or not isinstance(params.get("delta"), str):
+        if method in _ITEM_METHODS:
+            item = params.get("item")
+            converted = convert_item(item) if isinstance(item, dict) else None
+            return self._item_event(str(method), converted)
+        if method in _DELTA_METHODS:
+            delta = params.get("delta")
+            if not self._deltas or not isinstance(delta, str):
                 return []
-            kind = AgentMessageDelta if method == "item/agentMessage/delta" else CommandOutputDelta
-            return [kind(item_id=str(params.get("itemId", "")), delta=params["delta"])]
+            limit, keep = self._limit(_DELTA_METHODS[method])
+            cut = None if limit is None else (head_of if keep == "head" else tail_of)(delta, limit)
+            kept, dropped = cut if cut is not None else (delta, 0)
+            return [self._delta(str(method), params.get("itemId"), kept, dropped)]
         if method == "thread/tokenUsage/updated":
             self.usage = usage_from(params.get("tokenUsage"))
             return []
@@ -214,20 +255,87 @@ class TurnTranslator:
             return self._completed(params.get("turn"))
         return []
 
-    def _item_event(self, method: str, item: object) -> list[ThreadEvent]:
-        if not isinstance(item, dict):
+    def _limit(self, kind: str) -> tuple[int | None, Keep]:
+        if kind == "agentMessage":
+            return self._max_message, "head"
+        return self._max_output, "tail"
+
+    def _translate_huge(self, line: bytearray) -> list[ThreadEvent]:
+        """A huge line decoded lean: only the part of its text kept is ever built."""
+        try:
+            lean = _lean_decoder.decode(line)
+            params = lean.params
+            if params is None or params.thread_id != self.thread_id:
+                return []
+            method = lean.method
+            if method in _ITEM_METHODS and params.item is not None:
+                item = self._lean_item(params.item)
+                if not isinstance(item, _Whole):
+                    return self._item_event(str(method), item)
+            elif method in _DELTA_METHODS:
+                if not self._deltas or bytes(memoryview(params.delta)[:1]) != b'"':
+                    return []  # as when decoded: no delta without a string
+                limit, keep = self._limit(_DELTA_METHODS[method])
+                kept, dropped = json_text(params.delta, limit, keep=keep)
+                return [self._delta(method, params.item_id, kept, dropped)]
+            elif method == "turn/completed" and params.turn is not None:
+                turn = params.turn
+                return self._completed({"id": turn.id, "status": turn.status, "error": turn.error})
+            elif method not in _TRANSLATED_METHODS:
+                return []  # nothing of it is used: it is not even decoded
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
+            pass  # an unexpected shape: decode it whole
+        try:
+            message = _whole_decoder.decode(line)
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             return []
-        converted = convert_item(item)
-        if converted is None:
+        return self.translate(message) if isinstance(message, dict) else []
+
+    def _lean_item(self, item: _LeanItem) -> ThreadItem | _Whole | None:
+        """An agent message or command item from its lean form, its text cut; ``_WHOLE`` for
+        other item types (decoded whole)."""
+        if item.type in ("userMessage", "hookPrompt"):
+            return None  # not reported (a huge prompt's echo, say)
+        if item.type == "agentMessage":
+            text, dropped = json_text(item.text, self._max_message, keep="head")
+            return AgentMessageItem(id=item.id, text=text, text_truncated_bytes=dropped)
+        if item.type == "commandExecution":
+            output, dropped = json_text(item.aggregated_output, self._max_output, keep="tail")
+            return CommandExecutionItem(
+                id=item.id,
+                command=item.command or "",
+                aggregated_output=output,
+                exit_code=item.exit_code,
+                status=_snake(item.status),
+                output_truncated_bytes=dropped,
+            )
+        return _WHOLE
+
+    def _item_event(self, method: str, item: ThreadItem | None) -> list[ThreadEvent]:
+        if item is None:
             return []
+        event: ItemStarted | ItemCompleted
         if method == "item/completed":
-            self._items.pop(converted.id, None)
-            return [ItemCompleted(item=converted)]
-        self._items[converted.id] = converted
+            self._items.pop(item.id, None)
+            event = ItemCompleted(item=item)
+        else:
+            event = ItemStarted(item=item)
+        event = cast(
+            "ItemStarted | ItemCompleted",
+            bound_texts(event, self._max_output, self._max_message),
+        )
         # exec mode reports messages and reasoning once, when complete
-        if isinstance(converted, (AgentMessageItem, ReasoningItem)):
-            return []
-        return [ItemStarted(item=converted)]
+        if method == "item/completed":
+            return [event]
+        if isinstance(item, (AgentMessageItem, ReasoningItem)):
+            return []  # nor are they named by approval requests: not kept
+        self._items[item.id] = event.item
+        return [event]
+
+    @staticmethod
+    def _delta(method: str, item_id: object, text: str, dropped: int) -> ThreadEvent:
+        kind = AgentMessageDelta if _DELTA_METHODS[method] == "agentMessage" else CommandOutputDelta
+        return kind(item_id=str(item_id or ""), delta=text, delta_truncated_bytes=dropped)
 
     def _completed(self, turn: object) -> list[ThreadEvent]:
         if not isinstance(turn, dict) or turn.get("id") not in (self.turn_id, None):
@@ -242,6 +350,105 @@ class TurnTranslator:
         if not text:
             text = "the turn was interrupted" if status == "interrupted" else "turn failed"
         return [TurnFailed(error=TurnError(message=str(text)))]
+
+
+# --------------------------------------------------------------------------- huge lines
+# A 50 MB agent message or command output would be decoded whole (and again in item/started
+# and turn/completed's items) only to keep 4 MiB of it. The reader only peeks at a huge
+# line (its method, id, thread); the turn decodes it into these lean shapes, where the texts
+# stay undecoded (msgspec.Raw points into the line) until the part kept is cut out of them.
+
+_ITEM_METHODS = frozenset({"item/started", "item/completed"})
+_DELTA_METHODS = {
+    "item/agentMessage/delta": "agentMessage",
+    "item/commandExecution/outputDelta": "commandExecution",
+}
+_TRANSLATED_METHODS = frozenset(
+    {
+        "turn/started",
+        "thread/tokenUsage/updated",
+        "error",
+        "warning",
+        "turn/completed",
+        *_ITEM_METHODS,
+        *_DELTA_METHODS,
+    }
+)
+
+
+def _json_null() -> msgspec.Raw:
+    return msgspec.Raw(b"null")
+
+
+class _Whole:
+    """Marks a lean item that must be decoded whole."""
+
+
+_WHOLE = _Whole()
+
+
+class _LeanItem(msgspec.Struct, kw_only=True, rename="camel"):
+    type: str = ""
+    id: str = ""
+    text: msgspec.Raw = msgspec.field(default_factory=_json_null)
+    aggregated_output: msgspec.Raw = msgspec.field(default_factory=_json_null)
+    command: str | None = None
+    exit_code: int | None = None
+    status: str | None = None
+
+
+class _LeanTurn(msgspec.Struct, kw_only=True):
+    id: str | None = None
+    status: str | None = None
+    error: Any = None
+
+
+class _LeanParams(msgspec.Struct, kw_only=True, rename="camel"):
+    thread_id: str | None = None
+    item_id: str | None = None
+    item: _LeanItem | None = None
+    delta: msgspec.Raw = msgspec.field(default_factory=_json_null)
+    turn: _LeanTurn | None = None
+
+
+class _LeanNotification(msgspec.Struct, kw_only=True):
+    method: str | None = None
+    params: _LeanParams | None = None
+
+
+class _ThreadRef(msgspec.Struct, kw_only=True, rename="camel"):
+    thread_id: str | None = None
+
+
+class Envelope(msgspec.Struct, kw_only=True):
+    """What the reader needs to route a line: a request (``id`` set) or response
+    (``method`` None) is decoded whole; a notification goes to its thread's turn."""
+
+    method: str | None = None
+    id: Any = msgspec.UNSET
+    params: _ThreadRef | None = None
+
+    @property
+    def thread_id(self) -> str | None:
+        return None if self.params is None else self.params.thread_id
+
+    @property
+    def is_notification(self) -> bool:
+        return self.method is not None and self.id is msgspec.UNSET
+
+
+_envelope_decoder = msgspec.json.Decoder(Envelope)
+_lean_decoder = msgspec.json.Decoder(_LeanNotification)
+_whole_decoder = msgspec.json.Decoder()
+
+
+def peek_notification(line: bytearray) -> Envelope | None:
+    """A huge line's method, id and thread, read without building its texts; None: not a
+    JSON-RPC message of that shape (decode it whole)."""
+    try:
+        return _envelope_decoder.decode(line)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return None
 
 
 # --------------------------------------------------------------------------- approvals

@@ -341,7 +341,7 @@ class AppServerTransport:
     ) -> AsyncGenerator[TurnOutput, None]:
         mark = server.process.stderr_total
         argv = server.invocation.redacted_argv
-        channel = Channel(scope)
+        channel = Channel(scope, limits)
         clock.channel = channel
         state = channel.translator
         finished = False
@@ -375,6 +375,7 @@ class AppServerTransport:
                     yield message
                     continue
                 outputs = state.translate(message)
+                del message  # a huge line is not kept while the next one is read
                 finished = state.done
                 for output in outputs:
                     yield output
