@@ -27,7 +27,8 @@ from codex_local_sdk import (
     TurnFailed,
     decode_event,
 )
-from codex_local_sdk._app_server.protocol import TurnTranslator, approval_reply, approval_request
+from codex_local_sdk._app_server.approval_requests import approval_reply, approval_request
+from codex_local_sdk._app_server.protocol import TurnTranslator
 from codex_local_sdk.testing.mock_responses import (
     ESCALATED_COMMAND,
     ESCALATION_REASON,

@@ -4,8 +4,9 @@ Each scenario starts a real ``codex app-server`` offline against the mock model
 (``MockResponsesServer``), sends what :class:`~codex_local_sdk.AppServerTransport` sends
 (``initialize``, ``initialized``, then per turn the requests of
 :func:`~codex_local_sdk._app_server.protocol.plan_turn`), answers approval requests with the
-scenario's decision (:func:`~codex_local_sdk._app_server.protocol.approval_reply`) and writes
-every message, both directions, in order, one JSON object a line.
+scenario's decision
+(:func:`~codex_local_sdk._app_server.approval_requests.approval_reply`) and writes every
+message, both directions, in order, one JSON object a line.
 
     .venv/bin/python -m tests.support.record_app_server            # both builds
     .venv/bin/python -m tests.support.record_app_server --codex PATH --out DIR
@@ -30,7 +31,8 @@ from typing import Any
 import msgspec
 
 from codex_local_sdk import ApprovalDecision, CodexExecRequest
-from codex_local_sdk._app_server.protocol import APPROVAL_METHODS, approval_reply, plan_turn
+from codex_local_sdk._app_server.approval_requests import APPROVAL_METHODS, approval_reply
+from codex_local_sdk._app_server.protocol import plan_turn
 from codex_local_sdk.testing.mock_responses import MockResponsesServer
 from codex_local_sdk.testing.real_codex import (
     codex_binary,

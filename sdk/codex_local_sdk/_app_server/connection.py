@@ -26,14 +26,8 @@ from .._redaction import scrub_bytes, secret_needles
 from ..approvals import ApprovalDecision, ApprovalRequest, ApprovalScope, ApprovalUnavailable
 from ..events import ApprovalDecided
 from ..transport import TurnExit, TurnLimits
-from .protocol import (
-    HUGE_LINE_BYTES,
-    Notification,
-    TurnTranslator,
-    approval_reply,
-    approval_request,
-    peek_notification,
-)
+from .approval_requests import approval_reply, approval_request
+from .protocol import HUGE_LINE_BYTES, Notification, TurnTranslator, peek_notification
 
 __all__ = [
     "Channel",

@@ -6,8 +6,8 @@
   ``codex exec --json`` prints), plus live deltas; texts bounded like exec's. A huge line
   (:func:`peek_notification` routes it undecoded) is decoded lean: an agent message's head
   or a command output's tail is cut from the JSON before the text is ever built whole.
-* :func:`approval_request` / :func:`approval_reply`: a server request asking for approval as an
-  :class:`ApprovalRequest`, and a decision as the reply codex expects.
+* Approval requests are translated in :mod:`.approval_requests`, items and usage in
+  :mod:`.items`.
 
 Checked against codex 0.163 and 0.169; ``tests/data/app-server/`` holds recordings of both.
 """
@@ -16,25 +16,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any, cast
 
 import msgspec
 
 from .._decoding import Keep, bound_texts, head_of, json_text, tail_of
 from .._invocation import check_turn, option_overrides
-from ..approvals import ApprovalDecision, ApprovalKind, ApprovalRequest
 from ..events import (
     AgentMessageDelta,
     AgentMessageItem,
     CommandExecutionItem,
     CommandOutputDelta,
     ErrorEvent,
-    FileChange,
-    FileChangeItem,
     ItemCompleted,
     ItemStarted,
-    McpToolCallItem,
     ReasoningItem,
     ThreadEvent,
     ThreadItem,
@@ -42,27 +37,21 @@ from ..events import (
     TurnError,
     TurnFailed,
     TurnStarted,
-    UnknownItem,
     Usage,
-    WebSearchItem,
 )
 from ..exceptions import CodexUsageError
 from ..models import CodexExecRequest, SandboxMode
 from ..transport import TurnLimits, TurnSpec
+from .items import convert_item, snake_case, usage_from
 
 __all__ = [
-    "APPROVAL_METHODS",
     "HUGE_LINE_BYTES",
     "Envelope",
     "Notification",
     "TurnPlan",
     "TurnTranslator",
-    "approval_reply",
-    "approval_request",
-    "convert_item",
     "peek_notification",
     "plan_turn",
-    "usage_from",
 ]
 
 JsonObject = dict[str, Any]
@@ -73,18 +62,8 @@ Notification = JsonObject | bytearray
 HUGE_LINE_BYTES = 64 * 1024
 """Longer lines are routed undecoded and decoded lean by the turn they belong to."""
 
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 # Approval policies the protocol takes as ``approvalPolicy``; others go through ``config``.
 _PROTOCOL_APPROVALS = {"untrusted", "on-request", "never"}
-_COMMAND_APPROVAL = "item/commandExecution/requestApproval"
-_FILE_APPROVAL = "item/fileChange/requestApproval"
-_ELICITATION = "mcpServer/elicitation/request"
-_PERMISSIONS = "item/permissions/requestApproval"
-_LEGACY_COMMAND = "execCommandApproval"
-_LEGACY_PATCH = "applyPatchApproval"
-APPROVAL_METHODS = frozenset(
-    {_COMMAND_APPROVAL, _FILE_APPROVAL, _ELICITATION, _PERMISSIONS, _LEGACY_COMMAND, _LEGACY_PATCH}
-)
 
 
 class TurnPlan(msgspec.Struct, kw_only=True, frozen=True):
@@ -306,7 +285,7 @@ class TurnTranslator:
                 command=item.command or "",
                 aggregated_output=output,
                 exit_code=item.exit_code,
-                status=_snake(item.status),
+                status=snake_case(item.status),
                 output_truncated_bytes=dropped,
             )
         return _WHOLE
@@ -449,205 +428,6 @@ def peek_notification(line: bytearray) -> Envelope | None:
         return _envelope_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeError, RecursionError):
         return None
-
-
-# --------------------------------------------------------------------------- approvals
-
-
-def approval_request(
-    method: str, params: object, translator: TurnTranslator | None = None
-) -> ApprovalRequest | None:
-    """A server request asking for a decision, as an :class:`ApprovalRequest`; None when
-    ``method`` is not an approval request."""
-    if method not in APPROVAL_METHODS or not isinstance(params, dict):
-        return None
-    thread_id = _text(params.get("threadId") or params.get("conversationId"))
-    turn_id = _text(params.get("turnId"))
-    reason = _text(params.get("reason"))
-    cwd = _text(params.get("cwd"))
-    if method == _ELICITATION:
-        return ApprovalRequest(
-            kind=ApprovalKind.ELICITATION,
-            thread_id=thread_id,
-            turn_id=turn_id,
-            message=_text(params.get("message")) or _text(params.get("url")),
-            server_name=_text(params.get("serverName")),
-            leaves_sandbox=False,
-        )
-    if method == _PERMISSIONS:
-        return ApprovalRequest(
-            kind=ApprovalKind.PERMISSIONS,
-            thread_id=thread_id,
-            turn_id=turn_id,
-            cwd=cwd,
-            reason=reason,
-            message=json.dumps(params.get("permissions"), sort_keys=True),
-        )
-    item = translator.item(_text(params.get("itemId"))) if translator is not None else None
-    if method in (_COMMAND_APPROVAL, _LEGACY_COMMAND):
-        command = params.get("command")
-        if isinstance(command, list):
-            command = " ".join(str(part) for part in command)
-        if not command and isinstance(item, CommandExecutionItem):
-            command = item.command
-        return ApprovalRequest(
-            kind=ApprovalKind.COMMAND,
-            thread_id=thread_id,
-            turn_id=turn_id,
-            command=_text(command),
-            cwd=cwd,
-            reason=reason,
-            choices=_command_choices(params.get("availableDecisions")),
-            leaves_sandbox=_leaves_sandbox(params),
-        )
-    paths: tuple[str, ...] = ()
-    if isinstance(item, FileChangeItem):
-        paths = tuple(change.path for change in item.changes)
-    elif isinstance(params.get("fileChanges"), dict):  # applyPatchApproval
-        paths = tuple(str(path) for path in params["fileChanges"])
-    return ApprovalRequest(
-        kind=ApprovalKind.FILE_CHANGE,
-        thread_id=thread_id,
-        turn_id=turn_id,
-        cwd=cwd or _text(params.get("grantRoot")),
-        reason=reason,
-        paths=paths,
-        choices=(
-            ApprovalDecision.APPROVE,
-            ApprovalDecision.APPROVE_FOR_SESSION,
-            ApprovalDecision.DECLINE,
-        ),
-    )
-
-
-def approval_reply(method: str, params: object, decision: ApprovalDecision) -> JsonObject:
-    """The ``result`` answering an approval request with ``decision``."""
-    approve = decision is not ApprovalDecision.DECLINE
-    for_session = decision is ApprovalDecision.APPROVE_FOR_SESSION
-    if method == _ELICITATION:
-        if approve:
-            return {"action": "accept", "content": {}, "_meta": None}
-        return {"action": "decline", "content": None, "_meta": None}
-    if method == _PERMISSIONS:
-        granted = params.get("permissions") if approve and isinstance(params, dict) else None
-        return {
-            "permissions": granted if isinstance(granted, dict) else {},
-            "scope": "session" if for_session else "turn",
-        }
-    if method in (_LEGACY_COMMAND, _LEGACY_PATCH):
-        if not approve:
-            return {"decision": "denied"}
-        return {"decision": "approved_for_session" if for_session else "approved"}
-    if not approve:
-        return {"decision": "decline"}
-    if for_session and method == _COMMAND_APPROVAL and isinstance(params, dict):
-        offered = params.get("availableDecisions")
-        if isinstance(offered, list):
-            if "acceptForSession" in offered:
-                return {"decision": "acceptForSession"}
-            for choice in offered:  # "don't ask again for commands like this one"
-                if isinstance(choice, dict) and "acceptWithExecpolicyAmendment" in choice:
-                    return {"decision": choice}
-            return {"decision": "accept"}
-    return {"decision": "acceptForSession" if for_session else "accept"}
-
-
-def _command_choices(offered: object) -> tuple[ApprovalDecision, ...]:
-    if not isinstance(offered, list):
-        return (
-            ApprovalDecision.APPROVE,
-            ApprovalDecision.APPROVE_FOR_SESSION,
-            ApprovalDecision.DECLINE,
-        )
-    choices = [ApprovalDecision.APPROVE]
-    if "acceptForSession" in offered or any(
-        isinstance(c, dict) and "acceptWithExecpolicyAmendment" in c for c in offered
-    ):
-        choices.append(ApprovalDecision.APPROVE_FOR_SESSION)
-    choices.append(ApprovalDecision.DECLINE)  # always understood, even when not offered
-    return tuple(choices)
-
-
-def _leaves_sandbox(params: JsonObject) -> bool:
-    """Whether a command approval lets the command run outside the sandbox. codex does not
-    say so directly: a justification (``reason``), a network context or a proposed policy
-    amendment marks an escalation; a bare request is ``untrusted`` asking to run a command
-    inside the sandbox."""
-    markers = ("reason", "networkApprovalContext", "proposedNetworkPolicyAmendments")
-    return any(params.get(key) for key in markers)
-
-
-# --------------------------------------------------------------------------- items and usage
-
-
-def usage_from(token_usage: object) -> Usage | None:
-    total = token_usage.get("total") if isinstance(token_usage, dict) else None
-    if not isinstance(total, dict):
-        return None
-
-    def count(name: str) -> int:
-        value = total.get(name)
-        return value if isinstance(value, int) else 0
-
-    return Usage(
-        input_tokens=count("inputTokens"),
-        cached_input_tokens=count("cachedInputTokens"),
-        cache_write_input_tokens=count("cacheWriteInputTokens"),
-        output_tokens=count("outputTokens"),
-        reasoning_output_tokens=count("reasoningOutputTokens"),
-    )
-
-
-def convert_item(item: JsonObject) -> ThreadItem | None:
-    """An app-server item as the exec-mode item; None for items exec mode does not report."""
-    kind = item.get("type")
-    item_id = str(item.get("id", ""))
-    try:
-        if kind in ("userMessage", "hookPrompt"):
-            return None
-        if kind == "agentMessage":
-            return AgentMessageItem(id=item_id, text=str(item.get("text") or ""))
-        if kind == "reasoning":
-            parts = item.get("summary") or item.get("content") or []
-            return ReasoningItem(id=item_id, text="\n".join(str(part) for part in parts))
-        if kind == "commandExecution":
-            exit_code = item.get("exitCode")
-            return CommandExecutionItem(
-                id=item_id,
-                command=str(item.get("command") or ""),
-                aggregated_output=str(item.get("aggregatedOutput") or ""),
-                exit_code=exit_code if isinstance(exit_code, int) else None,
-                status=_snake(item.get("status")),
-            )
-        if kind == "fileChange":
-            changes = [
-                FileChange(path=str(change["path"]), kind=str(change["kind"]["type"]))
-                for change in item.get("changes") or []
-            ]
-            return FileChangeItem(id=item_id, changes=changes, status=_snake(item.get("status")))
-        if kind == "mcpToolCall":
-            return McpToolCallItem(
-                id=item_id,
-                server=str(item.get("server") or ""),
-                tool=str(item.get("tool") or ""),
-                status=_snake(item.get("status")),
-                arguments=item.get("arguments"),
-                result=item.get("result"),
-                error=item.get("error"),
-            )
-        if kind == "webSearch":
-            return WebSearchItem(id=item_id, query=str(item.get("query") or ""))
-    except (KeyError, TypeError, ValueError):
-        pass  # an unexpected shape: keep it raw below
-    return UnknownItem(id=item_id, raw=item)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _snake(status: object) -> str:
-    return _CAMEL.sub("_", str(status or "")).lower()
 
 
 def _load_schema(schema: dict[str, Any] | str | None) -> Any:
