@@ -108,6 +108,20 @@ def state_dir(fake_env: dict[str, str]) -> pathlib.Path:
 
 
 @pytest.fixture
+def service(tmp_path: pathlib.Path, fake_codex: str, fake_env: dict[str, str]) -> BridgeService:
+    """A service over the fake codex whose one root and default directory is ``tmp_path``."""
+    return BridgeService(
+        BridgePolicy(
+            store_path=str(tmp_path / "sessions.json"),
+            codex_bin=fake_codex,
+            default_cwd=str(tmp_path),
+            allowed_roots=(str(tmp_path),),
+            max_timeout_seconds=30,
+        )
+    )
+
+
+@pytest.fixture
 def make_service(
     store_path: pathlib.Path,
     fake_codex: str,

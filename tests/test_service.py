@@ -20,19 +20,6 @@ from codex_local_sdk import SandboxMode, decode_event
 from tests.support.waiting import wait_until_async
 
 
-@pytest.fixture
-def service(tmp_path: pathlib.Path, fake_codex: str, fake_env: dict[str, str]) -> BridgeService:
-    return BridgeService(
-        BridgePolicy(
-            store_path=str(tmp_path / "sessions.json"),
-            codex_bin=fake_codex,
-            default_cwd=str(tmp_path),
-            allowed_roots=(str(tmp_path),),
-            max_timeout_seconds=30,
-        )
-    )
-
-
 def log_lines(fake_env: dict[str, str]) -> list[str]:
     path = pathlib.Path(fake_env["FAKE_CODEX_LOG"])
     return path.read_text().splitlines() if path.exists() else []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import pathlib
 from typing import Any
 
 import msgspec
@@ -47,20 +46,6 @@ from codex_local_sdk import (
     SessionNotFoundError,
     SessionStoreError,
 )
-
-
-@pytest.fixture
-def service(tmp_path: pathlib.Path, fake_codex: str, fake_env: dict[str, str]) -> BridgeService:
-    return BridgeService(
-        BridgePolicy(
-            store_path=str(tmp_path / "sessions.json"),
-            codex_bin=fake_codex,
-            default_cwd=str(tmp_path),
-            allowed_roots=(str(tmp_path),),
-            max_timeout_seconds=30,
-        )
-    )
-
 
 # --------------------------------------------------------------------------- errors
 
